@@ -1,0 +1,76 @@
+"""The composition root: the one place that wires settings, storage, Bolt and the web app."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+from starlette.applications import Starlette
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.metrics import Metrics
+from bot.runtime import Runtime
+from bot.web import build_web, ops_routes, slack_routes
+from handlers import register_all
+from storage.db import create_engine, session_factory
+from storage.migrate import upgrade
+
+log = logging.getLogger("baton")
+
+
+@dataclass
+class Baton:
+    runtime: Runtime
+    bolt: AsyncApp
+    web: Starlette = field(init=False)
+    migrate_on_start: bool = True
+
+    def __post_init__(self) -> None:
+        routes = [*slack_routes(self.bolt), *ops_routes(self.runtime)]
+        self.web = build_web(routes, on_start=self.start, on_stop=self.stop)
+
+    async def start(self) -> None:
+        if self.migrate_on_start:
+            await upgrade(self.runtime.engine)
+
+    async def stop(self) -> None:
+        await self.runtime.engine.dispose()
+
+
+def build_bolt(settings: Settings, runtime: Runtime) -> AsyncApp:
+    client = AsyncWebClient(token=settings.SLACK_BOT_TOKEN, base_url=settings.SLACK_API_URL)
+    bolt = AsyncApp(
+        client=client,
+        signing_secret=settings.SLACK_SIGNING_SECRET,
+        raise_error_for_unhandled_request=False,
+        logger=logging.getLogger("baton.slack"),
+    )
+
+    async def inject_runtime(context: dict[str, Any], next: Any) -> None:
+        context["runtime"] = runtime
+        await next()
+
+    bolt.use(inject_runtime)
+    register_all(bolt)
+    return bolt
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, migrate_on_start: bool = True
+) -> Baton:
+    settings.require_slack()
+    engine = create_engine(settings.BATON_DATABASE_URL)
+    runtime = Runtime(
+        settings=settings,
+        clock=clock or SystemClock(),
+        engine=engine,
+        sessions=session_factory(engine),
+        metrics=Metrics(),
+    )
+    return Baton(
+        runtime=runtime, bolt=build_bolt(settings, runtime), migrate_on_start=migrate_on_start
+    )

@@ -1,0 +1,143 @@
+"""The `/baton` subcommands: their usage lines, splitting a command's text, suggestions."""
+
+from __future__ import annotations
+
+import difflib
+import shlex
+from dataclasses import dataclass
+
+from bot.errors import UsageError
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    name: str
+    usage: str
+    summary: str
+    topic: str
+
+
+SPECS: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        "help", "/baton help [topic]", "commands, the workflow language, examples", "basics"
+    ),
+    CommandSpec(
+        "define",
+        "/baton define <name> [title] + one step per line",
+        "create a workflow, or a new version of one you may edit",
+        "workflows",
+    ),
+    CommandSpec("new", "/baton new <name>", "open the workflow builder", "workflows"),
+    CommandSpec("edit", "/baton edit <name>", "edit a workflow in the builder", "workflows"),
+    CommandSpec("import", "/baton import", "paste a workflow's YAML", "workflows"),
+    CommandSpec("export", "/baton export <name>", "a workflow as YAML", "workflows"),
+    CommandSpec("list", "/baton list", "the workspace's workflows", "workflows"),
+    CommandSpec("show", "/baton show <name>", "a workflow with its plan", "workflows"),
+    CommandSpec(
+        "delete", "/baton delete <name>", "archive a workflow (running runs go on)", "workflows"
+    ),
+    CommandSpec(
+        "run", "/baton run <name> [key=value ...] [by <date>] [#channel]", "start a run", "runs"
+    ),
+    CommandSpec(
+        "status",
+        "/baton status [run-id]",
+        "one run in detail, or this channel's active runs",
+        "runs",
+    ),
+    CommandSpec("mine", "/baton mine", "my open steps, with buttons", "runs"),
+    CommandSpec("start", "/baton start <run-id> <step>", "start a step", "steps"),
+    CommandSpec("done", "/baton done <run-id> <step>", "complete a step", "steps"),
+    CommandSpec("block", "/baton block <run-id> <step> <reason>", "mark a step blocked", "steps"),
+    CommandSpec("unblock", "/baton unblock <run-id> <step>", "resume a blocked step", "steps"),
+    CommandSpec("skip", "/baton skip <run-id> <step>", "skip a step (run owner)", "steps"),
+    CommandSpec(
+        "retry", "/baton retry <run-id> <step>", "retry a failed step (run owner)", "steps"
+    ),
+    CommandSpec("approve", "/baton approve <run-id> <step>", "approve an approval step", "steps"),
+    CommandSpec(
+        "reject", "/baton reject <run-id> <step> <reason>", "reject an approval step", "steps"
+    ),
+    CommandSpec(
+        "reassign", "/baton reassign <run-id> <step> @user", "give a step to someone else", "steps"
+    ),
+    CommandSpec("claim", "/baton claim <run-id> <step>", "take a group step", "steps"),
+    CommandSpec("cancel", "/baton cancel <run-id> [reason]", "cancel a run", "runs"),
+    CommandSpec("history", "/baton history <run-id>", "a run's audit trail", "runs"),
+    CommandSpec(
+        "schedule",
+        "/baton schedule <name> <when> [key=value ...]",
+        "recurring runs: cron, daily HH:MM, weekdays HH:MM, weekly <day> HH:MM",
+        "time",
+    ),
+    CommandSpec("schedules", "/baton schedules", "recurring runs in this workspace", "time"),
+    CommandSpec("unschedule", "/baton unschedule <id>", "stop a recurring run", "time"),
+    CommandSpec(
+        "digest",
+        "/baton digest daily|weekdays|weekly <day> HH:MM [#channel] | off | now",
+        "status digests for a channel",
+        "digests",
+    ),
+    CommandSpec(
+        "hook",
+        "/baton hook add <name> <url> | list | remove <name> | test <name>",
+        "integrations (admins)",
+        "integrations",
+    ),
+    CommandSpec(
+        "away",
+        "/baton away <until> [delegate @user] | off",
+        "out of office: reminders pause, new steps go to your delegate",
+        "time",
+    ),
+    CommandSpec(
+        "hours", "/baton hours <HH:MM-HH:MM> [days]", "your working hours for reminders", "time"
+    ),
+)
+
+SPEC_BY_NAME: dict[str, CommandSpec] = {spec.name: spec for spec in SPECS}
+
+
+@dataclass(frozen=True, slots=True)
+class CommandText:
+    """`/baton <name> <rest>`: the first line's first word, and everything after it."""
+
+    name: str
+    rest: str  # the remainder of the first line
+    body: str  # the lines after the first (step lines for `define`)
+
+    @property
+    def args(self) -> list[str]:
+        return split_words(self.rest)
+
+
+def parse_command_text(text: str) -> CommandText:
+    first, _, body = text.strip().partition("\n")
+    name, _, rest = first.strip().partition(" ")
+    return CommandText(name=name.lower(), rest=rest.strip(), body=body.strip("\n"))
+
+
+def split_words(text: str) -> list[str]:
+    """Words with shell-like quotes, forgiving an unmatched quote (Slack clients curl them too)."""
+    text = (
+        text.replace("\u201c", '"')
+        .replace("\u201d", '"')
+        .replace("\u2018", "'")
+        .replace("\u2019", "'")
+    )
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
+
+
+def suggest(name: str, known: list[str]) -> str | None:
+    matches = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+    if matches:
+        return matches[0]
+    prefixed = [candidate for candidate in known if candidate.startswith(name[:2])] if name else []
+    return prefixed[0] if len(prefixed) == 1 else None
+
+
+def usage_error(name: str, problem: str) -> UsageError:
+    return UsageError(problem, SPEC_BY_NAME[name].usage)

@@ -1,0 +1,26 @@
+"""Domain errors. Each carries the sentence the user sees, ephemerally; none is a crash."""
+
+from __future__ import annotations
+
+
+class BatonError(Exception):
+    """Something the user can fix; `str(error)` is the message shown to them."""
+
+
+class UsageError(BatonError):
+    def __init__(self, problem: str, usage: str) -> None:
+        super().__init__(f"{problem}\nUsage: `{usage}`")
+        self.problem = problem
+        self.usage = usage
+
+
+class NotFound(BatonError):
+    pass
+
+
+class Forbidden(BatonError):
+    pass
+
+
+class Conflict(BatonError):
+    """The thing changed under the user (a second click, a stale button, a race)."""

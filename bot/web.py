@@ -1,0 +1,72 @@
+"""The ASGI app: Slack's Request URL, health and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.runtime import Runtime
+from storage.migrate import current_revision
+
+
+def slack_routes(bolt: AsyncApp) -> list[BaseRoute]:
+    handler = AsyncSlackRequestHandler(bolt)
+
+    async def events(request: Request) -> Response:
+        return await handler.handle(request)
+
+    return [
+        Route("/slack/events", events, methods=["POST"]),
+        Route("/slack/install", events, methods=["GET"]),
+        Route("/slack/oauth_redirect", events, methods=["GET"]),
+    ]
+
+
+def ops_routes(runtime: Runtime) -> list[BaseRoute]:
+    async def healthz(_: Request) -> Response:
+        try:
+            async with runtime.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            revision = await current_revision(runtime.engine)
+        except Exception as exc:  # any database failure is "unhealthy", with its reason
+            return JSONResponse(
+                {"status": "unhealthy", "database": f"error: {type(exc).__name__}: {exc}"},
+                status_code=503,
+            )
+        return JSONResponse(
+            {
+                "status": "ok",
+                "database": "ok",
+                "dialect": runtime.engine.dialect.name,
+                "schema_revision": revision,
+            }
+        )
+
+    async def metrics(_: Request) -> Response:
+        return Response(runtime.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    return [Route("/healthz", healthz), Route("/metrics", metrics)]
+
+
+Lifecycle = Callable[[], Awaitable[None]]
+
+
+def build_web(routes: list[BaseRoute], *, on_start: Lifecycle, on_stop: Lifecycle) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        await on_start()
+        try:
+            yield
+        finally:
+            await on_stop()
+
+    return Starlette(routes=routes, lifespan=lifespan)

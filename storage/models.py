@@ -1,0 +1,291 @@
+"""Baton's tables. Every row carries the Slack `team_id` it belongs to.
+
+Values that the core gives meaning to (states, kinds) are plain strings here: `storage` imports
+nothing of ours, and the state machine in `bot` owns their vocabulary.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+
+def _utc(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def _json_list() -> Any:
+    return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+def _json_dict() -> Any:
+    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Workspace(SQLModel, table=True):
+    team_id: str = Field(primary_key=True, max_length=32)
+    name: str = ""
+    domain: str = ""
+    active: bool = True
+    escalation_working_days: int = 1
+    installed_at: datetime = _utc()
+    uninstalled_at: datetime | None = _utc(nullable=True)
+
+
+class Workflow(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("team_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(index=True, max_length=32)
+    name: str = Field(max_length=40)
+    owner_id: str = Field(max_length=32)
+    editors: list[str] = _json_list()
+    latest_version: int = 0
+    next_run_number: int = 1
+    archived_at: datetime | None = _utc(nullable=True)
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+
+
+class WorkflowVersion(SQLModel, table=True):
+    __tablename__ = "workflow_version"
+    __table_args__ = (UniqueConstraint("workflow_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(index=True, max_length=32)
+    workflow_id: int = Field(foreign_key="workflow.id", index=True)
+    number: int
+    title: str
+    description: str = ""
+    channel_id: str | None = Field(default=None, max_length=32)
+    params: list[dict[str, Any]] = _json_list()
+    created_by: str = Field(max_length=32)
+    created_at: datetime = _utc()
+
+
+class WorkflowStep(SQLModel, table=True):
+    __tablename__ = "workflow_step"
+    __table_args__ = (UniqueConstraint("version_id", "step_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(index=True, max_length=32)
+    version_id: int = Field(foreign_key="workflow_version.id", index=True)
+    position: int
+    step_key: str = Field(max_length=40)
+    title: str
+    kind: str = Field(max_length=16)
+    assignee_kind: str | None = Field(default=None, max_length=16)
+    assignee_value: str | None = None
+    assignee_label: str | None = None
+    hook: str | None = Field(default=None, max_length=40)
+    after: list[str] = _json_list()
+    due_seconds: int | None = None
+    wait_seconds: int | None = None
+
+
+class Run(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("team_id", "key"),
+        Index("ix_run_team_state", "team_id", "state"),
+        Index("ix_run_team_channel_state", "team_id", "channel_id", "state"),
+        Index("ix_run_team_owner_state", "team_id", "owner_id", "state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    workflow_id: int = Field(foreign_key="workflow.id", index=True)
+    version_id: int = Field(foreign_key="workflow_version.id")
+    number: int
+    key: str = Field(max_length=64)
+    title: str
+    owner_id: str = Field(max_length=32)
+    channel_id: str = Field(max_length=32)
+    card_ts: str | None = Field(default=None, max_length=32)
+    params: dict[str, Any] = _json_dict()
+    state: str = Field(max_length=16)
+    deadline: datetime | None = _utc(nullable=True)
+    reason: str | None = None
+    created_at: datetime = _utc()
+    finished_at: datetime | None = _utc(nullable=True)
+    revision: int = 0
+
+
+class StepRun(SQLModel, table=True):
+    __tablename__ = "step_run"
+    __table_args__ = (
+        UniqueConstraint("run_id", "step_key"),
+        Index("ix_step_run_team_assignee_state", "team_id", "assignee_id", "state"),
+        Index("ix_step_run_team_state", "team_id", "state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    position: int
+    step_key: str = Field(max_length=40)
+    title: str
+    kind: str = Field(max_length=16)
+    # user / group / owner; assignee_id is a user or group id (None for hook and wait steps)
+    assignee_kind: str | None = Field(default=None, max_length=16)
+    assignee_id: str | None = Field(default=None, max_length=32)
+    delegated_from: str | None = Field(default=None, max_length=32)
+    claimed_by: str | None = Field(default=None, max_length=32)
+    hook: str | None = Field(default=None, max_length=40)
+    after: list[str] = _json_list()
+    due_seconds: int | None = None
+    wait_seconds: int | None = None
+    state: str = Field(max_length=16)
+    ready_at: datetime | None = _utc(nullable=True)
+    started_at: datetime | None = _utc(nullable=True)
+    finished_at: datetime | None = _utc(nullable=True)
+    due_at: datetime | None = _utc(nullable=True)
+    blocked_reason: str | None = None
+    outcome_by: str | None = Field(default=None, max_length=32)
+    outcome_note: str | None = None
+    output: dict[str, Any] = _json_dict()
+    dm_channel: str | None = Field(default=None, max_length=32)
+    dm_ts: str | None = Field(default=None, max_length=32)
+    revision: int = 0
+
+
+class Timer(SQLModel, table=True):
+    """Due work: reminders, escalations, wait steps and hook retries, swept by due time.
+
+    The sweep reads only pending rows whose time has come, through `ix_timer_pending`, so its
+    cost follows the due rows, not the number waiting.
+    """
+
+    __table_args__ = (Index("ix_timer_pending", "state", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    kind: str = Field(max_length=24)
+    run_id: int | None = Field(default=None, foreign_key="run.id", index=True)
+    step_run_id: int | None = Field(default=None, foreign_key="step_run.id", index=True)
+    recipient_id: str | None = Field(default=None, max_length=32)
+    due_at: datetime = _utc()
+    state: str = Field(default="pending", max_length=16)
+    attempt: int = 0
+    claimed_by: str | None = Field(default=None, max_length=64)
+    fired_at: datetime | None = _utc(nullable=True)
+    created_at: datetime = _utc()
+
+
+class Schedule(SQLModel, table=True):
+    __table_args__ = (Index("ix_schedule_due", "active", "next_fire_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(index=True, max_length=32)
+    workflow_id: int = Field(foreign_key="workflow.id", index=True)
+    spec: str
+    cron: str = Field(max_length=64)
+    tz: str = Field(max_length=64)
+    params: dict[str, Any] = _json_dict()
+    channel_id: str | None = Field(default=None, max_length=32)
+    created_by: str = Field(max_length=32)
+    active: bool = True
+    next_fire_at: datetime | None = _utc(nullable=True)
+    last_fired_at: datetime | None = _utc(nullable=True)
+    created_at: datetime = _utc()
+
+
+class DigestSubscription(SQLModel, table=True):
+    __tablename__ = "digest_subscription"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id"),
+        Index("ix_digest_due", "active", "next_fire_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    channel_id: str = Field(max_length=32)
+    spec: str
+    cron: str = Field(max_length=64)
+    tz: str = Field(max_length=64)
+    created_by: str = Field(max_length=32)
+    active: bool = True
+    next_fire_at: datetime | None = _utc(nullable=True)
+    last_sent_at: datetime | None = _utc(nullable=True)
+    created_at: datetime = _utc()
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(index=True, max_length=32)
+    run_id: int | None = Field(default=None, foreign_key="run.id", index=True)
+    step_key: str | None = Field(default=None, max_length=40)
+    actor_id: str | None = Field(default=None, max_length=32)
+    action: str = Field(max_length=32)
+    detail: dict[str, Any] = _json_dict()
+    created_at: datetime = _utc()
+
+
+class Outbox(SQLModel, table=True):
+    """Semantic notifications waiting for delivery, in order per conversation."""
+
+    __table_args__ = (
+        Index("ix_outbox_pending", "state", "next_attempt_at"),
+        Index("ix_outbox_conversation", "team_id", "conversation", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    kind: str = Field(max_length=32)
+    conversation: str = Field(max_length=32)
+    payload: dict[str, Any] = _json_dict()
+    state: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = _utc()
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: datetime | None = _utc(nullable=True)
+    last_error: str | None = None
+    created_at: datetime = _utc()
+    sent_at: datetime | None = _utc(nullable=True)
+
+
+class Person(SQLModel, table=True):
+    """What Baton knows of a Slack user: zone (cached from users.info), hours, away."""
+
+    __table_args__ = (UniqueConstraint("team_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    name: str = ""
+    tz: str = Field(default="UTC", max_length=64)
+    is_admin: bool = False
+    fetched_at: datetime | None = _utc(nullable=True)
+    work_start: str = Field(default="09:00", max_length=5)
+    work_end: str = Field(default="18:00", max_length=5)
+    work_days: str = Field(default="01234", max_length=7)  # Monday=0
+    away_until: datetime | None = _utc(nullable=True)
+    delegate_id: str | None = Field(default=None, max_length=32)
+
+
+class Integration(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("team_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    name: str = Field(max_length=40)
+    url: str
+    secret: str
+    created_by: str = Field(max_length=32)
+    created_at: datetime = _utc()
+
+
+class SlackEvent(SQLModel, table=True):
+    """Event ids already handled, so Slack's retries of an event do nothing twice."""
+
+    __tablename__ = "slack_event"
+
+    event_id: str = Field(primary_key=True, max_length=64)
+    team_id: str = Field(max_length=32)
+    received_at: datetime = _utc(index=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,8 +13,11 @@ from starlette.applications import Starlette
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.delivery import Deliverer
+from bot.directory import Directory
 from bot.metrics import Metrics
 from bot.runtime import Runtime
+from bot.slack_clients import SlackClients
 from bot.web import build_web, ops_routes, slack_routes
 from handlers import register_all
 from storage.db import create_engine, session_factory
@@ -26,8 +30,10 @@ log = logging.getLogger("baton")
 class Baton:
     runtime: Runtime
     bolt: AsyncApp
-    web: Starlette = field(init=False)
+    deliverer: Deliverer
     migrate_on_start: bool = True
+    web: Starlette = field(init=False)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         routes = [*slack_routes(self.bolt), *ops_routes(self.runtime)]
@@ -36,8 +42,13 @@ class Baton:
     async def start(self) -> None:
         if self.migrate_on_start:
             await upgrade(self.runtime.engine)
+        self._tasks.append(asyncio.create_task(self.deliverer.run_forever(), name="deliverer"))
 
     async def stop(self) -> None:
+        self.deliverer.stop()
+        # In-flight deliveries finish; their rows are marked before the engine closes.
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
         await self.runtime.engine.dispose()
 
 
@@ -55,22 +66,34 @@ def build_bolt(settings: Settings, runtime: Runtime) -> AsyncApp:
         await next()
 
     bolt.use(inject_runtime)
-    register_all(bolt)
+    register_all(bolt, runtime.listeners)
     return bolt
 
 
 def create_app(
-    settings: Settings, *, clock: Clock | None = None, migrate_on_start: bool = True
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    migrate_on_start: bool = True,
+    channel_interval: float = 1.0,
 ) -> Baton:
     settings.require_slack()
+    clock = clock or SystemClock()
     engine = create_engine(settings.BATON_DATABASE_URL)
+    sessions = session_factory(engine)
+    slack = SlackClients(settings)
     runtime = Runtime(
         settings=settings,
-        clock=clock or SystemClock(),
+        clock=clock,
         engine=engine,
-        sessions=session_factory(engine),
+        sessions=sessions,
         metrics=Metrics(),
+        slack=slack,
+        directory=Directory(settings, clock, sessions, slack),
     )
     return Baton(
-        runtime=runtime, bolt=build_bolt(settings, runtime), migrate_on_start=migrate_on_start
+        runtime=runtime,
+        bolt=build_bolt(settings, runtime),
+        deliverer=Deliverer(runtime, channel_interval=channel_interval),
+        migrate_on_start=migrate_on_start,
     )

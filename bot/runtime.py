@@ -9,20 +9,28 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.clock import Clock
+from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.directory import Directory
+from bot.inflight import InFlight
 from bot.metrics import Metrics
+from bot.slack_clients import SlackClients
 from storage.db import SessionFactory
 
 
 @dataclass
 class Runtime:
     settings: Settings
-    clock: Clock
+    clock: Clock  # business time: due dates, reminders, schedules (tests and the console move it)
     engine: AsyncEngine
     sessions: SessionFactory
     metrics: Metrics
+    slack: SlackClients
+    directory: Directory
+    # Slack's pacing and retry delays are real seconds, whatever the business clock says.
+    wall: Clock = field(default_factory=SystemClock)
     # Set when a transaction wrote to the outbox, so the deliverer wakes without polling.
     outbox_signal: asyncio.Event = field(default_factory=asyncio.Event)
+    listeners: InFlight = field(default_factory=InFlight)
     # Names this process in claims, so a row claimed by a dead replica can be told apart.
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import slash
+from bot.inflight import InFlight
+
+from handlers import buttons, slash
 
 
-def register_all(app: AsyncApp) -> None:
-    slash.register(app)
+def register_all(app: AsyncApp, inflight: InFlight) -> None:
+    slash.register(app, inflight)
+    buttons.register(app, inflight)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from bot.command_line import CommandText, parse_command_text
+from bot.replies import Reply
+from bot.runtime import Runtime
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,3 +35,68 @@ class SlashRequest:
             text=text,
             command=parse_command_text(text),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ClickRequest:
+    """A block_actions payload: who clicked which button, with what value."""
+
+    team_id: str
+    user_id: str
+    action_id: str
+    value: str
+    trigger_id: str
+    view_id: str | None
+
+    @classmethod
+    def from_payload(cls, body: dict[str, Any]) -> ClickRequest:
+        action = (body.get("actions") or [{}])[0]
+        team = body.get("team") or {}
+        user = body.get("user") or {}
+        return cls(
+            team_id=str(team.get("id") or user.get("team_id") or ""),
+            user_id=str(user.get("id") or ""),
+            action_id=str(action.get("action_id") or ""),
+            value=str(action.get("value") or ""),
+            trigger_id=str(body.get("trigger_id") or ""),
+            view_id=(body.get("view") or {}).get("id"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ViewSubmission:
+    team_id: str
+    user_id: str
+    callback_id: str
+    private_metadata: str
+    values: dict[str, dict[str, Any]]
+
+    @classmethod
+    def from_payload(cls, body: dict[str, Any]) -> ViewSubmission:
+        view = body.get("view") or {}
+        team = body.get("team") or {}
+        user = body.get("user") or {}
+        return cls(
+            team_id=str(team.get("id") or user.get("team_id") or ""),
+            user_id=str(user.get("id") or ""),
+            callback_id=str(view.get("callback_id") or ""),
+            private_metadata=str(view.get("private_metadata") or ""),
+            values=dict((view.get("state") or {}).get("values") or {}),
+        )
+
+    def text(self, block_id: str, action_id: str) -> str:
+        element = self.values.get(block_id, {}).get(action_id, {})
+        return str(element.get("value") or "").strip()
+
+    def selected_user(self, block_id: str, action_id: str) -> str | None:
+        element = self.values.get(block_id, {}).get(action_id, {})
+        user = element.get("selected_user")
+        return str(user) if user else None
+
+    def selected_conversation(self, block_id: str, action_id: str) -> str | None:
+        element = self.values.get(block_id, {}).get(action_id, {})
+        chosen = element.get("selected_conversation") or element.get("selected_channel")
+        return str(chosen) if chosen else None
+
+
+Subcommand = Callable[[Runtime, SlashRequest], Awaitable[Reply]]

@@ -10,21 +10,33 @@ from slack_bolt.async_app import AsyncApp
 from bot.command_line import SPEC_BY_NAME, suggest
 from bot.errors import BatonError
 from bot.help import help_reply
+from bot.inflight import InFlight
 from bot.replies import Reply
 from bot.runtime import Runtime
-from handlers.requests import SlashRequest
+from bot.language import DefinitionError, language_help
+from handlers import runs, workflows
+from handlers.requests import SlashRequest, Subcommand
 
-Subcommand = Callable[[Runtime, SlashRequest], Awaitable[Reply]]
 Respond = Callable[..., Awaitable[Any]]
 
 
 async def help_command(runtime: Runtime, request: SlashRequest) -> Reply:
-    from bot.language import language_help
-
     return help_reply(request.command.rest, SUBCOMMANDS, language_help())
 
 
-SUBCOMMANDS: dict[str, Subcommand] = {"help": help_command}
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "help": help_command,
+    "define": workflows.define,
+    "list": workflows.list_workflows,
+    "show": workflows.show,
+    "delete": workflows.delete,
+    "export": workflows.export,
+    "run": runs.run,
+    "status": runs.status,
+    "cancel": runs.cancel,
+    "history": runs.history,
+    **runs.STEP_VERBS,
+}
 
 
 def unknown_subcommand(name: str) -> Reply:
@@ -57,6 +69,8 @@ async def on_error(
     """Domain errors become the ephemeral message they carry; anything else is logged."""
     if isinstance(error, BatonError):
         text = str(error)
+    elif isinstance(error, DefinitionError):
+        text = f"That workflow has problems; nothing was saved.\n{error}"
     else:
         logger.exception("unhandled error", exc_info=error)
         text = "Something went wrong on Baton's side, and nothing was changed. Please try again."
@@ -64,6 +78,6 @@ async def on_error(
         await respond(text=text, response_type="ephemeral", replace_original=False)
 
 
-def register(app: AsyncApp) -> None:
-    app.command("/baton")(baton_command)
+def register(app: AsyncApp, inflight: InFlight) -> None:
+    app.command("/baton")(inflight.track(baton_command))
     app.error(on_error)

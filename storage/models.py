@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -25,6 +25,16 @@ def _json_list() -> Any:
 
 def _json_dict() -> Any:
     return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+def _revision_column() -> Column[int]:
+    return Column("revision", Integer, nullable=False)
+
+
+# Rows whose every UPDATE is conditional on the revision read (SQLAlchemy's version counter):
+# a double click or a racing replica finds 0 rows matched and gets StaleDataError, not a change.
+_run_revision = _revision_column()
+_step_run_revision = _revision_column()
 
 
 class Workspace(SQLModel, table=True):
@@ -112,7 +122,9 @@ class Run(SQLModel, table=True):
     reason: str | None = None
     created_at: datetime = _utc()
     finished_at: datetime | None = _utc(nullable=True)
-    revision: int = 0
+    revision: int = Field(default=0, sa_column=_run_revision)
+
+    __mapper_args__ = {"version_id_col": _run_revision}
 
 
 class StepRun(SQLModel, table=True):
@@ -148,9 +160,22 @@ class StepRun(SQLModel, table=True):
     outcome_by: str | None = Field(default=None, max_length=32)
     outcome_note: str | None = None
     output: dict[str, Any] = _json_dict()
-    dm_channel: str | None = Field(default=None, max_length=32)
-    dm_ts: str | None = Field(default=None, max_length=32)
-    revision: int = 0
+    revision: int = Field(default=0, sa_column=_step_run_revision)
+
+    __mapper_args__ = {"version_id_col": _step_run_revision}
+
+
+class StepMessage(SQLModel, table=True):
+    """A message Baton posted about a step (its DMs, one per group member), redrawn on change."""
+
+    __tablename__ = "step_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    step_run_id: int = Field(foreign_key="step_run.id", index=True)
+    user_id: str = Field(max_length=32)
+    channel_id: str = Field(max_length=32)
+    ts: str = Field(max_length=32)
 
 
 class Timer(SQLModel, table=True):

@@ -1,0 +1,87 @@
+"""The whole stack for end-to-end tests: the Slack emulator, Baton's web app on a loopback
+port, a signed driver, and a clock the test moves."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bot.app import Baton, create_app
+from bot.clock import ManualClock
+from bot.config import Settings
+from bot.server import RunningServer, start_server
+from bot.slack_emulator import SlackDriver, SlackEmulator
+
+SIGNING_SECRET = "test-signing-secret"
+# A Monday morning in Europe (the default directory's people live in Berlin, New York, Tokyo).
+START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+def make_settings(emulator: SlackEmulator, database_url: str, **extra: Any) -> Settings:
+    values: dict[str, Any] = {
+        "SLACK_BOT_TOKEN": "xoxb-emulator",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": emulator.api_url,
+        "BATON_DATABASE_URL": database_url,
+        "BATON_TICK_SECONDS": 3600,
+        **extra,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@dataclass
+class Stack:
+    emulator: SlackEmulator
+    baton: Baton
+    server: RunningServer
+    driver: SlackDriver
+    clock: ManualClock
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}"
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Wait until every listener finished and every notification was delivered."""
+        runtime = self.baton.runtime
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            await asyncio.wait_for(runtime.listeners.wait_idle(), timeout)
+            await self.baton.deliverer.deliver_due()
+            pending = await self.baton.deliverer.pending()
+            if pending == 0 and runtime.listeners.count == 0 and self.baton.deliverer.idle:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{pending} notifications still pending after {timeout}s")
+            await asyncio.sleep(0.02)
+
+    async def command(self, text: str, *, user: str, channel: str = "C0GENERAL") -> None:
+        response = await self.driver.command(text, user=user, channel=channel)
+        assert response.status_code == 200, response.text
+        await self.settle()
+
+    def ephemeral(self, user: str) -> str:
+        """The text of the newest ephemeral message `user` got."""
+        messages = self.emulator.ephemerals(user)
+        assert messages, f"{user} got no ephemeral message"
+        return messages[-1].text
+
+
+@pytest.fixture
+async def stack(database_url: str) -> AsyncIterator[Stack]:
+    async with SlackEmulator.default() as emulator:
+        settings = make_settings(emulator, database_url)
+        clock = ManualClock(START)
+        baton = create_app(settings, clock=clock, channel_interval=0.0)
+        server = await start_server(baton.web)
+        driver = SlackDriver(f"http://127.0.0.1:{server.port}", SIGNING_SECRET, emulator)
+        try:
+            yield Stack(emulator, baton, server, driver, clock)
+        finally:
+            await driver.aclose()
+            await server.stop()

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 3de31b9b15b6
+Revision ID: 135f4cc2505b
 Revises: 
-Create Date: 2026-11-24 05:09:27.483083
+Create Date: 2026-11-24 05:15:00.818886
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 
 import storage.types
 
-revision = '3de31b9b15b6'
+revision = '135f4cc2505b'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -256,8 +256,6 @@ def upgrade() -> None:
     sa.Column('outcome_by', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('outcome_note', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('output', sa.JSON(), nullable=False),
-    sa.Column('dm_channel', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
-    sa.Column('dm_ts', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('revision', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['run_id'], ['run.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -267,6 +265,19 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_step_run_run_id'), ['run_id'], unique=False)
         batch_op.create_index('ix_step_run_team_assignee_state', ['team_id', 'assignee_id', 'state'], unique=False)
         batch_op.create_index('ix_step_run_team_state', ['team_id', 'state'], unique=False)
+
+    op.create_table('step_message',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('team_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('step_run_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('channel_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('ts', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.ForeignKeyConstraint(['step_run_id'], ['step_run.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('step_message', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_step_message_step_run_id'), ['step_run_id'], unique=False)
 
     op.create_table('timer',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -301,6 +312,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_timer_pending')
 
     op.drop_table('timer')
+    with op.batch_alter_table('step_message', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_step_message_step_run_id'))
+
+    op.drop_table('step_message')
     with op.batch_alter_table('step_run', schema=None) as batch_op:
         batch_op.drop_index('ix_step_run_team_state')
         batch_op.drop_index('ix_step_run_team_assignee_state')

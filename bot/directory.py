@@ -1,0 +1,86 @@
+"""Who people are: Slack's users.info (zone, admin) cached in `person`, and group members."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from slack_sdk.errors import SlackApiError
+from sqlmodel import select
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.slack_clients import SlackClients
+from storage.db import SessionFactory, unit_of_work
+from storage.models import Person
+
+PERSON_TTL = timedelta(hours=12)
+GROUP_TTL_SECONDS = 300.0
+
+
+class Directory:
+    def __init__(
+        self, settings: Settings, clock: Clock, sessions: SessionFactory, clients: SlackClients
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._sessions = sessions
+        self._clients = clients
+        self._groups: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
+
+    async def person(self, team_id: str, user_id: str) -> Person:
+        """The person, refreshed from users.info when the cached copy is older than a TTL."""
+        now = self._clock.now()
+        async with unit_of_work(self._sessions) as session:
+            person = (
+                await session.exec(
+                    select(Person).where(Person.team_id == team_id, Person.user_id == user_id)
+                )
+            ).first()
+        if person is not None and person.fetched_at and now - person.fetched_at < PERSON_TTL:
+            return person
+        info = await self._users_info(team_id, user_id)
+        async with unit_of_work(self._sessions) as session:
+            row = (
+                await session.exec(
+                    select(Person).where(Person.team_id == team_id, Person.user_id == user_id)
+                )
+            ).first() or Person(team_id=team_id, user_id=user_id)
+            if info is not None:
+                row.name = str(info.get("name") or info.get("real_name") or user_id)
+                row.tz = str(info.get("tz") or "UTC")
+                row.is_admin = bool(info.get("is_admin") or info.get("is_owner"))
+            row.fetched_at = now
+            session.add(row)
+        return row
+
+    async def _users_info(self, team_id: str, user_id: str) -> dict[str, object] | None:
+        client = await self._clients.for_team(team_id)
+        try:
+            response = await client.users_info(user=user_id)
+        except SlackApiError:
+            return None  # an unknown user keeps the defaults (UTC, not an admin)
+        user = response.get("user")
+        return user if isinstance(user, dict) else None
+
+    async def is_admin(self, team_id: str, user_id: str) -> bool:
+        if user_id in self._settings.BATON_ADMINS:
+            return True
+        return (await self.person(team_id, user_id)).is_admin
+
+    async def group_members(self, team_id: str, group_id: str) -> frozenset[str]:
+        key = (team_id, group_id)
+        cached = self._groups.get(key)
+        if cached is not None and time.monotonic() - cached[0] < GROUP_TTL_SECONDS:
+            return cached[1]
+        client = await self._clients.for_team(team_id)
+        try:
+            response = await client.usergroups_users_list(usergroup=group_id)
+            members = frozenset(str(user) for user in response.get("users") or [])
+        except SlackApiError:
+            members = frozenset()
+        self._groups[key] = (time.monotonic(), members)
+        return members
+
+    async def zone(self, team_id: str, user_id: str) -> str:
+        return (await self.person(team_id, user_id)).tz

@@ -1,0 +1,87 @@
+"""Every action_id, block_id and callback_id Baton uses, and the typed values it round-trips
+through Slack (button values, modal private_metadata), each with one encode/decode."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from bot.errors import NotFound
+
+
+class ActionId(StrEnum):
+    START = "step_start"
+    DONE = "step_done"
+    BLOCK = "step_block"
+    UNBLOCK = "step_unblock"
+    APPROVE = "step_approve"
+    REJECT = "step_reject"
+    REASSIGN = "step_reassign"
+    CLAIM = "step_claim"
+    SKIP = "step_skip"
+    RETRY = "step_retry"
+    SNOOZE_HOUR = "reminder_snooze_hour"
+    SNOOZE_TOMORROW = "reminder_snooze_tomorrow"
+
+
+class CallbackId(StrEnum):
+    BUILDER = "workflow_builder"
+    IMPORT = "workflow_import"
+    REJECT = "step_reject_reason"
+    BLOCK = "step_block_reason"
+    REASSIGN = "step_reassign_to"
+
+
+class BlockId(StrEnum):
+    STEP_BUTTONS = "step_buttons"
+    TITLE = "wf_title"
+    DESCRIPTION = "wf_description"
+    CHANNEL = "wf_channel"
+    STEPS = "wf_steps"
+    YAML = "wf_yaml"
+    REASON = "reason"
+    ASSIGNEE = "assignee"
+
+
+class InputId(StrEnum):
+    TEXT = "text"
+    CHANNEL = "channel"
+    USER = "user"
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def encode(self) -> str:
+        return self.model_dump_json(exclude_none=True)
+
+    @classmethod
+    def decode(cls, raw: str | None) -> Self:
+        try:
+            return cls.model_validate(json.loads(raw or ""))
+        except (ValueError, ValidationError):
+            # A value Baton did not write (or an old format): treat it as a thing not found.
+            raise NotFound("That button is no longer valid.") from None
+
+
+class StepRef(_Value):
+    """Names a step of a run: the value of every step button and step modal's metadata."""
+
+    run: str
+    step: str
+
+
+class WorkflowRef(_Value):
+    """The builder modal's metadata: which workflow it edits (None for a new one)."""
+
+    name: str | None = None
+    channel: str = ""
+
+
+class TimerRef(_Value):
+    """A reminder message's snooze buttons: which reminders to push back."""
+
+    timers: list[int]

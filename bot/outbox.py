@@ -1,0 +1,57 @@
+"""The one port for outgoing Slack traffic: semantic notifications written in the transaction
+of the change that causes them, delivered later by `bot.delivery`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.clock import Clock
+from storage.models import Outbox
+
+
+class Note(StrEnum):
+    RUN_CARD = "run_card"  # post or update a run's card: {run_id}
+    RUN_EVENT = "run_event"  # a line in the card's thread: {run_id, text}
+    STEP_READY = "step_ready"  # DM the step's assignee(s) with buttons: {step_run_id}
+    STEP_REFRESH = "step_refresh"  # redraw every message of a step: {step_run_id}
+    DIRECT = "direct"  # a DM to one person: {user_id, text, blocks?}
+    HOME = "home"  # publish someone's App Home: {user_id}
+    REMINDER = "reminder"  # {user_id, timer_ids}
+    DIGEST = "digest"  # {channel_id, subscription_id?}
+
+
+def enqueue(
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    team_id: str,
+    kind: Note,
+    conversation: str,
+    payload: dict[str, Any],
+) -> Outbox:
+    """Add a notification to the caller's transaction; it is sent only if that commits.
+
+    `conversation` orders delivery: notifications with the same key go out in insertion order.
+    """
+    now = clock.now()
+    row = Outbox(
+        team_id=team_id,
+        kind=kind.value,
+        conversation=conversation,
+        payload=payload,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(row)
+    return row
+
+
+def step_conversation(step_run_id: int) -> str:
+    return f"step:{step_run_id}"
+
+
+def home_conversation(user_id: str) -> str:
+    return f"home:{user_id}"

@@ -1,0 +1,211 @@
+"""Moving a locked run forward: steps becoming ready, the run finishing, and what each
+change tells people (outbox) and records (audit). Called inside one unit of work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import audit
+from bot.clock import Clock
+from bot.errors import NotFound
+from bot.outbox import Note, enqueue, step_conversation
+from bot.states import (
+    FINISHED_STATES,
+    RunState,
+    StepState,
+    StepView,
+    newly_ready,
+    run_outcome,
+)
+from storage.models import Person, Run, StepRun, Timer
+
+DUE_SOON_FRACTION = 0.8
+
+
+@dataclass
+class LockedRun:
+    """A run and all its step runs, read after taking the run's lock."""
+
+    run: Run
+    steps: list[StepRun]
+
+    def step(self, key: str) -> StepRun:
+        for step in self.steps:
+            if step.step_key == key:
+                return step
+        keys = ", ".join(step.step_key for step in self.steps)
+        raise NotFound(f"Run `{self.run.key}` has no step `{key}`. Its steps: {keys}.")
+
+
+async def lock_run(session: AsyncSession, *, team_id: str, key: str) -> LockedRun:
+    """Take the run's lock first, so concurrent changes to one run queue up instead of racing
+    (two branches finishing at once must not both miss the join becoming ready)."""
+    result = await session.exec(
+        update(Run)
+        .where(col(Run.team_id) == team_id, col(Run.key) == key)
+        .values(revision=col(Run.revision) + 1)
+        .returning(col(Run.id))
+    )
+    run_id = result.scalar_one_or_none()
+    if run_id is None:
+        raise NotFound(f"There is no run `{key}` in this workspace.")
+    run = (await session.exec(select(Run).where(Run.id == run_id))).one()
+    await session.refresh(run)
+    steps = list(
+        (
+            await session.exec(
+                select(StepRun).where(StepRun.run_id == run_id).order_by(col(StepRun.position))
+            )
+        ).all()
+    )
+    return LockedRun(run, steps)
+
+
+def tell_card(session: AsyncSession, clock: Clock, run: Run) -> None:
+    enqueue(session, clock, team_id=run.team_id, kind=Note.RUN_CARD,
+            conversation=run.channel_id, payload={"run_id": run.id})
+
+
+def tell_thread(session: AsyncSession, clock: Clock, run: Run, text: str) -> None:
+    enqueue(session, clock, team_id=run.team_id, kind=Note.RUN_EVENT,
+            conversation=run.channel_id, payload={"run_id": run.id, "text": text})
+
+
+def tell_step(session: AsyncSession, clock: Clock, step: StepRun, kind: Note) -> None:
+    assert step.id is not None
+    enqueue(session, clock, team_id=step.team_id, kind=kind,
+            conversation=step_conversation(step.id), payload={"step_run_id": step.id})
+
+
+def tell_person(
+    session: AsyncSession, clock: Clock, *, team_id: str, user_id: str, text: str
+) -> None:
+    enqueue(session, clock, team_id=team_id, kind=Note.DIRECT, conversation=user_id,
+            payload={"user_id": user_id, "text": text})
+
+
+async def away_redirect(
+    session: AsyncSession, *, team_id: str, user_id: str, owner_id: str, now: datetime
+) -> str | None:
+    """Who takes a step for someone who is away: their delegate, or else the run owner."""
+    person = (
+        await session.exec(
+            select(Person).where(Person.team_id == team_id, Person.user_id == user_id)
+        )
+    ).first()
+    if person is None or person.away_until is None or person.away_until <= now:
+        return None
+    return person.delegate_id or (owner_id if owner_id != user_id else None)
+
+
+def _add_timer(
+    session: AsyncSession, step: StepRun, kind: str, due_at: datetime, now: datetime,
+    recipient: str | None = None,
+) -> None:
+    session.add(
+        Timer(team_id=step.team_id, kind=kind, run_id=step.run_id, step_run_id=step.id,
+              recipient_id=recipient, due_at=due_at, created_at=now)
+    )
+
+
+async def make_ready(session: AsyncSession, clock: Clock, locked: LockedRun, step: StepRun) -> None:
+    now = clock.now()
+    run = locked.run
+    step.state = StepState.READY
+    step.ready_at = now
+    step.started_at = None
+    step.finished_at = None
+    step.due_at = now + timedelta(seconds=step.due_seconds) if step.due_seconds else None
+    if step.assignee_kind == "user" and step.assignee_id:
+        stand_in = await away_redirect(
+            session, team_id=run.team_id, user_id=step.assignee_id, owner_id=run.owner_id, now=now
+        )
+        if stand_in is not None:
+            step.delegated_from = step.assignee_id
+            step.assignee_id = stand_in
+            tell_thread(
+                session, clock, run,
+                f"<@{step.delegated_from}> is away, so `{step.step_key}` goes to <@{stand_in}>",
+            )
+    session.add(step)
+    await session.flush()
+    if step.kind == "hook":
+        _add_timer(session, step, "hook_call", now, now)
+    elif step.kind == "wait":
+        _add_timer(session, step, "wait", now + timedelta(seconds=step.wait_seconds or 0), now)
+    else:
+        tell_step(session, clock, step, Note.STEP_READY)
+    if step.due_at is not None and step.kind in ("task", "approval"):
+        window = step.due_at - now
+        _add_timer(session, step, "due_soon", now + window * DUE_SOON_FRACTION, now)
+        _add_timer(session, step, "overdue", step.due_at, now)
+
+
+async def cancel_timers(session: AsyncSession, step: StepRun) -> None:
+    await session.exec(
+        update(Timer)
+        .where(col(Timer.step_run_id) == step.id, col(Timer.state) == "pending")
+        .values(state="cancelled")
+    )
+
+
+async def advance(session: AsyncSession, clock: Clock, locked: LockedRun, actor_id: str | None) -> None:
+    """After a step changed: make newly satisfied steps ready, then settle the run's state."""
+    run = locked.run
+    if run.state != RunState.ACTIVE:
+        return
+    views = [StepView(s.step_key, s.kind, StepState(s.state), tuple(s.after)) for s in locked.steps]
+    for key in newly_ready(views):
+        await make_ready(session, clock, locked, locked.step(key))
+    outcome = run_outcome(StepState(s.state) for s in locked.steps)
+    if outcome is None:
+        return
+    now = clock.now()
+    run.state = outcome
+    run.finished_at = now
+    session.add(run)
+    took = format_span(now - run.created_at)
+    audit.record(session, clock, team_id=run.team_id, run_id=run.id, actor_id=actor_id,
+                 action=f"run.{outcome.value}", took_seconds=int((now - run.created_at).total_seconds()))
+    if outcome == RunState.COMPLETED:
+        tell_thread(session, clock, run, f"Run completed in {took}")
+    else:
+        failed = [s.step_key for s in locked.steps if s.state == StepState.FAILED]
+        tell_thread(session, clock, run, f"Run failed after {took}: {', '.join(failed)} failed")
+        tell_person(
+            session, clock, team_id=run.team_id, user_id=run.owner_id,
+            text=f"Your run `{run.key}` failed: step {', '.join(failed)} failed. "
+            f"You can `/baton retry {run.key} <step>` or `/baton skip {run.key} <step>`.",
+        )
+
+
+async def finish_open_steps(
+    session: AsyncSession, clock: Clock, locked: LockedRun, state: StepState
+) -> None:
+    now = clock.now()
+    for step in locked.steps:
+        if step.state not in FINISHED_STATES:
+            was_open = step.state != StepState.WAITING
+            step.state = state
+            step.finished_at = now
+            session.add(step)
+            await cancel_timers(session, step)
+            if was_open:
+                tell_step(session, clock, step, Note.STEP_REFRESH)
+
+
+def format_span(span: timedelta) -> str:
+    """Durations as people say them: 2d 3h, 3h 20m, 45m, under a minute."""
+    minutes = int(span.total_seconds() // 60)
+    if minutes < 1:
+        return "under a minute"
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "",
+             f"{minutes}m" if minutes and not days else ""]
+    return " ".join(part for part in parts if part)

@@ -1,0 +1,1 @@
+"""Block Kit for everything Baton posts. Structure in Python; prose from `bot.render.blocks`."""

@@ -1,0 +1,136 @@
+"""The run and step-run state machine (SPEC section 1). Pure: no I/O.
+
+Each step action maps (kind, state) to the next state; anything not in the table is refused
+with a sentence that says why, which is what a second click or a stale button sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class RunState(StrEnum):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class StepState(StrEnum):
+    WAITING = "waiting"
+    READY = "ready"
+    IN_PROGRESS = "in_progress"
+    BLOCKED = "blocked"
+    DONE = "done"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class StepAction(StrEnum):
+    START = "start"
+    DONE = "done"
+    BLOCK = "block"
+    UNBLOCK = "unblock"
+    SKIP = "skip"
+    RETRY = "retry"
+    APPROVE = "approve"
+    REJECT = "reject"
+    REASSIGN = "reassign"
+    CLAIM = "claim"
+    # Done by Baton itself: a timer ran out, an integration answered or gave up.
+    COMPLETE = "complete"
+    FAIL = "fail"
+
+
+OPEN_STATES = frozenset(
+    {StepState.READY, StepState.IN_PROGRESS, StepState.BLOCKED}
+)
+FINISHED_STATES = frozenset(
+    {StepState.DONE, StepState.SKIPPED, StepState.FAILED, StepState.CANCELLED}
+)
+SATISFIED_STATES = frozenset({StepState.DONE, StepState.SKIPPED})
+
+_STATE_WORDS = {
+    StepState.WAITING: "is still waiting for earlier steps",
+    StepState.READY: "is ready and not started yet",
+    StepState.IN_PROGRESS: "is in progress",
+    StepState.BLOCKED: "is blocked",
+    StepState.DONE: "is already done",
+    StepState.SKIPPED: "was skipped",
+    StepState.FAILED: "has failed",
+    StepState.CANCELLED: "was cancelled",
+}
+
+_OPEN = (StepState.READY, StepState.IN_PROGRESS, StepState.BLOCKED)
+_WORKABLE = (StepState.READY, StepState.IN_PROGRESS)
+_PEOPLE_KINDS = ("task", "approval")
+
+# action -> (kinds it applies to, states it applies in, resulting state)
+_TABLE: Mapping[StepAction, tuple[tuple[str, ...], tuple[StepState, ...], StepState]] = {
+    StepAction.START: (("task",), (StepState.READY,), StepState.IN_PROGRESS),
+    StepAction.DONE: (("task",), _WORKABLE, StepState.DONE),
+    StepAction.BLOCK: (_PEOPLE_KINDS, _WORKABLE, StepState.BLOCKED),
+    StepAction.UNBLOCK: (_PEOPLE_KINDS, (StepState.BLOCKED,), StepState.IN_PROGRESS),
+    StepAction.SKIP: (("task", "approval", "hook", "wait"), (*_OPEN, StepState.FAILED),
+                      StepState.SKIPPED),
+    StepAction.RETRY: (("task", "approval", "hook", "wait"), (StepState.FAILED,), StepState.READY),
+    StepAction.APPROVE: (("approval",), _WORKABLE, StepState.DONE),
+    StepAction.REJECT: (("approval",), _WORKABLE, StepState.FAILED),
+    StepAction.REASSIGN: (_PEOPLE_KINDS, _OPEN, StepState.READY),
+    StepAction.CLAIM: (_PEOPLE_KINDS, (StepState.READY,), StepState.READY),
+    StepAction.COMPLETE: (("hook", "wait"), (StepState.READY, StepState.IN_PROGRESS),
+                          StepState.DONE),
+    StepAction.FAIL: (("hook",), (StepState.READY, StepState.IN_PROGRESS), StepState.FAILED),
+}
+
+
+class TransitionRefused(ValueError):
+    """The action does not apply to the step as it stands; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class StepView:
+    key: str
+    kind: str
+    state: StepState
+    after: tuple[str, ...]
+
+
+def next_state(kind: str, state: StepState, action: StepAction) -> StepState:
+    kinds, states, result = _TABLE[action]
+    if kind not in kinds:
+        raise TransitionRefused(f"{action.value} does not apply to a {kind} step")
+    if state not in states:
+        raise TransitionRefused(f"This step {_STATE_WORDS[state]}")
+    return result
+
+
+def describe_state(state: StepState) -> str:
+    return _STATE_WORDS[state]
+
+
+def newly_ready(steps: Iterable[StepView]) -> list[str]:
+    """Waiting steps whose every `after` step is done or skipped, in the given order."""
+    steps = list(steps)
+    satisfied = {step.key for step in steps if step.state in SATISFIED_STATES}
+    return [
+        step.key
+        for step in steps
+        if step.state == StepState.WAITING and all(dep in satisfied for dep in step.after)
+    ]
+
+
+def run_outcome(states: Iterable[StepState]) -> RunState | None:
+    """Completed when every step is done or skipped; failed when a failed step is left with
+    nothing else that could still move; otherwise still active."""
+    states = list(states)
+    if all(state in SATISFIED_STATES for state in states):
+        return RunState.COMPLETED
+    if any(state == StepState.FAILED for state in states) and not any(
+        state in OPEN_STATES for state in states
+    ):
+        return RunState.FAILED
+    return None

@@ -1,0 +1,140 @@
+"""Workflow use cases: define (new version), show, list, archive, export."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from bot import audit
+from bot.command_line import suggest
+from bot.errors import Conflict, NotFound
+from bot.language import (
+    AssigneeKind,
+    DefinitionError,
+    Problem,
+    WorkflowDef,
+    validate,
+)
+from bot.permissions import Actor, require_editor
+from bot.runtime import Runtime
+from bot.workflow_store import add_steps, add_version, find_version, find_workflow, load_definition
+from storage.db import unit_of_work
+from storage.models import Integration, Workflow, WorkflowVersion
+
+
+@dataclass(frozen=True, slots=True)
+class Defined:
+    workflow: Workflow
+    version: int
+    created: bool
+    definition: WorkflowDef
+
+
+def _unresolved_mentions(defn: WorkflowDef) -> list[Problem]:
+    return [
+        Problem(
+            f"@{step.assignee.value} is not a person or user group Slack linked",
+            line=step.line,
+            step=step.id,
+            hint="Pick them from Slack's @ menu so the name becomes a mention, or write {param}",
+        )
+        for step in defn.steps
+        if step.assignee is not None and step.assignee.kind == AssigneeKind.MENTION
+    ]
+
+
+async def define(runtime: Runtime, actor: Actor, defn: WorkflowDef) -> Defined:
+    """Create the workflow, or add a version to one the actor may edit."""
+    now = runtime.clock.now()
+    async with unit_of_work(runtime.sessions) as session:
+        integrations = (
+            await session.exec(select(Integration.name).where(Integration.team_id == actor.team_id))
+        ).all()
+        problems = [*_unresolved_mentions(defn), *validate(defn, integrations=set(integrations))]
+        if problems:
+            raise DefinitionError(problems)
+
+        workflow = await find_workflow(session, team_id=actor.team_id, name=defn.name, archived=True)
+        created = workflow is None or workflow.archived_at is not None
+        if workflow is None:
+            workflow = Workflow(
+                team_id=actor.team_id, name=defn.name, owner_id=actor.user_id,
+                created_at=now, updated_at=now,
+            )
+            session.add(workflow)
+            await session.flush()
+        else:
+            require_editor(actor, workflow)
+        number = workflow.latest_version + 1
+        # Compare-and-set on the version number: two editors saving at once cannot both win.
+        result = await session.exec(
+            update(Workflow)
+            .where(col(Workflow.id) == workflow.id, col(Workflow.latest_version) == number - 1)
+            .values(latest_version=number, archived_at=None, updated_at=now)
+        )
+        if result.rowcount != 1:
+            raise Conflict(f"`{defn.name}` was changed by someone else just now; try again.")
+        version = add_version(
+            session, workflow=workflow, number=number, defn=defn, created_by=actor.user_id, now=now
+        )
+        await session.flush()
+        add_steps(session, version=version, defn=defn)
+        audit.record(
+            session, runtime.clock, team_id=actor.team_id, actor_id=actor.user_id,
+            action="workflow.defined", workflow=defn.name, version=number,
+        )
+        await session.refresh(workflow)
+    return Defined(workflow, number, created, defn)
+
+
+async def get_definition(runtime: Runtime, team_id: str, name: str) -> tuple[Workflow, WorkflowDef]:
+    async with unit_of_work(runtime.sessions) as session:
+        workflow = await find_workflow(session, team_id=team_id, name=name)
+        if workflow is None:
+            raise NotFound(await _not_found_message(runtime, team_id, name))
+        version = await find_version(session, workflow=workflow)
+        assert version is not None
+        return workflow, await load_definition(session, workflow=workflow, version=version)
+
+
+async def _not_found_message(runtime: Runtime, team_id: str, name: str) -> str:
+    names = [workflow.name for workflow, _ in await list_workflows(runtime, team_id)]
+    nearest = suggest(name, names)
+    hint = f" Did you mean `{nearest}`?" if nearest else ""
+    known = f" Workflows here: {', '.join(names[:20])}." if names else " There are none yet."
+    return f"There is no workflow named `{name}`.{hint}{known}"
+
+
+async def list_workflows(runtime: Runtime, team_id: str) -> list[tuple[Workflow, str]]:
+    """Active workflows with their current title, by name."""
+    async with unit_of_work(runtime.sessions) as session:
+        rows = (
+            await session.exec(
+                select(Workflow, WorkflowVersion.title)
+                .join(
+                    WorkflowVersion,
+                    (col(WorkflowVersion.workflow_id) == col(Workflow.id))
+                    & (col(WorkflowVersion.number) == col(Workflow.latest_version)),
+                )
+                .where(Workflow.team_id == team_id, col(Workflow.archived_at).is_(None))
+                .order_by(col(Workflow.name))
+            )
+        ).all()
+    return [(workflow, title) for workflow, title in rows]
+
+
+async def archive(runtime: Runtime, actor: Actor, name: str) -> Workflow:
+    async with unit_of_work(runtime.sessions) as session:
+        workflow = await find_workflow(session, team_id=actor.team_id, name=name)
+        if workflow is None:
+            raise NotFound(f"There is no workflow named `{name}`.")
+        require_editor(actor, workflow)
+        workflow.archived_at = runtime.clock.now()
+        session.add(workflow)
+        audit.record(
+            session, runtime.clock, team_id=actor.team_id, actor_id=actor.user_id,
+            action="workflow.archived", workflow=name,
+        )
+    return workflow

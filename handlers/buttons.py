@@ -1,0 +1,94 @@
+"""Step buttons in DMs, `mine` and the App Home; the reason and reassign modals they open."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.errors import BatonError
+from bot.inflight import InFlight
+from bot.ids import ActionId, BlockId, CallbackId, InputId, StepRef
+from bot.permissions import actor_for
+from bot.render.modals import reason_modal, reassign_modal
+from bot.runtime import Runtime
+from bot.states import StepAction
+from bot.steps import StepChange, change_step
+from handlers.requests import ClickRequest, ViewSubmission
+
+Ack = Callable[..., Awaitable[None]]
+
+DIRECT_ACTIONS = {
+    ActionId.START: StepAction.START,
+    ActionId.DONE: StepAction.DONE,
+    ActionId.UNBLOCK: StepAction.UNBLOCK,
+    ActionId.APPROVE: StepAction.APPROVE,
+    ActionId.CLAIM: StepAction.CLAIM,
+    ActionId.SKIP: StepAction.SKIP,
+    ActionId.RETRY: StepAction.RETRY,
+}
+
+
+async def step_button(ack: Ack, body: dict[str, Any], runtime: Runtime) -> None:
+    await ack()
+    click = ClickRequest.from_payload(body)
+    ref = StepRef.decode(click.value)
+    actor = await actor_for(runtime, click.team_id, click.user_id)
+    change = StepChange(DIRECT_ACTIONS[ActionId(click.action_id)])
+    await change_step(runtime, actor, ref.run, ref.step, change)
+
+
+async def open_step_modal(
+    ack: Ack, body: dict[str, Any], client: AsyncWebClient
+) -> None:
+    await ack()
+    click = ClickRequest.from_payload(body)
+    ref = StepRef.decode(click.value)
+    views = {
+        ActionId.BLOCK: reason_modal(CallbackId.BLOCK, ref, "Blocked", "What is in the way?",
+                                     "Mark blocked"),
+        ActionId.REJECT: reason_modal(CallbackId.REJECT, ref, "Reject", "Why reject it?",
+                                      "Reject"),
+        ActionId.REASSIGN: reassign_modal(ref),
+    }
+    await client.views_open(trigger_id=click.trigger_id, view=views[ActionId(click.action_id)])
+
+
+async def submit_step_modal(ack: Ack, body: dict[str, Any], runtime: Runtime) -> None:
+    submission = ViewSubmission.from_payload(body)
+    ref = StepRef.decode(submission.private_metadata)
+    callback = CallbackId(submission.callback_id)
+    if callback == CallbackId.REASSIGN:
+        user = submission.selected_user(BlockId.ASSIGNEE, InputId.USER)
+        change = StepChange(StepAction.REASSIGN, new_assignee=user)
+        field = BlockId.ASSIGNEE.value
+        if not user:
+            await ack(response_action="errors", errors={field: "Pick someone."})
+            return
+    else:
+        reason = submission.text(BlockId.REASON, InputId.TEXT)
+        field = BlockId.REASON.value
+        if not reason:
+            await ack(response_action="errors", errors={field: "Please say why."})
+            return
+        action = StepAction.BLOCK if callback == CallbackId.BLOCK else StepAction.REJECT
+        change = StepChange(action, reason=reason)
+    actor = await actor_for(runtime, submission.team_id, submission.user_id)
+    # The modal stays open to show what went wrong: the only place Slack shows it in a modal.
+    try:
+        await change_step(runtime, actor, ref.run, ref.step, change)
+    except BatonError as exc:
+        await ack(response_action="errors", errors={field: str(exc)[:150]})
+        return
+    await ack()
+
+
+def register(app: AsyncApp, inflight: InFlight) -> None:
+    for action_id in DIRECT_ACTIONS:
+        app.action(action_id.value)(inflight.track(step_button))
+    for action_id in (ActionId.BLOCK, ActionId.REJECT, ActionId.REASSIGN):
+        app.action(action_id.value)(inflight.track(open_step_modal))
+    for callback in (CallbackId.BLOCK, CallbackId.REJECT, CallbackId.REASSIGN):
+        app.view(callback.value)(inflight.track(submit_step_modal))

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
@@ -18,6 +19,7 @@ from bot.directory import Directory
 from bot.metrics import Metrics
 from bot.runtime import Runtime
 from bot.slack_clients import SlackClients
+from bot.sweep import Sweeper, start_scheduler, stop_scheduler
 from bot.web import build_web, ops_routes, slack_routes
 from handlers import register_all
 from storage.db import create_engine, session_factory
@@ -31,8 +33,10 @@ class Baton:
     runtime: Runtime
     bolt: AsyncApp
     deliverer: Deliverer
+    sweeper: Sweeper
     migrate_on_start: bool = True
     web: Starlette = field(init=False)
+    _scheduler: AsyncIOScheduler | None = field(default=None, init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
@@ -43,8 +47,12 @@ class Baton:
         if self.migrate_on_start:
             await upgrade(self.runtime.engine)
         self._tasks.append(asyncio.create_task(self.deliverer.run_forever(), name="deliverer"))
+        self._scheduler = start_scheduler(self.sweeper, self.runtime.settings.BATON_TICK_SECONDS)
 
     async def stop(self) -> None:
+        if self._scheduler is not None:
+            await stop_scheduler(self._scheduler, self.sweeper)
+            self._scheduler = None
         self.deliverer.stop()
         # In-flight deliveries finish; their rows are marked before the engine closes.
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -91,9 +99,12 @@ def create_app(
         slack=slack,
         directory=Directory(settings, clock, sessions, slack),
     )
+    deliverer = Deliverer(runtime, channel_interval=channel_interval)
+    sweeper = Sweeper(runtime)
     return Baton(
         runtime=runtime,
         bolt=build_bolt(settings, runtime),
-        deliverer=Deliverer(runtime, channel_interval=channel_interval),
+        deliverer=deliverer,
+        sweeper=sweeper,
         migrate_on_start=migrate_on_start,
     )

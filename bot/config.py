@@ -80,7 +80,8 @@ class Settings(BaseSettings):
         """What `serve` needs: a signing secret and either a bot token or OAuth credentials."""
         if not self.SLACK_SIGNING_SECRET:
             raise SettingsError(
-                "SLACK_SIGNING_SECRET is missing: copy it from your Slack app's Basic Information page"
+                "SLACK_SIGNING_SECRET is missing: copy it from your Slack app's "
+                "Basic Information page"
             )
         if self.SLACK_CLIENT_ID and not self.SLACK_CLIENT_SECRET:
             raise SettingsError(

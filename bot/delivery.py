@@ -4,9 +4,10 @@ and sends it to Slack, in order per conversation, paced, retried, never dropped 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -16,7 +17,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.outbox import Note
+from bot.outbox import AT_ONCE, Note
 from bot.render.runs import run_card, step_message
 from bot.runtime import Runtime
 from storage.db import unit_of_work
@@ -28,8 +29,9 @@ CLAIM_SECONDS = 60
 BATCH = 50
 MAX_ATTEMPTS = 12
 # Slack answers these for good: retrying cannot help, so the message is dead and its owner told.
-TRANSIENT_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
-                              "request_timeout"})
+TRANSIENT_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
 
 
 class Deliverer:
@@ -47,7 +49,9 @@ class Deliverer:
             Note.DIRECT: self._direct,
         }
 
-    def handle(self, kind: Note, handler: Callable[[AsyncWebClient, Outbox], Awaitable[None]]) -> None:
+    def handle(
+        self, kind: Note, handler: Callable[[AsyncWebClient, Outbox], Awaitable[None]]
+    ) -> None:
         """Other modules (home, reminders, digests) add the notifications they own."""
         self._handlers[kind.value] = handler
 
@@ -60,10 +64,8 @@ class Deliverer:
             delivered = await self.deliver_due()
             if delivered:
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(signal.wait(), timeout=0.5)
-            except TimeoutError:
-                pass
 
     def stop(self) -> None:
         self._stopping.set()
@@ -101,9 +103,9 @@ class Deliverer:
         earlier = aliased(Outbox)
         head = ~exists().where(
             and_(
-                earlier.team_id == Outbox.team_id,
-                earlier.conversation == Outbox.conversation,
-                earlier.state == "pending",
+                col(earlier.team_id) == col(Outbox.team_id),
+                col(earlier.conversation) == col(Outbox.conversation),
+                col(earlier.state) == "pending",
                 col(earlier.id) < col(Outbox.id),
             )
         )
@@ -111,11 +113,13 @@ class Deliverer:
         async with unit_of_work(self.runtime.sessions) as session:
             query = (
                 select(Outbox)
-                .where(Outbox.state == "pending", col(Outbox.next_attempt_at) <= now, claimable, head)
+                .where(
+                    Outbox.state == "pending", col(Outbox.next_attempt_at) <= now, claimable, head
+                )
                 .order_by(col(Outbox.id))
                 .limit(BATCH)
             )
-            if session.bind.dialect.name == "postgresql":
+            if self.runtime.engine.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             candidates = (await session.exec(query)).all()
             claimed: list[Outbox] = []
@@ -142,7 +146,7 @@ class Deliverer:
             await self._failed(row, exc)
         except PermanentFailure as exc:
             await self._dead(row, str(exc))
-        except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
+        except (OSError, TimeoutError) as exc:
             await self._retry(row, f"connection: {exc}", self._backoff(row.attempts))
         else:
             await self._finish(row, "sent")
@@ -164,7 +168,7 @@ class Deliverer:
 
     @staticmethod
     def _backoff(attempts: int) -> float:
-        return float(min(2 ** attempts, 300))
+        return float(min(2**attempts, 300))
 
     async def _retry(self, row: Outbox, reason: str, delay: float) -> None:
         if row.attempts + 1 >= MAX_ATTEMPTS:
@@ -190,8 +194,12 @@ class Deliverer:
             await session.exec(
                 update(Outbox)
                 .where(col(Outbox.id) == row.id, col(Outbox.claimed_by) == self.runtime.worker_id)
-                .values(state=state, sent_at=self.runtime.wall.now(), last_error=error,
-                        claimed_until=None)
+                .values(
+                    state=state,
+                    sent_at=self.runtime.wall.now(),
+                    last_error=error,
+                    claimed_until=None,
+                )
             )
 
     async def _dead(self, row: Outbox, reason: str) -> None:
@@ -207,11 +215,16 @@ class Deliverer:
             if owner and row.kind != Note.DIRECT:
                 session.add(
                     Outbox(
-                        team_id=row.team_id, kind=Note.DIRECT.value, conversation=owner,
-                        payload={"user_id": owner,
-                                 "text": f"Baton could not deliver a message ({row.kind}) to "
-                                 f"{row.conversation}: Slack said `{reason}`."},
-                        next_attempt_at=self.runtime.wall.now(), created_at=self.runtime.wall.now(),
+                        team_id=row.team_id,
+                        kind=Note.DIRECT.value,
+                        conversation=owner,
+                        payload={
+                            "user_id": owner,
+                            "text": f"Baton could not deliver a message ({row.kind}) to "
+                            f"{row.conversation}: Slack said `{reason}`.",
+                        },
+                        next_attempt_at=AT_ONCE,
+                        created_at=self.runtime.clock.now(),
                     )
                 )
         self.runtime.outbox_signal.set()
@@ -261,12 +274,16 @@ class Deliverer:
             run, steps = await self._load_run(session, int(row.payload["run_id"]))
         text, blocks = run_card(run, steps, self.runtime.clock.now())
         if run.card_ts:
-            await client.chat_update(channel=run.channel_id, ts=run.card_ts, text=text, blocks=blocks)
+            await client.chat_update(
+                channel=run.channel_id, ts=run.card_ts, text=text, blocks=blocks
+            )
             return
         data = await self.post(client, run.channel_id, text=text, blocks=blocks)
         async with unit_of_work(self.runtime.sessions) as session:
             await session.exec(
-                update(Run).where(col(Run.id) == run.id).values(
+                update(Run)
+                .where(col(Run.id) == run.id)
+                .values(
                     card_ts=str(data["ts"]), channel_id=str(data.get("channel") or run.channel_id)
                 )
             )
@@ -308,9 +325,15 @@ class Deliverer:
             text, blocks = step_message(run, step, user_id)
             data = await self.post(client, user_id, text=text, blocks=blocks)
             async with unit_of_work(self.runtime.sessions) as session:
-                session.add(StepMessage(team_id=step.team_id, step_run_id=step_run_id,
-                                        user_id=user_id, channel_id=str(data["channel"]),
-                                        ts=str(data["ts"])))
+                session.add(
+                    StepMessage(
+                        team_id=step.team_id,
+                        step_run_id=step_run_id,
+                        user_id=user_id,
+                        channel_id=str(data["channel"]),
+                        ts=str(data["ts"]),
+                    )
+                )
 
     async def _step_refresh(self, client: AsyncWebClient, row: Outbox) -> None:
         step_run_id = int(row.payload["step_run_id"])
@@ -327,8 +350,9 @@ class Deliverer:
             ).all()
         for message in messages:
             text, blocks = step_message(run, step, message.user_id)
-            await client.chat_update(channel=message.channel_id, ts=message.ts, text=text,
-                                     blocks=blocks)
+            await client.chat_update(
+                channel=message.channel_id, ts=message.ts, text=text, blocks=blocks
+            )
 
     async def _direct(self, client: AsyncWebClient, row: Outbox) -> None:
         payload = row.payload
@@ -340,7 +364,3 @@ class Deliverer:
 
 class PermanentFailure(Exception):
     """A notification that can never be delivered (its subject is gone)."""
-
-
-def age_seconds(oldest: datetime | None, now: datetime) -> float:
-    return (now - oldest).total_seconds() if oldest else 0.0

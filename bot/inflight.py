@@ -4,11 +4,8 @@ them (Bolt acks first and finishes the listener in the background)."""
 from __future__ import annotations
 
 import asyncio
-import functools
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
-
-Listener = TypeVar("Listener", bound=Callable[..., Awaitable[Any]])
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 
 class InFlight:
@@ -17,19 +14,16 @@ class InFlight:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def track(self, listener: Listener) -> Listener:
-        @functools.wraps(listener)
-        async def tracked(**kwargs: Any) -> Any:
-            self.count += 1
-            self._idle.clear()
-            try:
-                return await listener(**kwargs)
-            finally:
-                self.count -= 1
-                if self.count == 0:
-                    self._idle.set()
-
-        return tracked  # type: ignore[return-value]
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        self.count += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self.count -= 1
+            if self.count == 0:
+                self._idle.set()
 
     async def wait_idle(self) -> None:
         await self._idle.wait()

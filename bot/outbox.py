@@ -3,6 +3,7 @@ of the change that causes them, delivered later by `bot.delivery`."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -10,6 +11,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from storage.models import Outbox
+
+AT_ONCE = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class Note(StrEnum):
@@ -36,14 +39,14 @@ def enqueue(
 
     `conversation` orders delivery: notifications with the same key go out in insertion order.
     """
-    now = clock.now()
     row = Outbox(
         team_id=team_id,
         kind=kind.value,
         conversation=conversation,
         payload=payload,
-        next_attempt_at=now,
-        created_at=now,
+        # Due at once, whatever the business clock says; only retries set a real (wall) time.
+        next_attempt_at=AT_ONCE,
+        created_at=clock.now(),
     )
     session.add(row)
     return row

@@ -42,3 +42,11 @@ def is_assignee(actor: Actor, step: StepRun, group_members: frozenset[str]) -> b
             step.claimed_by is None and actor.user_id in group_members
         )
     return actor.user_id == step.assignee_id
+
+
+SYSTEM_USER = "BATON"
+
+
+def system_actor(team_id: str) -> Actor:
+    """Baton itself, when a timer runs out or an integration answers."""
+    return Actor(team_id, SYSTEM_USER, is_admin=True)

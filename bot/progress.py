@@ -67,26 +67,50 @@ async def lock_run(session: AsyncSession, *, team_id: str, key: str) -> LockedRu
 
 
 def tell_card(session: AsyncSession, clock: Clock, run: Run) -> None:
-    enqueue(session, clock, team_id=run.team_id, kind=Note.RUN_CARD,
-            conversation=run.channel_id, payload={"run_id": run.id})
+    enqueue(
+        session,
+        clock,
+        team_id=run.team_id,
+        kind=Note.RUN_CARD,
+        conversation=run.channel_id,
+        payload={"run_id": run.id},
+    )
 
 
 def tell_thread(session: AsyncSession, clock: Clock, run: Run, text: str) -> None:
-    enqueue(session, clock, team_id=run.team_id, kind=Note.RUN_EVENT,
-            conversation=run.channel_id, payload={"run_id": run.id, "text": text})
+    enqueue(
+        session,
+        clock,
+        team_id=run.team_id,
+        kind=Note.RUN_EVENT,
+        conversation=run.channel_id,
+        payload={"run_id": run.id, "text": text},
+    )
 
 
 def tell_step(session: AsyncSession, clock: Clock, step: StepRun, kind: Note) -> None:
     assert step.id is not None
-    enqueue(session, clock, team_id=step.team_id, kind=kind,
-            conversation=step_conversation(step.id), payload={"step_run_id": step.id})
+    enqueue(
+        session,
+        clock,
+        team_id=step.team_id,
+        kind=kind,
+        conversation=step_conversation(step.id),
+        payload={"step_run_id": step.id},
+    )
 
 
 def tell_person(
     session: AsyncSession, clock: Clock, *, team_id: str, user_id: str, text: str
 ) -> None:
-    enqueue(session, clock, team_id=team_id, kind=Note.DIRECT, conversation=user_id,
-            payload={"user_id": user_id, "text": text})
+    enqueue(
+        session,
+        clock,
+        team_id=team_id,
+        kind=Note.DIRECT,
+        conversation=user_id,
+        payload={"user_id": user_id, "text": text},
+    )
 
 
 async def away_redirect(
@@ -104,12 +128,23 @@ async def away_redirect(
 
 
 def _add_timer(
-    session: AsyncSession, step: StepRun, kind: str, due_at: datetime, now: datetime,
+    session: AsyncSession,
+    step: StepRun,
+    kind: str,
+    due_at: datetime,
+    now: datetime,
     recipient: str | None = None,
 ) -> None:
     session.add(
-        Timer(team_id=step.team_id, kind=kind, run_id=step.run_id, step_run_id=step.id,
-              recipient_id=recipient, due_at=due_at, created_at=now)
+        Timer(
+            team_id=step.team_id,
+            kind=kind,
+            run_id=step.run_id,
+            step_run_id=step.id,
+            recipient_id=recipient,
+            due_at=due_at,
+            created_at=now,
+        )
     )
 
 
@@ -129,7 +164,9 @@ async def make_ready(session: AsyncSession, clock: Clock, locked: LockedRun, ste
             step.delegated_from = step.assignee_id
             step.assignee_id = stand_in
             tell_thread(
-                session, clock, run,
+                session,
+                clock,
+                run,
                 f"<@{step.delegated_from}> is away, so `{step.step_key}` goes to <@{stand_in}>",
             )
     session.add(step)
@@ -154,7 +191,9 @@ async def cancel_timers(session: AsyncSession, step: StepRun) -> None:
     )
 
 
-async def advance(session: AsyncSession, clock: Clock, locked: LockedRun, actor_id: str | None) -> None:
+async def advance(
+    session: AsyncSession, clock: Clock, locked: LockedRun, actor_id: str | None
+) -> None:
     """After a step changed: make newly satisfied steps ready, then settle the run's state."""
     run = locked.run
     if run.state != RunState.ACTIVE:
@@ -170,15 +209,25 @@ async def advance(session: AsyncSession, clock: Clock, locked: LockedRun, actor_
     run.finished_at = now
     session.add(run)
     took = format_span(now - run.created_at)
-    audit.record(session, clock, team_id=run.team_id, run_id=run.id, actor_id=actor_id,
-                 action=f"run.{outcome.value}", took_seconds=int((now - run.created_at).total_seconds()))
+    audit.record(
+        session,
+        clock,
+        team_id=run.team_id,
+        run_id=run.id,
+        actor_id=actor_id,
+        action=f"run.{outcome.value}",
+        took_seconds=int((now - run.created_at).total_seconds()),
+    )
     if outcome == RunState.COMPLETED:
         tell_thread(session, clock, run, f"Run completed in {took}")
     else:
         failed = [s.step_key for s in locked.steps if s.state == StepState.FAILED]
         tell_thread(session, clock, run, f"Run failed after {took}: {', '.join(failed)} failed")
         tell_person(
-            session, clock, team_id=run.team_id, user_id=run.owner_id,
+            session,
+            clock,
+            team_id=run.team_id,
+            user_id=run.owner_id,
             text=f"Your run `{run.key}` failed: step {', '.join(failed)} failed. "
             f"You can `/baton retry {run.key} <step>` or `/baton skip {run.key} <step>`.",
         )
@@ -206,6 +255,9 @@ def format_span(span: timedelta) -> str:
         return "under a minute"
     days, rest = divmod(minutes, 24 * 60)
     hours, minutes = divmod(rest, 60)
-    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "",
-             f"{minutes}m" if minutes and not days else ""]
+    parts = [
+        f"{days}d" if days else "",
+        f"{hours}h" if hours else "",
+        f"{minutes}m" if minutes and not days else "",
+    ]
     return " ".join(part for part in parts if part)

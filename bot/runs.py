@@ -45,7 +45,9 @@ def _param_values(defn: WorkflowDef, given: Mapping[str, str], usage: str) -> di
     unknown = sorted(set(given) - set(declared))
     if unknown:
         known = ", ".join(f"{name}=" for name in declared) or "none"
-        raise UsageError(f"`{defn.name}` has no parameter {', '.join(unknown)}. Its parameters: {known}", usage)
+        raise UsageError(
+            f"`{defn.name}` has no parameter {', '.join(unknown)}. Its parameters: {known}", usage
+        )
     missing = [p.name for p in defn.params if p.required and not given.get(p.name)]
     if missing:
         example = " ".join(
@@ -87,10 +89,16 @@ def _step_rows(run: Run, defn: WorkflowDef, values: Mapping[str, str]) -> list[S
         assert run.id is not None
         rows.append(
             StepRun(
-                team_id=run.team_id, run_id=run.id, position=position, step_key=step.id,
-                title=fill_title(escape(step.title), shown), kind=step.kind.value,
-                assignee_kind="user" if kind == "owner" else kind, assignee_id=who,
-                hook=step.hook, after=list(step.after),
+                team_id=run.team_id,
+                run_id=run.id,
+                position=position,
+                step_key=step.id,
+                title=fill_title(escape(step.title), shown),
+                kind=step.kind.value,
+                assignee_kind="user" if kind == "owner" else kind,
+                assignee_id=who,
+                hook=step.hook,
+                after=list(step.after),
                 due_seconds=int(step.due.total_seconds()) if step.due else None,
                 wait_seconds=int(step.wait.total_seconds()) if step.wait else None,
                 state=StepState.WAITING,
@@ -104,7 +112,9 @@ async def start_run(runtime: Runtime, actor: Actor, request: RunRequest, usage: 
     async with unit_of_work(runtime.sessions) as session:
         workflow = await find_workflow(session, team_id=actor.team_id, name=request.name)
         if workflow is None:
-            raise NotFound(f"There is no workflow named `{request.name}`. `/baton list` shows them.")
+            raise NotFound(
+                f"There is no workflow named `{request.name}`. `/baton list` shows them."
+            )
         version = await find_version(session, workflow=workflow)
         assert version is not None and workflow.id is not None
         defn = await load_definition(session, workflow=workflow, version=version)
@@ -118,19 +128,34 @@ async def start_run(runtime: Runtime, actor: Actor, request: RunRequest, usage: 
         if claimed.rowcount != 1:
             raise Conflict("Another run of this workflow started at the same moment; try again.")
         run = Run(
-            team_id=actor.team_id, workflow_id=workflow.id, version_id=version.id or 0,
-            number=number, key=f"{workflow.name}-{number}", title=fill_title(escape(defn.title), _display_params(defn, values)),
-            owner_id=actor.user_id, channel_id=defn.channel or request.channel_id,
-            params=values, state=RunState.ACTIVE, deadline=request.deadline, created_at=now,
+            team_id=actor.team_id,
+            workflow_id=workflow.id,
+            version_id=version.id or 0,
+            number=number,
+            key=f"{workflow.name}-{number}",
+            title=fill_title(escape(defn.title), _display_params(defn, values)),
+            owner_id=actor.user_id,
+            channel_id=defn.channel or request.channel_id,
+            params=values,
+            state=RunState.ACTIVE,
+            deadline=request.deadline,
+            created_at=now,
         )
         session.add(run)
         await session.flush()
         steps = _step_rows(run, defn, values)
         session.add_all(steps)
         await session.flush()
-        audit.record(session, runtime.clock, team_id=run.team_id, run_id=run.id,
-                     actor_id=actor.user_id, action="run.started", version=version.number,
-                     params=values)
+        audit.record(
+            session,
+            runtime.clock,
+            team_id=run.team_id,
+            run_id=run.id,
+            actor_id=actor.user_id,
+            action="run.started",
+            version=version.number,
+            params=values,
+        )
         tell_card(session, runtime.clock, run)
         await advance(session, runtime.clock, LockedRun(run, steps), actor.user_id)
     runtime.outbox_signal.set()
@@ -141,7 +166,9 @@ async def cancel_run(runtime: Runtime, actor: Actor, key: str, reason: str) -> R
     async with unit_of_work(runtime.sessions) as session:
         locked = await lock_run(session, team_id=actor.team_id, key=key)
         run = locked.run
-        workflow = (await session.exec(select(Workflow).where(Workflow.id == run.workflow_id))).one()
+        workflow = (
+            await session.exec(select(Workflow).where(Workflow.id == run.workflow_id))
+        ).one()
         if not can_manage_run(actor, run, workflow):
             raise Forbidden(
                 f"Only the run's owner (<@{run.owner_id}>), the workflow's editors and admins "
@@ -155,10 +182,17 @@ async def cancel_run(runtime: Runtime, actor: Actor, key: str, reason: str) -> R
         run.finished_at = now
         session.add(run)
         await finish_open_steps(session, runtime.clock, locked, StepState.CANCELLED)
-        audit.record(session, runtime.clock, team_id=run.team_id, run_id=run.id,
-                     actor_id=actor.user_id, action="run.cancelled", reason=reason)
+        audit.record(
+            session,
+            runtime.clock,
+            team_id=run.team_id,
+            run_id=run.id,
+            actor_id=actor.user_id,
+            action="run.cancelled",
+            reason=reason,
+        )
         tell_card(session, runtime.clock, run)
-        why = f": {reason}" if reason else ""
+        why = f": {escape(reason)}" if reason else ""
         tell_thread(session, runtime.clock, run, f"Cancelled by <@{actor.user_id}>{why}")
     runtime.outbox_signal.set()
     return run
@@ -188,10 +222,16 @@ async def active_runs(runtime: Runtime, team_id: str, channel_id: str | None) ->
         runs = (await session.exec(query.order_by(col(Run.id)))).all()
         ids = [run.id for run in runs]
         steps = (
-            await session.exec(
-                select(StepRun).where(col(StepRun.run_id).in_(ids)).order_by(col(StepRun.position))
-            )
-        ).all() if ids else []
+            (
+                await session.exec(
+                    select(StepRun)
+                    .where(col(StepRun.run_id).in_(ids))
+                    .order_by(col(StepRun.position))
+                )
+            ).all()
+            if ids
+            else []
+        )
     by_run: dict[int, list[StepRun]] = {}
     for step in steps:
         by_run.setdefault(step.run_id, []).append(step)

@@ -45,9 +45,7 @@ class StepAction(StrEnum):
     FAIL = "fail"
 
 
-OPEN_STATES = frozenset(
-    {StepState.READY, StepState.IN_PROGRESS, StepState.BLOCKED}
-)
+OPEN_STATES = frozenset({StepState.READY, StepState.IN_PROGRESS, StepState.BLOCKED})
 FINISHED_STATES = frozenset(
     {StepState.DONE, StepState.SKIPPED, StepState.FAILED, StepState.CANCELLED}
 )
@@ -74,15 +72,21 @@ _TABLE: Mapping[StepAction, tuple[tuple[str, ...], tuple[StepState, ...], StepSt
     StepAction.DONE: (("task",), _WORKABLE, StepState.DONE),
     StepAction.BLOCK: (_PEOPLE_KINDS, _WORKABLE, StepState.BLOCKED),
     StepAction.UNBLOCK: (_PEOPLE_KINDS, (StepState.BLOCKED,), StepState.IN_PROGRESS),
-    StepAction.SKIP: (("task", "approval", "hook", "wait"), (*_OPEN, StepState.FAILED),
-                      StepState.SKIPPED),
+    StepAction.SKIP: (
+        ("task", "approval", "hook", "wait"),
+        (*_OPEN, StepState.FAILED),
+        StepState.SKIPPED,
+    ),
     StepAction.RETRY: (("task", "approval", "hook", "wait"), (StepState.FAILED,), StepState.READY),
     StepAction.APPROVE: (("approval",), _WORKABLE, StepState.DONE),
     StepAction.REJECT: (("approval",), _WORKABLE, StepState.FAILED),
     StepAction.REASSIGN: (_PEOPLE_KINDS, _OPEN, StepState.READY),
     StepAction.CLAIM: (_PEOPLE_KINDS, (StepState.READY,), StepState.READY),
-    StepAction.COMPLETE: (("hook", "wait"), (StepState.READY, StepState.IN_PROGRESS),
-                          StepState.DONE),
+    StepAction.COMPLETE: (
+        ("hook", "wait"),
+        (StepState.READY, StepState.IN_PROGRESS),
+        StepState.DONE,
+    ),
     StepAction.FAIL: (("hook",), (StepState.READY, StepState.IN_PROGRESS), StepState.FAILED),
 }
 

@@ -23,6 +23,7 @@ from bot.progress import (
     tell_thread,
 )
 from bot.runtime import Runtime
+from bot.slack_text import escape
 from bot.states import RunState, StepAction, StepState, TransitionRefused, next_state
 from storage.db import unit_of_work
 from storage.models import StepRun, Workflow
@@ -88,8 +89,9 @@ async def _check_allowed(
         who = f"<@{step.claimed_by or step.assignee_id}>"
         if step.assignee_kind == "group" and not step.claimed_by:
             who = f"members of <!subteam^{step.assignee_id}>"
-        raise Forbidden(f"`{step.step_key}` in `{run.key}` is for {who}, so you can't "
-                        f"{change.action.value} it.")
+        raise Forbidden(
+            f"`{step.step_key}` in `{run.key}` is for {who}, so you can't {change.action.value} it."
+        )
 
 
 def _refusal(step: StepRun, reason: str) -> Conflict:
@@ -130,9 +132,18 @@ async def _change_step(
             run.finished_at = None
             session.add(run)
 
-        if step.assignee_kind == "group" and step.claimed_by is None and action in (
-            StepAction.CLAIM, StepAction.START, StepAction.DONE, StepAction.APPROVE,
-            StepAction.REJECT, StepAction.BLOCK,
+        if (
+            step.assignee_kind == "group"
+            and step.claimed_by is None
+            and action
+            in (
+                StepAction.CLAIM,
+                StepAction.START,
+                StepAction.DONE,
+                StepAction.APPROVE,
+                StepAction.REJECT,
+                StepAction.BLOCK,
+            )
         ):
             step.claimed_by = actor.user_id
         if action == StepAction.START:
@@ -157,10 +168,18 @@ async def _change_step(
         session.add(step)
 
         past = PAST_TENSE[action]
-        audit.record(session, clock, team_id=run.team_id, run_id=run.id, step_key=step.step_key,
-                     actor_id=actor.user_id, action=f"step.{action.value}",
-                     reason=change.reason or None, assignee=change.new_assignee)
-        why = f": {change.reason}" if change.reason else ""
+        audit.record(
+            session,
+            clock,
+            team_id=run.team_id,
+            run_id=run.id,
+            step_key=step.step_key,
+            actor_id=actor.user_id,
+            action=f"step.{action.value}",
+            reason=change.reason or None,
+            assignee=change.new_assignee,
+        )
+        why = f": {escape(change.reason)}" if change.reason else ""
         to = f" to <@{change.new_assignee}>" if change.new_assignee else ""
         tell_thread(session, clock, run, f"{past} `{step.step_key}`{to} by <@{actor.user_id}>{why}")
         tell_step(session, clock, step, Note.STEP_REFRESH)
@@ -168,11 +187,21 @@ async def _change_step(
             await cancel_timers(session, step)
             await make_ready(session, clock, locked, step)
         if action == StepAction.BLOCK and run.owner_id != actor.user_id:
-            tell_person(session, clock, team_id=run.team_id, user_id=run.owner_id,
-                        text=f"`{step.step_key}` in `{run.key}` is blocked by <@{actor.user_id}>{why}")
+            tell_person(
+                session,
+                clock,
+                team_id=run.team_id,
+                user_id=run.owner_id,
+                text=f"`{step.step_key}` in `{run.key}` is blocked by <@{actor.user_id}>{why}",
+            )
         await advance(session, clock, locked, actor.user_id)
         tell_card(session, clock, run)
-        result = Changed(run.key, step.step_key, step.title, StepState(step.state),
-                         f"{past}: `{step.step_key}` ({step.title}) in `{run.key}`{to}.")
+        result = Changed(
+            run.key,
+            step.step_key,
+            step.title,
+            StepState(step.state),
+            f"{past}: `{step.step_key}` ({step.title}) in `{run.key}`{to}.",
+        )
     runtime.outbox_signal.set()
     return result

@@ -56,12 +56,17 @@ async def define(runtime: Runtime, actor: Actor, defn: WorkflowDef) -> Defined:
         if problems:
             raise DefinitionError(problems)
 
-        workflow = await find_workflow(session, team_id=actor.team_id, name=defn.name, archived=True)
+        workflow = await find_workflow(
+            session, team_id=actor.team_id, name=defn.name, archived=True
+        )
         created = workflow is None or workflow.archived_at is not None
         if workflow is None:
             workflow = Workflow(
-                team_id=actor.team_id, name=defn.name, owner_id=actor.user_id,
-                created_at=now, updated_at=now,
+                team_id=actor.team_id,
+                name=defn.name,
+                owner_id=actor.user_id,
+                created_at=now,
+                updated_at=now,
             )
             session.add(workflow)
             await session.flush()
@@ -82,8 +87,13 @@ async def define(runtime: Runtime, actor: Actor, defn: WorkflowDef) -> Defined:
         await session.flush()
         add_steps(session, version=version, defn=defn)
         audit.record(
-            session, runtime.clock, team_id=actor.team_id, actor_id=actor.user_id,
-            action="workflow.defined", workflow=defn.name, version=number,
+            session,
+            runtime.clock,
+            team_id=actor.team_id,
+            actor_id=actor.user_id,
+            action="workflow.defined",
+            workflow=defn.name,
+            version=number,
         )
         await session.refresh(workflow)
     return Defined(workflow, number, created, defn)
@@ -134,7 +144,11 @@ async def archive(runtime: Runtime, actor: Actor, name: str) -> Workflow:
         workflow.archived_at = runtime.clock.now()
         session.add(workflow)
         audit.record(
-            session, runtime.clock, team_id=actor.team_id, actor_id=actor.user_id,
-            action="workflow.archived", workflow=name,
+            session,
+            runtime.clock,
+            team_id=actor.team_id,
+            actor_id=actor.user_id,
+            action="workflow.archived",
+            workflow=name,
         )
     return workflow

@@ -5,7 +5,6 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.inflight import InFlight
-
 from handlers import buttons, slash
 
 

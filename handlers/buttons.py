@@ -9,13 +9,14 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import BatonError
-from bot.inflight import InFlight
 from bot.ids import ActionId, BlockId, CallbackId, InputId, StepRef
+from bot.inflight import InFlight
 from bot.permissions import actor_for
 from bot.render.modals import reason_modal, reassign_modal
 from bot.runtime import Runtime
 from bot.states import StepAction
 from bot.steps import StepChange, change_step
+from handlers.listening import listener
 from handlers.requests import ClickRequest, ViewSubmission
 
 Ack = Callable[..., Awaitable[None]]
@@ -40,17 +41,15 @@ async def step_button(ack: Ack, body: dict[str, Any], runtime: Runtime) -> None:
     await change_step(runtime, actor, ref.run, ref.step, change)
 
 
-async def open_step_modal(
-    ack: Ack, body: dict[str, Any], client: AsyncWebClient
-) -> None:
+async def open_step_modal(ack: Ack, body: dict[str, Any], client: AsyncWebClient) -> None:
     await ack()
     click = ClickRequest.from_payload(body)
     ref = StepRef.decode(click.value)
     views = {
-        ActionId.BLOCK: reason_modal(CallbackId.BLOCK, ref, "Blocked", "What is in the way?",
-                                     "Mark blocked"),
-        ActionId.REJECT: reason_modal(CallbackId.REJECT, ref, "Reject", "Why reject it?",
-                                      "Reject"),
+        ActionId.BLOCK: reason_modal(
+            CallbackId.BLOCK, ref, "Blocked", "What is in the way?", "Mark blocked"
+        ),
+        ActionId.REJECT: reason_modal(CallbackId.REJECT, ref, "Reject", "Why reject it?", "Reject"),
         ActionId.REASSIGN: reassign_modal(ref),
     }
     await client.views_open(trigger_id=click.trigger_id, view=views[ActionId(click.action_id)])
@@ -87,8 +86,8 @@ async def submit_step_modal(ack: Ack, body: dict[str, Any], runtime: Runtime) ->
 
 def register(app: AsyncApp, inflight: InFlight) -> None:
     for action_id in DIRECT_ACTIONS:
-        app.action(action_id.value)(inflight.track(step_button))
+        app.action(action_id.value)(listener(inflight, step_button))
     for action_id in (ActionId.BLOCK, ActionId.REJECT, ActionId.REASSIGN):
-        app.action(action_id.value)(inflight.track(open_step_modal))
+        app.action(action_id.value)(listener(inflight, open_step_modal))
     for callback in (CallbackId.BLOCK, CallbackId.REJECT, CallbackId.REASSIGN):
-        app.view(callback.value)(inflight.track(submit_step_modal))
+        app.view(callback.value)(listener(inflight, submit_step_modal))

@@ -27,7 +27,9 @@ DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 async def _deadline(runtime: Runtime, request: SlashRequest, text: str) -> datetime:
     match = DATE.fullmatch(text)
     if match is None:
-        raise usage_error("run", f"`by {text}`: write the deadline as a date, e.g. `by 2026-12-01`.")
+        raise usage_error(
+            "run", f"`by {text}`: write the deadline as a date, e.g. `by 2026-12-01`."
+        )
     zone = ZoneInfo(await runtime.directory.zone(request.team_id, request.user_id))
     try:
         day = datetime(int(match[1]), int(match[2]), int(match[3]), tzinfo=zone)
@@ -70,7 +72,9 @@ async def status(runtime: Runtime, request: SlashRequest) -> Reply:
         return Reply("No active runs in this channel. `/baton list` shows the workflows to run.")
     lines = []
     for item in active[:20]:
-        open_steps = [step_line(s) for s in item.steps if s.state in ("ready", "in_progress", "blocked")]
+        open_steps = [
+            step_line(s) for s in item.steps if s.state in ("ready", "in_progress", "blocked")
+        ]
         lines.append(f"*{item.run.title}* · `{item.run.key}`\n" + "\n".join(open_steps[:5]))
     more = f"\n…and {len(active) - 20} more" if len(active) > 20 else ""
     text = "*Active runs here*\n" + "\n\n".join(lines) + more
@@ -130,8 +134,15 @@ def _step_verb(action: StepAction, needs_reason: bool = False) -> Subcommand:
 STEP_VERBS = {
     action.value: _step_verb(action, needs_reason=action in (StepAction.BLOCK, StepAction.REJECT))
     for action in (
-        StepAction.START, StepAction.DONE, StepAction.BLOCK, StepAction.UNBLOCK, StepAction.SKIP,
-        StepAction.RETRY, StepAction.APPROVE, StepAction.REJECT, StepAction.REASSIGN,
+        StepAction.START,
+        StepAction.DONE,
+        StepAction.BLOCK,
+        StepAction.UNBLOCK,
+        StepAction.SKIP,
+        StepAction.RETRY,
+        StepAction.APPROVE,
+        StepAction.REJECT,
+        StepAction.REASSIGN,
         StepAction.CLAIM,
     )
 }

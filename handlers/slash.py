@@ -8,13 +8,13 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.command_line import SPEC_BY_NAME, suggest
-from bot.errors import BatonError
 from bot.help import help_reply
 from bot.inflight import InFlight
+from bot.language import language_help
 from bot.replies import Reply
 from bot.runtime import Runtime
-from bot.language import DefinitionError, language_help
 from handlers import runs, workflows
+from handlers.listening import listener
 from handlers.requests import SlashRequest, Subcommand
 
 Respond = Callable[..., Awaitable[Any]]
@@ -63,21 +63,5 @@ async def baton_command(
     await respond(**reply.as_response())
 
 
-async def on_error(
-    error: Exception, body: dict[str, Any], respond: Respond | None, logger: Any
-) -> None:
-    """Domain errors become the ephemeral message they carry; anything else is logged."""
-    if isinstance(error, BatonError):
-        text = str(error)
-    elif isinstance(error, DefinitionError):
-        text = f"That workflow has problems; nothing was saved.\n{error}"
-    else:
-        logger.exception("unhandled error", exc_info=error)
-        text = "Something went wrong on Baton's side, and nothing was changed. Please try again."
-    if respond is not None and body.get("response_url"):
-        await respond(text=text, response_type="ephemeral", replace_original=False)
-
-
 def register(app: AsyncApp, inflight: InFlight) -> None:
-    app.command("/baton")(inflight.track(baton_command))
-    app.error(on_error)
+    app.command("/baton")(listener(inflight, baton_command))

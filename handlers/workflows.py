@@ -27,15 +27,17 @@ async def define(runtime: Runtime, request: SlashRequest) -> Reply:
         raise usage_error(
             "define", f"`{name}` has no steps: write one step per line after the first line."
         )
-    defn = parse_text(name.lower(), title.strip() or name, request.command.body,
-                      channel=None)
+    defn = parse_text(name.lower(), title.strip() or name, request.command.body, channel=None)
     actor = await actor_for(runtime, request.team_id, request.user_id)
     result = await workflows.define(runtime, actor, defn)
     verb = "Created" if result.created else f"Saved version {result.version} of"
     plan = describe_plan(make_plan(defn), defn)
-    text = (f"{verb} `{defn.name}` ({len(defn.steps)} steps).\n```{plan}```\n"
-            f"Start it with `/baton run {defn.name}"
-            + "".join(f" {p.name}=…" for p in defn.params if p.required) + "`")
+    text = (
+        f"{verb} `{defn.name}` ({len(defn.steps)} steps).\n```{plan}```\n"
+        f"Start it with `/baton run {defn.name}"
+        + "".join(f" {p.name}=…" for p in defn.params if p.required)
+        + "`"
+    )
     return Reply(text, [section(text)])
 
 
@@ -44,8 +46,10 @@ async def list_workflows(runtime: Runtime, request: SlashRequest) -> Reply:
     if not rows:
         text = "No workflows yet. Create one with `/baton define` (see `/baton help example`)."
         return Reply(text)
-    lines = [f"• `{wf.name}` {title} (v{wf.latest_version}, owner <@{wf.owner_id}>)"
-             for wf, title in rows]
+    lines = [
+        f"• `{wf.name}` {title} (v{wf.latest_version}, owner <@{wf.owner_id}>)"
+        for wf, title in rows
+    ]
     text = "*Workflows*\n" + "\n".join(lines)
     return Reply(text, [section(text)])
 
@@ -54,11 +58,17 @@ async def show(runtime: Runtime, request: SlashRequest) -> Reply:
     name = _name_arg(request, "show")
     workflow, defn = await workflows.get_definition(runtime, request.team_id, name)
     plan = describe_plan(make_plan(defn), defn)
-    head = f"*{defn.title}* · `{defn.name}` v{workflow.latest_version} · owner <@{workflow.owner_id}>"
+    head = (
+        f"*{defn.title}* · `{defn.name}` v{workflow.latest_version} · owner <@{workflow.owner_id}>"
+    )
     body = format_text(defn)
     text = f"{head}\n```{body}```\n*Plan*\n```{plan}```"
-    blocks = [section(head), section(f"```{body}```"), section(f"*Plan*\n```{plan}```"),
-              context(f"Edit with `/baton edit {defn.name}`; run with `/baton run {defn.name}`")]
+    blocks = [
+        section(head),
+        section(f"```{body}```"),
+        section(f"*Plan*\n```{plan}```"),
+        context(f"Edit with `/baton edit {defn.name}`; run with `/baton run {defn.name}`"),
+    ]
     return Reply(text, blocks)
 
 

@@ -15,11 +15,13 @@ from bot.app import Baton, create_app
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.server import RunningServer, start_server
+from bot.settle import settle
 from bot.slack_emulator import SlackDriver, SlackEmulator
 
 SIGNING_SECRET = "test-signing-secret"
 # A Monday morning in Europe (the default directory's people live in Berlin, New York, Tokyo).
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+SETTLE_SECONDS = 10.0
 
 
 def make_settings(emulator: SlackEmulator, database_url: str, **extra: Any) -> Settings:
@@ -31,7 +33,7 @@ def make_settings(emulator: SlackEmulator, database_url: str, **extra: Any) -> S
         "BATON_TICK_SECONDS": 3600,
         **extra,
     }
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @dataclass
@@ -46,19 +48,15 @@ class Stack:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.port}"
 
-    async def settle(self, timeout: float = 10.0) -> None:
+    async def settle(self) -> None:
         """Wait until every listener finished and every notification was delivered."""
-        runtime = self.baton.runtime
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            await asyncio.wait_for(runtime.listeners.wait_idle(), timeout)
-            await self.baton.deliverer.deliver_due()
+        try:
+            async with asyncio.timeout(SETTLE_SECONDS):
+                await settle(self.baton.runtime, self.baton.deliverer)
+        except TimeoutError:
             pending = await self.baton.deliverer.pending()
-            if pending == 0 and runtime.listeners.count == 0 and self.baton.deliverer.idle:
-                return
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"{pending} notifications still pending after {timeout}s")
-            await asyncio.sleep(0.02)
+            message = f"not settled after {SETTLE_SECONDS}s: {pending} notifications pending"
+            raise AssertionError(message) from None
 
     async def command(self, text: str, *, user: str, channel: str = "C0GENERAL") -> None:
         response = await self.driver.command(text, user=user, channel=channel)

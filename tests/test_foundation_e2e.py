@@ -43,18 +43,26 @@ def _signed(body: bytes, timestamp: int, secret: str = SIGNING_SECRET) -> dict[s
 
 async def test_bad_or_stale_signatures_get_401_and_touch_nothing(stack: Stack) -> None:
     response_url = stack.emulator.new_response_url("C0GENERAL", "U0ALICE")
-    body = urlencode({
-        "command": "/baton", "text": "help", "team_id": "T0BATON", "user_id": "U0ALICE",
-        "channel_id": "C0GENERAL", "response_url": response_url,
-    }).encode()
+    body = urlencode(
+        {
+            "command": "/baton",
+            "text": "help",
+            "team_id": "T0BATON",
+            "user_id": "U0ALICE",
+            "channel_id": "C0GENERAL",
+            "response_url": response_url,
+        }
+    ).encode()
     calls_before = len(stack.emulator.calls)
     async with httpx.AsyncClient() as client:
         forged = await client.post(
-            f"{stack.url}/slack/events", content=body,
+            f"{stack.url}/slack/events",
+            content=body,
             headers=_signed(body, int(time.time()), secret="wrong"),
         )
         stale = await client.post(
-            f"{stack.url}/slack/events", content=body,
+            f"{stack.url}/slack/events",
+            content=body,
             headers=_signed(body, int(time.time()) - 301),
         )
         fresh = await client.post(
@@ -71,7 +79,9 @@ async def test_bad_or_stale_signatures_get_401_and_touch_nothing(stack: Stack) -
 
 
 async def test_url_verification_answers_the_challenge(stack: Stack) -> None:
-    response = await stack.driver.url_verification("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
+    response = await stack.driver.url_verification(
+        "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    )
     assert response.status_code == 200
     assert response.json() == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
 

@@ -24,9 +24,7 @@ def divider() -> Block:
     return {"type": "divider"}
 
 
-def button(
-    label: str, action_id: ActionId, value: str, style: str | None = None
-) -> dict[str, Any]:
+def button(label: str, action_id: ActionId, value: str, style: str | None = None) -> dict[str, Any]:
     element: dict[str, Any] = {
         "type": "button",
         "text": {"type": "plain_text", "text": label, "emoji": True},
@@ -53,7 +51,9 @@ def step_buttons(ref: StepRef, labels: list[tuple[str, ActionId, str | None]]) -
     )
 
 
-def sections_from_lines(lines: list[str], max_blocks: int, more: str = "and {n} more") -> list[Block]:
+def sections_from_lines(
+    lines: list[str], max_blocks: int, more: str = "and {n} more"
+) -> list[Block]:
     """Pack lines into sections of at most 3000 characters and `max_blocks` blocks, ending
     with "and N more" when they do not all fit."""
     blocks: list[Block] = []

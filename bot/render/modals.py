@@ -33,8 +33,7 @@ def reason_modal(callback: CallbackId, ref: StepRef, title: str, label: str, sub
             "max_length": 500,
         },
     }
-    intro = {"type": "section",
-             "text": {"type": "mrkdwn", "text": f"`{ref.step}` in `{ref.run}`"}}
+    intro = {"type": "section", "text": {"type": "mrkdwn", "text": f"`{ref.step}` in `{ref.run}`"}}
     return _modal(callback, title, submit, ref.encode(), [intro, field])
 
 
@@ -45,6 +44,5 @@ def reassign_modal(ref: StepRef) -> View:
         "label": {"type": "plain_text", "text": "Give it to"},
         "element": {"type": "users_select", "action_id": InputId.USER.value},
     }
-    intro = {"type": "section",
-             "text": {"type": "mrkdwn", "text": f"`{ref.step}` in `{ref.run}`"}}
+    intro = {"type": "section", "text": {"type": "mrkdwn", "text": f"`{ref.step}` in `{ref.run}`"}}
     return _modal(CallbackId.REASSIGN, "Reassign step", "Reassign", ref.encode(), [intro, field])

@@ -69,17 +69,23 @@ def run_summary(run: Run, steps: list[StepRun]) -> str:
 def run_card(run: Run, steps: list[StepRun], now: datetime) -> tuple[str, list[Block]]:
     state = RunState(run.state)
     head = f"*{run.title}* · `{run.key}`"
+    took = (run.finished_at or now) - run.created_at
     status = {
         RunState.ACTIVE: run_summary(run, steps),
-        RunState.COMPLETED: f"✅ Completed in {format_span((run.finished_at or now) - run.created_at)}",
+        RunState.COMPLETED: f"✅ Completed in {format_span(took)}",
         RunState.CANCELLED: "🚫 Cancelled" + (f": {escape(run.reason)}" if run.reason else ""),
-        RunState.FAILED: f"❌ Failed after {format_span((run.finished_at or now) - run.created_at)}",
+        RunState.FAILED: f"❌ Failed after {format_span(took)}",
     }[state]
     blocks: list[Block] = [section(f"{head}\n{status}")]
-    blocks += sections_from_lines([step_line(step) for step in steps], max_blocks=45,
-                                  more="…and {n} more steps: `/baton status " + run.key + "`")
+    blocks += sections_from_lines(
+        [step_line(step) for step in steps],
+        max_blocks=45,
+        more="…and {n} more steps: `/baton status " + run.key + "`",
+    )
     deadline = f" · deadline {when(run.deadline)}" if run.deadline else ""
-    blocks.append(context(f"Owner {mention(run.owner_id)} · started {when(run.created_at)}{deadline}"))
+    blocks.append(
+        context(f"Owner {mention(run.owner_id)} · started {when(run.created_at)}{deadline}")
+    )
     text = f"{run.title} ({run.key}): {status}"
     return text, blocks
 
@@ -93,11 +99,18 @@ def _buttons_for(step: StepRun, viewer: str) -> list[tuple[str, ActionId, str | 
     if step.kind == "approval" and state in (StepState.READY, StepState.IN_PROGRESS):
         return [("Approve", ActionId.APPROVE, "primary"), ("Reject…", ActionId.REJECT, "danger")]
     if state == StepState.READY:
-        return [("Start", ActionId.START, None), ("Done", ActionId.DONE, "primary"),
-                ("Blocked…", ActionId.BLOCK, None), ("Reassign…", ActionId.REASSIGN, None)]
+        return [
+            ("Start", ActionId.START, None),
+            ("Done", ActionId.DONE, "primary"),
+            ("Blocked…", ActionId.BLOCK, None),
+            ("Reassign…", ActionId.REASSIGN, None),
+        ]
     if state == StepState.IN_PROGRESS:
-        return [("Done", ActionId.DONE, "primary"), ("Blocked…", ActionId.BLOCK, None),
-                ("Reassign…", ActionId.REASSIGN, None)]
+        return [
+            ("Done", ActionId.DONE, "primary"),
+            ("Blocked…", ActionId.BLOCK, None),
+            ("Reassign…", ActionId.REASSIGN, None),
+        ]
     if state == StepState.BLOCKED:
         return [("Unblock", ActionId.UNBLOCK, "primary"), ("Reassign…", ActionId.REASSIGN, None)]
     return []

@@ -1,0 +1,180 @@
+"""The sweep: one pass over due work at the business clock's time.
+
+Due times live in our tables (Timer, Schedule, DigestSubscription), never in APScheduler's job
+store (its FAQ: a persistent store cannot be shared between processes). APScheduler only calls
+`Sweeper.sweep` every BATON_TICK_SECONDS; each due row is claimed with a conditional update
+(and `FOR UPDATE SKIP LOCKED` on PostgreSQL), so any number of replicas may sweep and each piece
+of work still happens once, and a sweep after downtime does the missed work once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.runtime import Runtime
+from storage.db import is_postgres, unit_of_work
+from storage.models import Timer
+
+log = logging.getLogger("baton.sweep")
+
+TimerHandler = Callable[[AsyncSession, Runtime, Timer], Awaitable[None]]
+TickJob = Callable[[Runtime, datetime], Awaitable[int]]  # (runtime, now) -> how much work it did
+
+# Due timers handled per transaction. One transaction per batch (each timer in its own
+# savepoint) lets a handler merge what is due for one person in this sweep into one message.
+BATCH = 200
+SWEEP_JOB_ID = "sweep"
+
+
+class Sweeper:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._timer_handlers: dict[str, TimerHandler] = {}
+        self._tick_jobs: dict[str, TickJob] = {}
+        # Passes of one process never overlap (APScheduler's interval job and a test's call).
+        self._lock = asyncio.Lock()
+
+    def on_timer(self, kind: str, handler: TimerHandler) -> None:
+        """Handle due Timer rows of this kind.
+
+        The handler runs inside the transaction that claimed the row, so its writes commit
+        atomically with the claim; if it raises, the claim rolls back and a later sweep tries
+        again. Kinds with no handler are left alone.
+        """
+        if kind in self._timer_handlers:
+            raise ValueError(f"timer kind {kind!r} already has a handler")
+        self._timer_handlers[kind] = handler
+
+    def on_tick(self, name: str, job: TickJob) -> None:
+        """Extra due work each sweep; the job claims its own rows with a conditional update."""
+        if name in self._tick_jobs:
+            raise ValueError(f"tick job {name!r} already registered")
+        self._tick_jobs[name] = job
+
+    async def sweep(self) -> int:
+        """One pass at runtime.clock.now(); tests call it directly after moving the clock."""
+        async with self._lock:
+            now = self.runtime.clock.now()
+            self.runtime.metrics.sweeps.inc()
+            done = await self._sweep_timers(now)
+            for name, job in self._tick_jobs.items():
+                try:
+                    done += await job(self.runtime, now)
+                except Exception:
+                    log.exception("tick job %s failed; the next sweep tries again", name)
+            return done
+
+    async def wait_idle(self) -> None:
+        """Return once no pass is running (used at shutdown, before the engine closes)."""
+        async with self._lock:
+            pass
+
+    async def _sweep_timers(self, now: datetime) -> int:
+        if not self._timer_handlers:
+            return 0
+        done = 0
+        failed: set[int] = set()
+        while True:
+            handled, attempted, batch_failed = await self._sweep_batch(now, failed)
+            done += handled
+            failed |= batch_failed
+            if attempted < BATCH:
+                return done
+
+    async def _sweep_batch(self, now: datetime, failed: set[int]) -> tuple[int, int, set[int]]:
+        """Claim and handle up to BATCH due timers in one transaction; returns
+        (handled, selected, ids whose handler raised)."""
+        handled = 0
+        batch_failed: set[int] = set()
+        async with unit_of_work(self.runtime.sessions) as session:
+            query = (
+                select(Timer)
+                .where(
+                    col(Timer.state) == "pending",
+                    col(Timer.due_at) <= now,
+                    col(Timer.kind).in_(self._timer_handlers),
+                )
+                .order_by(col(Timer.due_at), col(Timer.id))
+                .limit(BATCH)
+            )
+            if failed:
+                query = query.where(col(Timer.id).not_in(failed))
+            if is_postgres(self.runtime.engine):
+                # Another replica's batch is skipped, not waited for: the replicas share the work.
+                query = query.with_for_update(skip_locked=True)
+            timers = list((await session.exec(query)).all())
+            for timer in timers:
+                try:
+                    async with session.begin_nested():
+                        if await self._claim(session, timer, now):
+                            await self._timer_handlers[timer.kind](session, self.runtime, timer)
+                            handled += 1
+                            self.runtime.metrics.fired.labels(kind=timer.kind).inc()
+                except Exception:
+                    assert timer.id is not None
+                    batch_failed.add(timer.id)
+                    log.exception(
+                        "timer %s (%s) failed; a later sweep retries", timer.id, timer.kind
+                    )
+        if handled:
+            self.runtime.outbox_signal.set()
+        return handled, len(timers), batch_failed
+
+    async def _claim(self, session: AsyncSession, timer: Timer, now: datetime) -> bool:
+        worker = self.runtime.worker_id
+        result: Any = await session.execute(
+            update(Timer)
+            .where(col(Timer.id) == timer.id, col(Timer.state) == "pending")
+            .values(state="fired", fired_at=now, claimed_by=worker)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            return False  # another replica fired it between our read and now
+        # The object shows what the row now holds, without a second write at flush.
+        set_committed_value(timer, "state", "fired")
+        set_committed_value(timer, "fired_at", now)
+        set_committed_value(timer, "claimed_by", worker)
+        return True
+
+
+def start_scheduler(sweeper: Sweeper, tick_seconds: float) -> AsyncIOScheduler:
+    """Run `sweeper.sweep` every tick on APScheduler, and once right away to catch up after
+    downtime. Memory job store, one fixed job id, coalesced, never two at once."""
+    scheduler = AsyncIOScheduler()
+    scheduler.add_job(
+        _sweep_safely,
+        "interval",
+        args=[sweeper],
+        seconds=tick_seconds,
+        id=SWEEP_JOB_ID,
+        replace_existing=True,
+        coalesce=True,
+        max_instances=1,
+        next_run_time=datetime.now(UTC),
+    )
+    scheduler.start()
+    return scheduler
+
+
+async def stop_scheduler(scheduler: AsyncIOScheduler, sweeper: Sweeper) -> None:
+    """Stop ticking and let a sweep in progress finish before the engine goes away."""
+    if scheduler.running:
+        scheduler.shutdown(wait=False)
+    await sweeper.wait_idle()
+
+
+async def _sweep_safely(sweeper: Sweeper) -> None:
+    try:
+        await sweeper.sweep()
+    except Exception:
+        log.exception("sweep failed; the next tick tries again")

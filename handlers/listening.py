@@ -1,0 +1,61 @@
+"""How every listener is registered: counted while it runs, and its domain errors turned into
+the ephemeral message they carry.
+
+Errors are handled here rather than in Bolt's `@app.error`: Bolt loses the ack of a listener
+that raises within a few milliseconds of acking (its runner resets the response), and Slack
+would then see a 404 instead of the polite refusal.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+
+from slack_bolt.kwargs_injection.async_args import AsyncArgs
+
+from bot.errors import BatonError
+from bot.inflight import InFlight
+from bot.language import DefinitionError
+
+log = logging.getLogger("baton.handlers")
+
+Listener = Callable[..., Awaitable[None]]
+
+
+def error_text(error: Exception) -> str:
+    if isinstance(error, BatonError):
+        return str(error)
+    if isinstance(error, DefinitionError):
+        return f"That workflow has problems; nothing was saved.\n{error}"
+    log.exception("unhandled error in a Slack listener", exc_info=error)
+    return "Something went wrong on Baton's side, and nothing was changed. Please try again."
+
+
+async def tell_error(args: AsyncArgs, error: Exception) -> None:
+    text = error_text(error)
+    body = args.body or {}
+    if body.get("response_url"):
+        await args.respond(text=text, response_type="ephemeral", replace_original=False)
+        return
+    user = (body.get("user") or {}).get("id") or body.get("user_id")
+    if user:  # no response_url (e.g. the App Home): a DM says what went wrong
+        await args.client.chat_postMessage(channel=user, text=text)
+
+
+def listener(inflight: InFlight, function: Listener) -> Callable[[AsyncArgs], Awaitable[None]]:
+    names = list(inspect.signature(function).parameters)
+
+    async def run(args: AsyncArgs) -> None:
+        values = {name: getattr(args, name, None) for name in names}
+        for name in names:
+            if values[name] is None and name in args.context:
+                values[name] = args.context[name]
+        async with inflight.running():
+            try:
+                await function(**values)
+            except Exception as error:  # every listener failure ends as a message, not a 404
+                await tell_error(args, error)
+
+    run.__name__ = function.__name__
+    return run

@@ -121,7 +121,9 @@ class _Checker:
             if not isinstance(option, dict):
                 self.fail("must be an option object", f"{path}/{i}")
                 continue
-            self.text(option.get("text"), f"{path}/{i}/text", MAX_OPTION_TEXT, plain_only=not mrkdwn)
+            self.text(
+                option.get("text"), f"{path}/{i}/text", MAX_OPTION_TEXT, plain_only=not mrkdwn
+            )
             self.string(option.get("value"), f"{path}/{i}/value", MAX_OPTION_VALUE)
 
     def element(self, el: object, path: str, allowed: frozenset[str]) -> str | None:
@@ -148,7 +150,9 @@ class _Checker:
             self.options(el.get("options"), f"{path}/options", 10, mrkdwn=True)
         elif kind in ("static_select", "multi_static_select"):
             if "option_groups" in el:
-                for i, group in enumerate(self.items(el["option_groups"], f"{path}/option_groups", MAX_OPTIONS)):
+                for i, group in enumerate(
+                    self.items(el["option_groups"], f"{path}/option_groups", MAX_OPTIONS)
+                ):
                     group_path = f"{path}/option_groups/{i}"
                     if isinstance(group, dict):
                         self.options(group.get("options"), f"{group_path}/options", MAX_OPTIONS)

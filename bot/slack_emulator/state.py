@@ -8,15 +8,26 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from bot.slack_emulator.blockkit import JSON, ElementRef, buttons, elements, render_blocks
 
 ConversationKind = Literal["channel", "im", "mpim"]
 MessageSource = Literal["api", "response_url", "ack", "user"]
+ChangeKind = Literal[
+    "message",
+    "reply",
+    "ephemeral",
+    "update",
+    "delete",
+    "view_open",
+    "view_update",
+    "view_close",
+    "home",
+]
 
 # Slack shows long zone names; zoneinfo only knows abbreviations.
 _TZ_LABELS = {
@@ -196,7 +207,7 @@ class Message:
             payload["reply_count"] = len(self.replies)
             payload["latest_reply"] = self.replies[-1].ts
         if self.edits:
-            payload["edited"] = {"user": self.user, "ts": self.ts}
+            payload["edited"] = {"user": self.user, "ts": f"{self.edits[-1].replaced_at:.6f}"}
         return payload
 
     def replace_content(self, text: str, blocks: list[JSON], now: float) -> None:
@@ -303,6 +314,8 @@ class View:
         return f"== {self.title} ==\n{body}{errors}" if self.title else body + errors
 
     def replace_spec(self, spec: JSON, hash_: str) -> None:
+        if self.external_id and "external_id" not in spec:
+            spec = {**spec, "external_id": self.external_id}  # the id outlives updates
         self.history.append(self.spec)
         self.spec = spec
         self.hash = hash_
@@ -356,6 +369,15 @@ class Call:
         return error if isinstance(error, str) else None
 
 
+@dataclass(frozen=True)
+class Change:
+    """One visible change, in order: what `baton console` prints as it happens."""
+
+    kind: ChangeKind
+    team_id: str
+    item: Message | View
+
+
 def dm_id(user_id: str) -> str:
     """A stable DM id per user: U0ALICE -> D0ALICE."""
     return "D" + (user_id[1:] if user_id.startswith(("U", "W")) else user_id)
@@ -398,6 +420,9 @@ class Workspace:
         self.views: dict[str, View] = {}
         self.modal_stacks: dict[str, list[View]] = {}
         self.homes: dict[str, View] = {}
+        self.changes: list[Change] = []
+        # Set by the emulator to wake waiters and feed listeners.
+        self.on_change: Callable[[Change], None] | None = None
 
     # -- directory lookups --
 
@@ -415,14 +440,17 @@ class Workspace:
         return next((g for g in self.usergroups.values() if g.handle == handle), None)
 
     def conversation(self, ref: str) -> Conversation | None:
-        """By channel id, "#name", DM id, or a user (the bot's DM with them)."""
+        """By channel id or name ("#ops"), DM id, or user id (the bot's DM with them).
+
+        Strict like Slack's `channel` argument: a user's name is not a conversation.
+        """
         if ref in self.conversations:
             return self.conversations[ref]
         name = ref.removeprefix("#")
         for conversation in self.conversations.values():
             if conversation.kind == "channel" and conversation.name == name:
                 return conversation
-        user = self.user(ref)
+        user = self.users.get(ref)
         if user is not None and not user.is_bot:
             return self.open_dm(user.id)
         for candidate in self.users.values():
@@ -478,15 +506,23 @@ class Workspace:
 
     # -- changes --
 
+    def changed(self, kind: ChangeKind, item: Message | View) -> None:
+        change = Change(kind, self.team_id, item)
+        self.changes.append(change)
+        if self.on_change is not None:
+            self.on_change(change)
+
     def add_message(self, conversation: Conversation, message: Message) -> None:
         if message.ephemeral_to is not None:
             conversation.ephemerals.append(message)
+            self.changed("ephemeral", message)
             return
         conversation.messages.append(message)
         if message.is_reply and message.thread_ts is not None:
             parent = conversation.find(message.thread_ts)
             if parent is not None:
                 parent.replies.append(message)
+        self.changed("reply" if message.is_reply else "message", message)
 
     def close_modal(self, user_id: str, view_id: str | None = None) -> None:
         """Pops the view (or, with no id, the whole stack) as Slack does on close/submit."""
@@ -494,5 +530,6 @@ class Workspace:
         while stack:
             view = stack.pop()
             view.closed = True
+            self.changed("view_close", view)
             if view.id == view_id:
                 break

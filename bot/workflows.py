@@ -18,6 +18,7 @@ from bot.language import (
     validate,
 )
 from bot.permissions import Actor, require_editor
+from bot.progress import tell_person
 from bot.runtime import Runtime
 from bot.workflow_store import add_steps, add_version, find_version, find_workflow, load_definition
 from storage.db import unit_of_work
@@ -45,8 +46,11 @@ def _unresolved_mentions(defn: WorkflowDef) -> list[Problem]:
     ]
 
 
-async def define(runtime: Runtime, actor: Actor, defn: WorkflowDef) -> Defined:
-    """Create the workflow, or add a version to one the actor may edit."""
+async def define(
+    runtime: Runtime, actor: Actor, defn: WorkflowDef, *, tell_author: bool = False
+) -> Defined:
+    """Create the workflow, or add a version to one the actor may edit. `tell_author` DMs the
+    author a confirmation (modals have no other place to say it)."""
     now = runtime.clock.now()
     async with unit_of_work(runtime.sessions) as session:
         integrations = (
@@ -95,7 +99,19 @@ async def define(runtime: Runtime, actor: Actor, defn: WorkflowDef) -> Defined:
             workflow=defn.name,
             version=number,
         )
+        if tell_author:
+            verb = "Created" if created else f"Saved version {number} of"
+            tell_person(
+                session,
+                runtime.clock,
+                team_id=actor.team_id,
+                user_id=actor.user_id,
+                text=f"{verb} `{defn.name}` ({len(defn.steps)} steps). "
+                f"`/baton show {defn.name}` shows its plan.",
+            )
         await session.refresh(workflow)
+    if tell_author:
+        runtime.outbox_signal.set()
     return Defined(workflow, number, created, defn)
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.inflight import InFlight
-from handlers import buttons, slash
+from handlers import builder, buttons, home, slash
 
 
 def register_all(app: AsyncApp, inflight: InFlight) -> None:
     slash.register(app, inflight)
     buttons.register(app, inflight)
+    builder.register(app, inflight)
+    home.register(app, inflight)

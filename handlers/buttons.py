@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import BatonError
+from bot.home import request_home
 from bot.ids import ActionId, BlockId, CallbackId, InputId, StepRef
 from bot.inflight import InFlight
 from bot.permissions import actor_for
@@ -39,6 +40,8 @@ async def step_button(ack: Ack, body: dict[str, Any], runtime: Runtime) -> None:
     actor = await actor_for(runtime, click.team_id, click.user_id)
     change = StepChange(DIRECT_ACTIONS[ActionId(click.action_id)])
     await change_step(runtime, actor, ref.run, ref.step, change)
+    if click.view_id:  # clicked in the App Home: redraw it with the step's new state
+        await request_home(runtime, click.team_id, click.user_id)
 
 
 async def open_step_modal(ack: Ack, body: dict[str, Any], client: AsyncWebClient) -> None:

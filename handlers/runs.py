@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 
 from bot import runs
 from bot.command_line import SPEC_BY_NAME, split_words, usage_error
+from bot.home import plate
 from bot.permissions import actor_for
 from bot.render.blocks import section
+from bot.render.home import mine_message
 from bot.render.runs import run_card, step_line
 from bot.replies import Reply
 from bot.runs import RunRequest
@@ -79,6 +81,13 @@ async def status(runtime: Runtime, request: SlashRequest) -> Reply:
     more = f"\n…and {len(active) - 20} more" if len(active) > 20 else ""
     text = "*Active runs here*\n" + "\n\n".join(lines) + more
     return Reply(text, [section(text)])
+
+
+async def mine(runtime: Runtime, request: SlashRequest) -> Reply:
+    text, blocks = mine_message(
+        await plate(runtime, request.team_id, request.user_id), request.user_id
+    )
+    return Reply(text, blocks)
 
 
 async def cancel(runtime: Runtime, request: SlashRequest) -> Reply:

@@ -13,7 +13,7 @@ from bot.inflight import InFlight
 from bot.language import language_help
 from bot.replies import Reply
 from bot.runtime import Runtime
-from handlers import runs, workflows
+from handlers import builder, runs, workflows
 from handlers.listening import listener
 from handlers.requests import SlashRequest, Subcommand
 
@@ -27,12 +27,16 @@ async def help_command(runtime: Runtime, request: SlashRequest) -> Reply:
 SUBCOMMANDS: dict[str, Subcommand] = {
     "help": help_command,
     "define": workflows.define,
+    "new": builder.new,
+    "edit": builder.edit,
+    "import": builder.import_workflow,
     "list": workflows.list_workflows,
     "show": workflows.show,
     "delete": workflows.delete,
     "export": workflows.export,
     "run": runs.run,
     "status": runs.status,
+    "mine": runs.mine,
     "cancel": runs.cancel,
     "history": runs.history,
     **runs.STEP_VERBS,
@@ -60,7 +64,8 @@ async def baton_command(
 ) -> None:
     await ack()
     reply = await dispatch(runtime, SlashRequest.from_payload(command))
-    await respond(**reply.as_response())
+    if reply.text or reply.blocks:  # a command that opened a modal has nothing more to say
+        await respond(**reply.as_response())
 
 
 def register(app: AsyncApp, inflight: InFlight) -> None:

@@ -1,0 +1,124 @@
+"""`/baton new | edit | import`: the builder and import modals, with inline errors on submit."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot import workflows
+from bot.command_line import usage_error
+from bot.errors import BatonError
+from bot.ids import BlockId, CallbackId, InputId, WorkflowRef
+from bot.inflight import InFlight
+from bot.language import DefinitionError, format_text, parse_text, parse_yaml
+from bot.language.model import WORKFLOW_NAME_RE
+from bot.permissions import actor_for, require_editor
+from bot.render.builder import builder_modal, import_modal
+from bot.replies import Reply
+from bot.runtime import Runtime
+from handlers.listening import listener
+from handlers.requests import SlashRequest, ViewSubmission
+
+Ack = Callable[..., Awaitable[None]]
+ERROR_LIMIT = 1900  # Slack truncates a modal's inline error beyond about this length
+
+
+async def _open(runtime: Runtime, request: SlashRequest, view: dict[str, Any]) -> Reply:
+    client = await runtime.slack.for_team(request.team_id)
+    await client.views_open(trigger_id=request.trigger_id, view=view)
+    return Reply("")
+
+
+async def new(runtime: Runtime, request: SlashRequest) -> Reply:
+    args = request.command.args
+    if not args:
+        raise usage_error("new", "Name the workflow, e.g. `/baton new onboarding`.")
+    name = args[0].lower()
+    if not WORKFLOW_NAME_RE.fullmatch(name):
+        raise usage_error(
+            "new", f"`{name}` can't be a workflow name: use lowercase letters, digits and dashes."
+        )
+    ref = WorkflowRef(name=name, channel=request.channel_id)
+    return await _open(runtime, request, builder_modal(ref))
+
+
+async def edit(runtime: Runtime, request: SlashRequest) -> Reply:
+    args = request.command.args
+    if not args:
+        raise usage_error("edit", "Which workflow? Give its name.")
+    workflow, defn = await workflows.get_definition(runtime, request.team_id, args[0].lower())
+    require_editor(await actor_for(runtime, request.team_id, request.user_id), workflow)
+    ref = WorkflowRef(name=defn.name, channel=request.channel_id)
+    view = builder_modal(
+        ref,
+        title=defn.title,
+        description=defn.description,
+        channel=defn.channel,
+        steps=format_text(defn),
+    )
+    return await _open(runtime, request, view)
+
+
+async def import_workflow(runtime: Runtime, request: SlashRequest) -> Reply:
+    return await _open(runtime, request, import_modal(request.channel_id))
+
+
+def _problems(error: DefinitionError) -> str:
+    text = str(error)
+    return text if len(text) <= ERROR_LIMIT else text[: ERROR_LIMIT - 1] + "…"
+
+
+async def submit_builder(ack: Ack, body: dict[str, Any], runtime: Runtime) -> None:
+    submission = ViewSubmission.from_payload(body)
+    ref = WorkflowRef.decode(submission.private_metadata)
+    assert ref.name is not None
+    title = submission.text(BlockId.TITLE, InputId.TEXT)
+    steps = submission.text(BlockId.STEPS, InputId.TEXT)
+    channel = submission.selected_conversation(BlockId.CHANNEL, InputId.CHANNEL)
+    await _save(
+        ack,
+        runtime,
+        submission,
+        BlockId.STEPS,
+        lambda: parse_text(
+            ref.name or "",
+            title,
+            steps,
+            description=submission.text(BlockId.DESCRIPTION, InputId.TEXT),
+            channel=channel,
+        ),
+    )
+
+
+async def submit_import(ack: Ack, body: dict[str, Any], runtime: Runtime) -> None:
+    submission = ViewSubmission.from_payload(body)
+    text = submission.text(BlockId.YAML, InputId.TEXT)
+    await _save(ack, runtime, submission, BlockId.YAML, lambda: parse_yaml(text))
+
+
+async def _save(
+    ack: Ack,
+    runtime: Runtime,
+    submission: ViewSubmission,
+    field: BlockId,
+    parse: Callable[[], Any],
+) -> None:
+    # Problems go back into the modal, next to the text that has them: the modal stays open.
+    try:
+        defn = parse()
+        actor = await actor_for(runtime, submission.team_id, submission.user_id)
+        await workflows.define(runtime, actor, defn, tell_author=True)
+    except DefinitionError as error:
+        await ack(response_action="errors", errors={field.value: _problems(error)})
+        return
+    except BatonError as error:
+        await ack(response_action="errors", errors={field.value: str(error)[:ERROR_LIMIT]})
+        return
+    await ack()
+
+
+def register(app: AsyncApp, inflight: InFlight) -> None:
+    app.view(CallbackId.BUILDER.value)(listener(inflight, submit_builder))
+    app.view(CallbackId.IMPORT.value)(listener(inflight, submit_import))

@@ -119,14 +119,14 @@ async def start_run(runtime: Runtime, actor: Actor, request: RunRequest, usage: 
         assert version is not None and workflow.id is not None
         defn = await load_definition(session, workflow=workflow, version=version)
         values = _param_values(defn, request.params, usage)
-        number = workflow.next_run_number
+        # An atomic increment: runs started at the same moment each get their own number.
         claimed = await session.exec(
             update(Workflow)
-            .where(col(Workflow.id) == workflow.id, col(Workflow.next_run_number) == number)
-            .values(next_run_number=number + 1)
+            .where(col(Workflow.id) == workflow.id)
+            .values(next_run_number=col(Workflow.next_run_number) + 1)
+            .returning(col(Workflow.next_run_number))
         )
-        if claimed.rowcount != 1:
-            raise Conflict("Another run of this workflow started at the same moment; try again.")
+        number = int(claimed.scalar_one()) - 1
         run = Run(
             team_id=actor.team_id,
             workflow_id=workflow.id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot import workflows
 from bot.command_line import usage_error
 from bot.language import describe_plan, format_text, format_yaml, make_plan, parse_text
-from bot.permissions import actor_for
+from bot.permissions import actor_for, require_editor
 from bot.render.blocks import context, section
 from bot.replies import Reply
 from bot.runtime import Runtime
@@ -81,6 +81,7 @@ async def delete(runtime: Runtime, request: SlashRequest) -> Reply:
 
 async def export(runtime: Runtime, request: SlashRequest) -> Reply:
     name = _name_arg(request, "export")
-    _, defn = await workflows.get_definition(runtime, request.team_id, name)
+    workflow, defn = await workflows.get_definition(runtime, request.team_id, name)
+    require_editor(await actor_for(runtime, request.team_id, request.user_id), workflow)
     text = f"```{format_yaml(defn)}```"
     return Reply(text, [section(text)])

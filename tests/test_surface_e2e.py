@@ -61,6 +61,8 @@ async def test_builder_modal_creates_a_workflow_and_shows_errors_inline(stack: S
 
 async def test_export_then_import_round_trips(stack: Stack) -> None:
     await stack.command(SIMPLE, user="U0ALICE")
+    await stack.command("export review", user="U0BOB")
+    assert "Only the owner of `review`" in stack.ephemeral("U0BOB")
     await stack.command("export review", user="U0ALICE")
     exported = stack.ephemeral("U0ALICE")
     yaml_text = exported.strip("`")
@@ -204,3 +206,12 @@ async def test_typed_text_cannot_ping_the_channel(stack: Stack) -> None:
     everything = " ".join(str(m.blocks) + m.text for m in posted)
     assert "<!channel>" not in everything and "<!here>" not in everything
     assert "&lt;!here&gt; &amp; &lt;b&gt;fun&lt;/b&gt;" in everything
+
+
+async def test_a_retried_event_is_handled_once(stack: Stack) -> None:
+    await stack.driver.app_home_opened("U0ALICE")
+    await stack.settle()
+    again = await stack.driver.replay(retry_num=1, retry_reason="http_timeout")
+    assert again.status_code == 200
+    await stack.settle()
+    assert len(stack.emulator.calls_to("views.publish")) == 1

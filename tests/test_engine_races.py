@@ -1,0 +1,102 @@
+"""The engine on a real database when things happen at once: joins, double clicks, run numbers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlmodel import col, select
+
+from bot.app import create_app
+from bot.clock import ManualClock
+from bot.config import Settings
+from bot.errors import Conflict
+from bot.language import parse_text
+from bot.permissions import Actor
+from bot.runs import RunRequest, start_run
+from bot.runtime import Runtime
+from bot.states import StepAction
+from bot.steps import StepChange, change_step
+from bot.workflows import define
+from storage.db import unit_of_work
+from storage.models import Outbox, StepRun
+from tests.stack import START
+
+OWNER = Actor("T0BATON", "U0ALICE")
+BOB = Actor("T0BATON", "U0BOB")
+CAROL = Actor("T0BATON", "U0CAROL")
+DIAMOND = (
+    "a: Start <@U0ALICE>\n"
+    "b: Left <@U0BOB> after a\n"
+    "c: Right <@U0CAROL> after a\n"
+    "d: Join <@U0ALICE> after b, c"
+)
+
+
+@pytest.fixture
+async def runtime(database_url: str) -> AsyncIterator[Runtime]:
+    settings = Settings(  # no Slack is called: these tests drive the services directly
+        _env_file=None,
+        SLACK_BOT_TOKEN="xoxb-x",
+        SLACK_SIGNING_SECRET="s",
+        SLACK_API_URL="http://127.0.0.1:9/api/",
+        BATON_DATABASE_URL=database_url,
+    )
+    baton = create_app(settings, clock=ManualClock(START))
+    yield baton.runtime
+    await baton.runtime.engine.dispose()
+
+
+async def ready_notes(runtime: Runtime, step_key: str) -> int:
+    async with unit_of_work(runtime.sessions) as session:
+        step_ids = (
+            await session.exec(select(StepRun.id).where(StepRun.step_key == step_key))
+        ).all()
+        rows = (await session.exec(select(Outbox).where(Outbox.kind == "step_ready"))).all()
+    return sum(1 for row in rows if row.payload["step_run_id"] in step_ids)
+
+
+async def test_branches_finishing_at_once_make_the_join_ready_once(runtime: Runtime) -> None:
+    await define(runtime, OWNER, parse_text("diamond", "Diamond", DIAMOND))
+    for number in range(1, 6):
+        await start_run(runtime, OWNER, RunRequest("diamond", {}, "C0GENERAL"), "usage")
+        key = f"diamond-{number}"
+        await change_step(runtime, OWNER, key, "a", StepChange(StepAction.DONE))
+        await asyncio.gather(
+            change_step(runtime, BOB, key, "b", StepChange(StepAction.DONE)),
+            change_step(runtime, CAROL, key, "c", StepChange(StepAction.DONE)),
+        )
+    async with unit_of_work(runtime.sessions) as session:
+        joins = (await session.exec(select(StepRun).where(StepRun.step_key == "d"))).all()
+    assert [join.state for join in joins] == ["ready"] * 5
+    assert await ready_notes(runtime, "d") == 5
+
+
+async def test_a_double_click_at_once_applies_once(runtime: Runtime) -> None:
+    await define(runtime, OWNER, parse_text("diamond", "Diamond", DIAMOND))
+    await start_run(runtime, OWNER, RunRequest("diamond", {}, "C0GENERAL"), "usage")
+    results = await asyncio.gather(
+        *(
+            change_step(runtime, OWNER, "diamond-1", "a", StepChange(StepAction.DONE))
+            for _ in range(4)
+        ),
+        return_exceptions=True,
+    )
+    assert sum(1 for r in results if not isinstance(r, Exception)) == 1
+    assert all(isinstance(r, Conflict) for r in results if isinstance(r, Exception))
+    assert await ready_notes(runtime, "b") == 1
+
+
+async def test_runs_started_at_once_get_distinct_numbers(runtime: Runtime) -> None:
+    await define(runtime, OWNER, parse_text("diamond", "Diamond", DIAMOND))
+    results = await asyncio.gather(
+        *(
+            start_run(runtime, OWNER, RunRequest("diamond", {}, "C0GENERAL"), "usage")
+            for _ in range(5)
+        )
+    )
+    assert sorted(run.key for run in results) == [f"diamond-{n}" for n in range(1, 6)]
+    async with unit_of_work(runtime.sessions) as session:
+        starts = (await session.exec(select(StepRun).where(col(StepRun.step_key) == "a"))).all()
+    assert len(starts) == 5

@@ -72,6 +72,10 @@ async def _check_allowed(
     if change.action in OWNER_ACTIONS:
         if actor.user_id == run.owner_id:
             return
+        # Whoever holds a step may hand it on (the Reassign… button in their DM).
+        holder = step.claimed_by or (step.assignee_id if step.assignee_kind == "user" else None)
+        if change.action == StepAction.REASSIGN and actor.user_id == holder:
+            return
         async with unit_of_work(runtime.sessions) as session:
             workflow = (
                 await session.exec(select(Workflow).where(Workflow.id == run.workflow_id))

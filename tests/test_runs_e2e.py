@@ -212,3 +212,38 @@ async def test_only_editors_may_redefine_and_cancel(stack: Stack) -> None:
     assert "Cancelled: hire withdrew" in card(stack).text
     docs_dm = last_dm(stack, "U0ALICE")
     assert docs_dm.buttons == []
+
+
+async def test_block_unblock_and_reassign_from_the_dm(stack: Stack) -> None:
+    await start_onboarding(stack)
+    docs_dm = last_dm(stack, "U0ALICE")
+    await click(stack, docs_dm, "U0ALICE", "Blocked…")
+    await stack.driver.submit_view(user="U0ALICE", values={"reason": {"text": "Waiting on HR"}})
+    await stack.settle()
+    now = stack.emulator.message(docs_dm.channel, docs_dm.ts)
+    assert now is not None
+    assert button_texts(now) == ["Unblock", "Reassign…"]
+    assert "Blocked: Waiting on HR" in str(now.blocks)
+    assert "blocked: _Waiting on HR_" in str(card(stack).blocks)
+
+    await click(stack, now, "U0ALICE", "Unblock")
+    await click(stack, now, "U0ALICE", "Reassign…")
+    modal = stack.emulator.open_view("U0ALICE")
+    assert modal is not None and modal.spec["callback_id"] == "step_reassign_to"
+    await stack.driver.select(modal, "U0CAROL")
+    await stack.driver.submit_view(modal, user="U0ALICE")
+    await stack.settle()
+
+    steps = await step_rows(stack, "onboarding-1")
+    assert steps["docs"].assignee_id == "U0CAROL"
+    carol_dm = last_dm(stack, "U0CAROL")
+    assert "Collect signed documents" in carol_dm.text
+    assert button_texts(carol_dm) == ["Start", "Done", "Blocked…", "Reassign…"]
+    old = stack.emulator.message(docs_dm.channel, docs_dm.ts)
+    assert old is not None and old.buttons == []
+    assert "Reassigned to <@U0CAROL>" in str(old.blocks)
+    # Alice no longer holds it.
+    await stack.command("done onboarding-1 docs", user="U0ALICE")
+    assert "is for <@U0CAROL>" in stack.ephemeral("U0ALICE")
+    await stack.command("done onboarding-1 docs", user="U0CAROL")
+    assert "Done: `docs`" in stack.ephemeral("U0CAROL")

@@ -321,7 +321,7 @@ def format_assignee(assignee: Assignee, *, bare_ids: bool = False) -> str:
 
 
 def slugify(text: str, *, underscores: bool = False, fallback: str = "step-1") -> str:
-    """A best guess at the slug someone meant (for hints): ``Prepare Laptop`` -> ``prepare-laptop``."""
+    """A guess at the slug someone meant, for hints: ``Prepare Laptop`` -> ``prepare-laptop``."""
     allowed = r"a-z0-9_-" if underscores else r"a-z0-9-"
     slug = re.sub(rf"[^{allowed}]+", "-", text.lower())
     slug = re.sub(r"^[^a-z0-9]+", "", slug)[:40].rstrip("-_")

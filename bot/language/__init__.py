@@ -1,0 +1,72 @@
+"""The workflow language: model, text and YAML forms, validation and the plan. Pure code."""
+
+from bot.language.duration import (
+    DURATION_HINT,
+    MAX_DURATION,
+    duration_problem,
+    format_duration,
+    parse_duration,
+)
+from bot.language.model import (
+    Assignee,
+    AssigneeError,
+    AssigneeKind,
+    DefinitionError,
+    OutputRef,
+    ParamDef,
+    ParamType,
+    Problem,
+    StepDef,
+    StepKind,
+    WorkflowDef,
+    fill_title,
+    format_assignee,
+    from_dict,
+    output_refs,
+    parse_assignee,
+    title_params,
+    to_dict,
+)
+from bot.language.plan import Plan, describe_plan, make_plan, remaining_critical, step_duration
+from bot.language.text import format_text, language_help, parse_text
+from bot.language.validate import find_cycles, require_valid, validate
+from bot.language.yaml_form import format_yaml, parse_yaml
+
+__all__ = [
+    "DURATION_HINT",
+    "MAX_DURATION",
+    "Assignee",
+    "AssigneeError",
+    "AssigneeKind",
+    "DefinitionError",
+    "OutputRef",
+    "ParamDef",
+    "ParamType",
+    "Plan",
+    "Problem",
+    "StepDef",
+    "StepKind",
+    "WorkflowDef",
+    "describe_plan",
+    "duration_problem",
+    "fill_title",
+    "find_cycles",
+    "format_assignee",
+    "format_duration",
+    "format_text",
+    "format_yaml",
+    "from_dict",
+    "language_help",
+    "make_plan",
+    "output_refs",
+    "parse_assignee",
+    "parse_duration",
+    "parse_text",
+    "parse_yaml",
+    "remaining_critical",
+    "require_valid",
+    "step_duration",
+    "title_params",
+    "to_dict",
+    "validate",
+]

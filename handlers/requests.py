@@ -11,6 +11,10 @@ from bot.replies import Reply
 from bot.runtime import Runtime
 
 
+def slack_unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 @dataclass(frozen=True, slots=True)
 class SlashRequest:
     team_id: str
@@ -24,7 +28,9 @@ class SlashRequest:
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> SlashRequest:
-        text = str(payload.get("text") or "")
+        # Slack sends typed &, < and > as entities (mentions stay <@U…|name>); Baton keeps
+        # what the person typed and escapes it again wherever it shows it.
+        text = slack_unescape(str(payload.get("text") or ""))
         return cls(
             team_id=str(payload["team_id"]),
             user_id=str(payload["user_id"]),

@@ -197,8 +197,10 @@ async def test_another_workspace_sees_nothing(stack: Stack) -> None:
 
 
 async def test_typed_text_cannot_ping_the_channel(stack: Stack) -> None:
+    # As Slack sends it: @here becomes <!here>, typed <, > and & arrive as entities.
     await stack.command(
-        "define party <!channel> party\nplan: Plan <!here> & <b>fun</b> <@U0BOB|bob>",
+        "define party <!channel> party\n"
+        "plan: Plan <!here> &amp; &lt;b&gt;fun&lt;/b&gt; <@U0BOB|bob>",
         user="U0ALICE",
     )
     await stack.command("run party", user="U0ALICE")

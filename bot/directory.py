@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+
+import aiohttp
 from datetime import timedelta
 
 from slack_sdk.errors import SlackApiError
@@ -27,6 +29,7 @@ class Directory:
         self._sessions = sessions
         self._clients = clients
         self._groups: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
+        self._name_cache: dict[str, tuple[float, dict[str, tuple[str, str]]]] = {}
 
     async def person(self, team_id: str, user_id: str) -> Person:
         """The person, refreshed from users.info when the cached copy is older than a TTL."""
@@ -84,3 +87,38 @@ class Directory:
 
     async def zone(self, team_id: str, user_id: str) -> str:
         return (await self.person(team_id, user_id)).tz
+
+    async def find_name(self, team_id: str, name: str) -> tuple[str, str] | None:
+        """("user", U…) or ("group", S…) for a plain @name (a user's handle or display name,
+        or a group's handle), as typed where Slack does not link mentions (modal text)."""
+        key = name.lower().lstrip("@")
+        names = await self._names(team_id)
+        return names.get(key)
+
+    async def _names(self, team_id: str) -> dict[str, tuple[str, str]]:
+        cached = self._name_cache.get(team_id)
+        if cached is not None and time.monotonic() - cached[0] < GROUP_TTL_SECONDS:
+            return cached[1]
+        client = await self._clients.for_team(team_id)
+        names: dict[str, tuple[str, str]] = {}
+        try:
+            cursor = ""
+            while True:
+                page = await client.users_list(cursor=cursor or None, limit=200)
+                for user in page.get("members") or []:
+                    if user.get("deleted") or user.get("is_bot"):
+                        continue
+                    profile = user.get("profile") or {}
+                    for label in (user.get("name"), profile.get("display_name")):
+                        if label:
+                            names.setdefault(str(label).lower(), ("user", str(user["id"])))
+                cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
+                if not cursor:
+                    break
+            groups = await client.usergroups_list()
+            for group in groups.get("usergroups") or []:
+                names[str(group.get("handle", "")).lower()] = ("group", str(group["id"]))
+        except (SlackApiError, OSError, aiohttp.ClientError):
+            return {}  # no directory to ask: the names stay unresolved and are reported
+        self._name_cache[team_id] = (time.monotonic(), names)
+        return names

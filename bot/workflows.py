@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -11,6 +11,7 @@ from bot import audit
 from bot.command_line import suggest
 from bot.errors import Conflict, NotFound
 from bot.language import (
+    Assignee,
     AssigneeKind,
     DefinitionError,
     Problem,
@@ -33,10 +34,28 @@ class Defined:
     definition: WorkflowDef
 
 
+async def resolve_mentions(runtime: Runtime, team_id: str, defn: WorkflowDef) -> WorkflowDef:
+    """Plain @names (typed in a modal, where Slack links nothing) become users or groups."""
+    if not any(s.assignee and s.assignee.kind == AssigneeKind.MENTION for s in defn.steps):
+        return defn
+    steps = []
+    for step in defn.steps:
+        assignee = step.assignee
+        if assignee is not None and assignee.kind == AssigneeKind.MENTION:
+            found = await runtime.directory.find_name(team_id, assignee.value)
+            if found is not None:
+                kind, found_id = found
+                step = replace(
+                    step, assignee=Assignee(AssigneeKind(kind), found_id, assignee.value)
+                )
+        steps.append(step)
+    return replace(defn, steps=tuple(steps))
+
+
 def _unresolved_mentions(defn: WorkflowDef) -> list[Problem]:
     return [
         Problem(
-            f"@{step.assignee.value} is not a person or user group Slack linked",
+            f"@{step.assignee.value} is not a person or user group in this workspace",
             line=step.line,
             step=step.id,
             hint="Pick them from Slack's @ menu so the name becomes a mention, or write {param}",
@@ -52,6 +71,7 @@ async def define(
     """Create the workflow, or add a version to one the actor may edit. `tell_author` DMs the
     author a confirmation (modals have no other place to say it)."""
     now = runtime.clock.now()
+    defn = await resolve_mentions(runtime, actor.team_id, defn)
     async with unit_of_work(runtime.sessions) as session:
         integrations = (
             await session.exec(select(Integration.name).where(Integration.team_id == actor.team_id))

@@ -40,9 +40,8 @@ async def test_builder_modal_creates_a_workflow_and_shows_errors_inline(stack: S
         user="U0ALICE",
         values={
             "wf_title": {"text": "Release"},
-            "wf_steps": {
-                "text": "test: Run tests <@U0BOB|bob>\nship: Ship it <@U0ALICE|alice> after test"
-            },
+            # Slack links no mentions in modal text: plain @names are looked up.
+            "wf_steps": {"text": "test: Run tests @bob\nship: Ship it @alice after test"},
         },
     )
     assert stack.driver.view_errors(good) is None
@@ -50,6 +49,8 @@ async def test_builder_modal_creates_a_workflow_and_shows_errors_inline(stack: S
     assert "Created `release` (2 steps)" in last_dm(stack, "U0ALICE").text
 
     # Edit opens the builder filled with the current definition; only editors may.
+    await stack.command("show release", user="U0BOB")
+    assert "test: Run tests <@U0BOB>" in stack.ephemeral("U0BOB")
     await stack.command("edit release", user="U0BOB")
     assert "Only the owner of `release`" in stack.ephemeral("U0BOB")
     await stack.command("edit release", user="U0ALICE")

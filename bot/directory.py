@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import time
-
-import aiohttp
 from datetime import timedelta
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from sqlmodel import select
 

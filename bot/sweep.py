@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import update
@@ -24,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.runtime import Runtime
 from storage.db import is_postgres, unit_of_work
 from storage.models import Timer
+from storage.workspaces import installed
 
 log = logging.getLogger("baton.sweep")
 
@@ -33,6 +33,7 @@ TickJob = Callable[[Runtime, datetime], Awaitable[int]]  # (runtime, now) -> how
 # Due timers handled per transaction. One transaction per batch (each timer in its own
 # savepoint) lets a handler merge what is due for one person in this sweep into one message.
 BATCH = 200
+MAX_BATCHES = 50
 SWEEP_JOB_ID = "sweep"
 
 
@@ -84,16 +85,19 @@ class Sweeper:
             return 0
         done = 0
         failed: set[int] = set()
-        while True:
-            handled, attempted, batch_failed = await self._sweep_batch(now, failed)
+        # Batches until nothing is left: a handler may add work due at once (an escalation
+        # whose time passed while Baton was down), which then goes out in this same pass.
+        for _ in range(MAX_BATCHES):
+            handled, selected, batch_failed = await self._sweep_batch(now, failed)
             done += handled
             failed |= batch_failed
-            if attempted < BATCH:
-                return done
+            if handled == 0 and selected < BATCH:
+                break
+        return done
 
     async def _sweep_batch(self, now: datetime, failed: set[int]) -> tuple[int, int, set[int]]:
-        """Claim and handle up to BATCH due timers in one transaction; returns
-        (handled, selected, ids whose handler raised)."""
+        """Claim up to BATCH due timers and handle each; returns (handled, selected, ids whose
+        handler raised)."""
         handled = 0
         batch_failed: set[int] = set()
         async with unit_of_work(self.runtime.sessions) as session:
@@ -103,6 +107,7 @@ class Sweeper:
                     col(Timer.state) == "pending",
                     col(Timer.due_at) <= now,
                     col(Timer.kind).in_(self._timer_handlers),
+                    installed(col(Timer.team_id)),
                 )
                 .order_by(col(Timer.due_at), col(Timer.id))
                 .limit(BATCH)
@@ -112,39 +117,59 @@ class Sweeper:
             if is_postgres(self.runtime.engine):
                 # Another replica's batch is skipped, not waited for: the replicas share the work.
                 query = query.with_for_update(skip_locked=True)
-            timers = list((await session.exec(query)).all())
-            for timer in timers:
+            selected = list((await session.exec(query)).all())
+            for timer in await self._claim(session, selected, now):
+                assert timer.id is not None
                 try:
+                    # A savepoint per timer: a handler that raises undoes only its own writes.
                     async with session.begin_nested():
-                        if await self._claim(session, timer, now):
-                            await self._timer_handlers[timer.kind](session, self.runtime, timer)
-                            handled += 1
-                            self.runtime.metrics.fired.labels(kind=timer.kind).inc()
+                        await self._timer_handlers[timer.kind](session, self.runtime, timer)
                 except Exception:
-                    assert timer.id is not None
+                    log.exception("timer %s (%s) failed; retried later", timer.id, timer.kind)
                     batch_failed.add(timer.id)
-                    log.exception(
-                        "timer %s (%s) failed; a later sweep retries", timer.id, timer.kind
-                    )
+                    await self._unclaim(session, timer)
+                else:
+                    handled += 1
+                    self.runtime.metrics.fired.labels(kind=timer.kind).inc()
         if handled:
             self.runtime.outbox_signal.set()
-        return handled, len(timers), batch_failed
+        return handled, len(selected), batch_failed
 
-    async def _claim(self, session: AsyncSession, timer: Timer, now: datetime) -> bool:
+    async def _claim(
+        self, session: AsyncSession, timers: list[Timer], now: datetime
+    ) -> list[Timer]:
+        """Compare-and-set pending -> fired: a row another replica fired meanwhile is left out.
+
+        The claim is the transaction's first write, so on SQLite it also takes the write lock
+        before any savepoint (SQLite's driver would otherwise commit at each savepoint's end).
+        """
+        if not timers:
+            return []
         worker = self.runtime.worker_id
-        result: Any = await session.execute(
+        result = await session.exec(
             update(Timer)
-            .where(col(Timer.id) == timer.id, col(Timer.state) == "pending")
+            .where(col(Timer.id).in_([timer.id for timer in timers]), col(Timer.state) == "pending")
             .values(state="fired", fired_at=now, claimed_by=worker)
+            .returning(col(Timer.id))
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount != 1:
-            return False  # another replica fired it between our read and now
-        # The object shows what the row now holds, without a second write at flush.
-        set_committed_value(timer, "state", "fired")
-        set_committed_value(timer, "fired_at", now)
-        set_committed_value(timer, "claimed_by", worker)
-        return True
+        won = set(result.scalars().all())
+        claimed = [timer for timer in timers if timer.id in won]
+        for timer in claimed:
+            # The object shows what the row now holds, without a second write at flush.
+            set_committed_value(timer, "state", "fired")
+            set_committed_value(timer, "fired_at", now)
+            set_committed_value(timer, "claimed_by", worker)
+        return claimed
+
+    async def _unclaim(self, session: AsyncSession, timer: Timer) -> None:
+        """The handler failed: the claim is given back so a later sweep tries again."""
+        await session.exec(
+            update(Timer)
+            .where(col(Timer.id) == timer.id)
+            .values(state="pending", fired_at=None, claimed_by=None)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def start_scheduler(sweeper: Sweeper, tick_seconds: float) -> AsyncIOScheduler:
@@ -160,7 +185,7 @@ def start_scheduler(sweeper: Sweeper, tick_seconds: float) -> AsyncIOScheduler:
         replace_existing=True,
         coalesce=True,
         max_instances=1,
-        next_run_time=datetime.now(UTC),
+        next_run_time=sweeper.runtime.wall.now(),  # ticks follow real time, not business time
     )
     scheduler.start()
     return scheduler

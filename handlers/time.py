@@ -1,0 +1,180 @@
+"""`/baton schedule | schedules | unschedule | away | hours` and the reminders' Snooze buttons."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot import availability, reminders, schedules
+from bot.command_line import SPEC_BY_NAME, usage_error
+from bot.ids import ActionId, TimerRef
+from bot.inflight import InFlight
+from bot.permissions import actor_for
+from bot.render.blocks import section, sections_from_lines
+from bot.replies import Reply
+from bot.runtime import Runtime
+from bot.slack_text import escape, when
+from handlers.listening import listener
+from handlers.requests import ClickRequest, SlashRequest
+from handlers.runs import CHANNEL, USER
+
+Ack = Callable[..., Awaitable[None]]
+Respond = Callable[..., Awaitable[Any]]
+
+
+async def schedule(runtime: Runtime, request: SlashRequest) -> Reply:
+    words = request.command.args
+    if len(words) < 2:
+        raise usage_error(
+            "schedule", "Name the workflow and when it runs, e.g. `standup weekdays 09:00`."
+        )
+    try:
+        spec, rest = schedules.parse_when(words[1:])
+    except ValueError as exc:
+        raise usage_error("schedule", str(exc)) from None
+    params: dict[str, str] = {}
+    channel = request.channel_id
+    for word in rest:
+        if (found := CHANNEL.fullmatch(word)) is not None:
+            channel = found.group(1)
+        elif "=" in word:
+            key, _, value = word.partition("=")
+            params[key] = value
+        else:
+            raise usage_error("schedule", f"`{escape(word)}` is not a parameter: write key=value.")
+    actor = await actor_for(runtime, request.team_id, request.user_id)
+    added = await schedules.add_schedule(
+        runtime,
+        actor,
+        name=words[0].lower(),
+        when=spec,
+        params=params,
+        channel_id=channel,
+        usage=SPEC_BY_NAME["schedule"].usage,
+    )
+    row = added.schedule
+    assert row.next_fire_at is not None
+    return Reply(
+        f"Scheduled `{added.workflow}` {row.spec} ({row.tz} time) as schedule {row.id}, "
+        f"posting in <#{row.channel_id}>. First run {when(row.next_fire_at)}. "
+        f"`/baton unschedule {row.id}` stops it."
+    )
+
+
+async def list_schedules(runtime: Runtime, request: SlashRequest) -> Reply:
+    listed = await schedules.list_schedules(runtime, request.team_id)
+    if not listed:
+        return Reply("No recurring runs yet. `/baton schedule <name> weekdays 09:00` adds one.")
+    lines = ["*Recurring runs*"]
+    for item in listed:
+        row = item.schedule
+        params = " ".join(f"{k}={v}" for k, v in row.params.items())
+        extra = f" · {escape(params)}" if params else ""
+        upcoming = f"next {when(row.next_fire_at)}" if row.next_fire_at else "paused"
+        lines.append(
+            f"`{row.id}` `{item.workflow}` · {row.spec} ({row.tz}) · {upcoming} · "
+            f"<#{row.channel_id}> · by <@{row.created_by}>{extra}"
+        )
+    return Reply("\n".join(lines), sections_from_lines(lines, max_blocks=50))
+
+
+async def unschedule(runtime: Runtime, request: SlashRequest) -> Reply:
+    args = request.command.args
+    if len(args) != 1 or not args[0].isdigit():
+        raise usage_error("unschedule", "Give the schedule's number, as `/baton schedules` shows.")
+    actor = await actor_for(runtime, request.team_id, request.user_id)
+    removed = await schedules.remove_schedule(runtime, actor, int(args[0]))
+    return Reply(
+        f"Removed schedule {removed.schedule.id}: `{removed.workflow}` {removed.schedule.spec} "
+        "runs no more. Runs already started go on."
+    )
+
+
+async def away(runtime: Runtime, request: SlashRequest) -> Reply:
+    words = request.command.args
+    team, user = request.team_id, request.user_id
+    if not words:
+        now = await availability.availability(runtime, team, user)
+        if now.away_until is None:
+            return Reply("You're not away. `/baton away friday delegate @someone` sets it.")
+        to = f"<@{now.delegate_id}>" if now.delegate_id else "each run's owner"
+        return Reply(f"You're away until {when(now.away_until)}; new steps go to {to}.")
+    if words[0].lower() == "off":
+        was_away = await availability.end_away(runtime, team, user)
+        if not was_away:
+            return Reply("You weren't away; nothing changed.")
+        return Reply("Welcome back! Your reminders resume and new steps come to you again.")
+    zone = await runtime.directory.zone(team, user)
+    try:
+        until, rest = availability.parse_until(words, zone, runtime.clock.now())
+    except ValueError as exc:
+        raise usage_error("away", str(exc)) from None
+    delegate = None
+    if rest:
+        found = (
+            USER.fullmatch(rest[1]) if len(rest) == 2 and rest[0].lower() == "delegate" else None
+        )
+        if found is None:
+            raise usage_error("away", "Name your delegate as `delegate @someone`.")
+        delegate = found.group(1)
+        if delegate == user:
+            raise usage_error("away", "Your delegate must be someone else.")
+    await availability.set_away(runtime, team, user, until.at, delegate)
+    to = f"<@{delegate}>" if delegate else "each run's owner"
+    return Reply(
+        f"You're away {until.shown}. Your reminders wait until you're back, and steps that "
+        f"become ready for you go to {to}. `/baton away off` ends it early."
+    )
+
+
+async def hours(runtime: Runtime, request: SlashRequest) -> Reply:
+    words = request.command.args
+    team, user = request.team_id, request.user_id
+    if not words:
+        current = await availability.availability(runtime, team, user)
+        return Reply(f"Your working hours: {current.hours.describe()}. Reminders reach you then.")
+    try:
+        wanted = availability.parse_hours(words)
+    except ValueError as exc:
+        raise usage_error("hours", str(exc)) from None
+    saved = await availability.set_hours(runtime, team, user, wanted)
+    return Reply(f"Your working hours are now {saved.describe()}. Reminders reach you only then.")
+
+
+async def snooze_button(ack: Ack, body: dict[str, Any], respond: Respond, runtime: Runtime) -> None:
+    await ack()
+    click = ClickRequest.from_payload(body)
+    ref = TimerRef.decode(click.value)
+    snoozed = await reminders.snooze(
+        runtime,
+        team_id=click.team_id,
+        user_id=click.user_id,
+        timer_ids=ref.timers,
+        tomorrow=click.action_id == ActionId.SNOOZE_TOMORROW,
+    )
+    if not snoozed.steps:
+        await respond(
+            text="Nothing to snooze: those reminders were snoozed already or their steps are done.",
+            response_type="ephemeral",
+            replace_original=False,
+        )
+        return
+    steps = ", ".join(f"`{step}` in `{run}`" for run, step in snoozed.steps)
+    text = f"😴 Snoozed until {when(snoozed.until)}: {steps}"
+    await respond(text=text, blocks=[section(text)], replace_original=True)
+
+
+SUBCOMMANDS = {
+    "schedule": schedule,
+    "schedules": list_schedules,
+    "unschedule": unschedule,
+    "away": away,
+    "hours": hours,
+}
+
+
+def register(app: AsyncApp, inflight: InFlight) -> None:
+    for action_id in (ActionId.SNOOZE_HOUR, ActionId.SNOOZE_TOMORROW):
+        app.action(action_id.value)(listener(inflight, snooze_button))

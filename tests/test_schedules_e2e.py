@@ -1,0 +1,168 @@
+"""Recurring runs: `schedule`, `schedules`, `unschedule`, and each occurrence firing once, at
+the local time asked for, across daylight-saving changes and downtime."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import col, select
+
+from storage.db import session_factory, unit_of_work
+from storage.models import Run
+from tests.stack import Stack
+
+STANDUP = "define standup Daily standup\npost: Post your update <@U0BOB|bob>"
+BERLIN = ZoneInfo("Europe/Berlin")
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+async def runs(stack: Stack) -> list[Run]:
+    sessions = session_factory(stack.baton.runtime.engine)
+    async with unit_of_work(sessions) as session:
+        return list((await session.exec(select(Run).order_by(col(Run.id)))).all())
+
+
+def cards(stack: Stack, channel: str) -> list[str]:
+    return [m.text for m in stack.emulator.messages(channel) if not m.is_reply]
+
+
+async def sweep_at(stack: Stack, moment: datetime) -> None:
+    stack.clock.set(moment)
+    await stack.baton.sweeper.sweep()
+    await stack.settle()
+
+
+async def test_schedule_is_shown_back_in_my_zone_and_listed(stack: Stack) -> None:
+    await stack.command(STANDUP, user="U0ALICE")
+    await stack.command("schedule standup weekdays 09:00", user="U0ALICE", channel="C0OPS")
+    reply = stack.ephemeral("U0ALICE")
+    assert "Scheduled `standup` weekdays 09:00 (Europe/Berlin time) as schedule 1" in reply
+    assert "posting in <#C0OPS>" in reply
+    # Tuesday 09:00 in Berlin (it is 09:00 on Monday now: that one is not "next").
+    assert "|2026-11-24 08:00 UTC>" in reply
+
+    await stack.command("schedule standup 30 16 * * 5 <#C0GENERAL|general>", user="U0ALICE")
+    await stack.command("schedules", user="U0BOB")
+    listing = stack.ephemeral("U0BOB")
+    assert "`1` `standup` · weekdays 09:00 (Europe/Berlin)" in listing
+    assert "`2` `standup` · 30 16 * * 5 (Europe/Berlin)" in listing
+    assert "<#C0GENERAL> · by <@U0ALICE>" in listing
+
+    # Only the workflow's editors (and the schedule's maker) may change schedules.
+    await stack.command("schedule standup daily 10:00", user="U0BOB")
+    assert "Only the owner of `standup`" in stack.ephemeral("U0BOB")
+    await stack.command("unschedule 1", user="U0BOB")
+    assert "may remove it" in stack.ephemeral("U0BOB")
+    await stack.command("unschedule 1", user="U0ALICE")
+    assert "Removed schedule 1: `standup` weekdays 09:00" in stack.ephemeral("U0ALICE")
+    await stack.command("unschedule 1", user="U0ALICE")
+    assert "There is no schedule 1" in stack.ephemeral("U0ALICE")
+    await stack.command("schedules", user="U0BOB")
+    assert "`1`" not in stack.ephemeral("U0BOB")
+
+
+async def test_schedule_mistakes_are_explained(stack: Stack) -> None:
+    await stack.command('define hiring Hire\nmeet: "Meet {candidate}" <@U0BOB|bob>', user="U0ALICE")
+    await stack.command("schedule hiring", user="U0ALICE")
+    assert "Usage: `/baton schedule <name> <when> [key=value ...]`" in stack.ephemeral("U0ALICE")
+    await stack.command("schedule hiring sometimes", user="U0ALICE")
+    assert "`sometimes` is not a schedule" in stack.ephemeral("U0ALICE")
+    await stack.command("schedule hiring weekly funday 10:00", user="U0ALICE")
+    assert "`funday` is not a day of the week" in stack.ephemeral("U0ALICE")
+    await stack.command("schedule hiring daily 09:00", user="U0ALICE")
+    assert "Each run needs candidate" in stack.ephemeral("U0ALICE")
+    await stack.command("schedule hiring daily 09:00 role=x", user="U0ALICE")
+    assert "No parameter role" in stack.ephemeral("U0ALICE")
+    await stack.command("schedule nothing daily 09:00", user="U0ALICE")
+    assert "There is no workflow named `nothing`" in stack.ephemeral("U0ALICE")
+    await stack.command("schedule hiring daily 09:00 candidate=Sam", user="U0ALICE")
+    assert "as schedule 1" in stack.ephemeral("U0ALICE")
+
+
+async def test_scheduled_run_fires_once_per_occurrence(stack: Stack) -> None:
+    await stack.command(STANDUP, user="U0ALICE")
+    await stack.command("schedule standup weekdays 09:00", user="U0ALICE", channel="C0OPS")
+    # A week of ticks every 15 minutes, as the scheduler would run them.
+    end = stack.clock.now() + timedelta(days=7)
+    while stack.clock.now() < end:
+        await sweep_at(stack, stack.clock.now() + timedelta(minutes=15))
+    started = await runs(stack)
+    # Tuesday to Friday, and Monday again: 09:00 Berlin is 08:00 UTC in winter.
+    assert [r.key for r in started] == [f"standup-{n}" for n in range(1, 6)]
+    assert [r.created_at.astimezone(BERLIN).strftime("%a %H:%M") for r in started] == [
+        "Tue 09:00",
+        "Wed 09:00",
+        "Thu 09:00",
+        "Fri 09:00",
+        "Mon 09:00",
+    ]
+    assert {r.owner_id for r in started} == {"U0ALICE"}
+    assert len(cards(stack, "C0OPS")) == 5
+    # Each run's thread says where it came from; Bob got one step DM per run.
+    first = next(m for m in stack.emulator.messages("C0OPS") if not m.is_reply)
+    thread = [m.text for m in stack.emulator.thread("C0OPS", first.ts)]
+    assert any("Started by schedule 1 (weekdays 09:00, Europe/Berlin)" in t for t in thread)
+    assert len([m for m in stack.emulator.dm("U0BOB") if "Post your update" in m.text]) == 5
+
+
+async def _daily_nine_across(stack: Stack, user: str, zone: ZoneInfo, days: list[int]) -> None:
+    """Around each day's 09:00 local: nothing at 08:00 or 08:59 local, one run at 09:00."""
+    for day in days:
+        nine = datetime(2027, 3, day, 9, 0, tzinfo=zone).astimezone(UTC)
+        before = len(await runs(stack))
+        await sweep_at(stack, nine - timedelta(hours=1))
+        await sweep_at(stack, nine - timedelta(minutes=1))
+        assert len(await runs(stack)) == before, f"ran early on March {day}"
+        await sweep_at(stack, nine)
+        await sweep_at(stack, nine + timedelta(minutes=59))
+        started = await runs(stack)
+        assert len(started) == before + 1, f"no single run on March {day}"
+        assert started[-1].created_at == nine
+        assert started[-1].created_at.astimezone(zone).hour == 9
+
+
+async def test_daily_nine_stays_nine_local_across_dst(stack: Stack) -> None:
+    await stack.command(STANDUP, user="U0BOB")
+    # New York springs forward on Sunday 2027-03-14: 09:00 is 14:00 UTC before, 13:00 after.
+    stack.clock.set(datetime(2027, 3, 12, 0, 0, tzinfo=UTC))
+    await stack.command("schedule standup daily 09:00", user="U0BOB")
+    assert "(America/New_York time)" in stack.ephemeral("U0BOB")
+    await _daily_nine_across(stack, "U0BOB", NEW_YORK, [12, 13, 14, 15])
+    await stack.command("unschedule 1", user="U0BOB")
+
+    # Berlin springs forward on Sunday 2027-03-28: 09:00 is 08:00 UTC before, 07:00 after.
+    await stack.command("define review Review\nread: Read <@U0ALICE|alice>", user="U0ALICE")
+    stack.clock.set(datetime(2027, 3, 26, 0, 0, tzinfo=UTC))
+    await stack.command("schedule review daily 09:00", user="U0ALICE")
+    assert "(Europe/Berlin time)" in stack.ephemeral("U0ALICE")
+    await _daily_nine_across(stack, "U0ALICE", BERLIN, [26, 27, 28, 29])
+
+
+async def test_missed_occurrences_after_downtime_start_one_run(stack: Stack) -> None:
+    await stack.command(STANDUP, user="U0ALICE")
+    await stack.command("schedule standup daily 09:00", user="U0ALICE")
+    # Down from Monday to Thursday noon: three 09:00s were missed.
+    stack.clock.set(datetime(2026, 11, 26, 12, 0, tzinfo=UTC))
+    for _ in range(3):  # the catch-up sweep at start, then ordinary ticks
+        await stack.baton.sweeper.sweep()
+    await stack.settle()
+    assert len(await runs(stack)) == 1
+    # The next occurrence is Friday's, as usual.
+    await sweep_at(stack, datetime(2026, 11, 27, 7, 59, tzinfo=UTC))
+    assert len(await runs(stack)) == 1
+    await sweep_at(stack, datetime(2026, 11, 27, 8, 0, tzinfo=UTC))
+    assert len(await runs(stack)) == 2
+
+
+async def test_schedule_of_a_deleted_workflow_stops_and_says_so(stack: Stack) -> None:
+    await stack.command(STANDUP, user="U0ALICE")
+    await stack.command("schedule standup daily 10:00", user="U0ALICE")
+    await stack.command("delete standup", user="U0ALICE")
+    await sweep_at(stack, datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+    assert await runs(stack) == []
+    told = stack.emulator.dm("U0ALICE")[-1].text
+    assert "Schedule 1 (daily 10:00) could not start a run of `standup`" in told
+    assert "The schedule is removed." in told
+    await stack.command("schedules", user="U0ALICE")
+    assert "No recurring runs yet" in stack.ephemeral("U0ALICE")

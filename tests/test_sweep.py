@@ -1,0 +1,122 @@
+"""The sweeper on a real database: claims, a failing handler, kinds nobody handles."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.app import build_runtime
+from bot.clock import ManualClock
+from bot.config import Settings
+from bot.runtime import Runtime
+from bot.sweep import Sweeper
+from storage.db import unit_of_work
+from storage.models import AuditEvent, Timer
+
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def runtime(database_url: str) -> AsyncIterator[Runtime]:
+    settings = Settings(_env_file=None, BATON_DATABASE_URL=database_url)
+    runtime = build_runtime(settings, ManualClock(NOW))
+    try:
+        yield runtime
+    finally:
+        await runtime.engine.dispose()
+
+
+async def add_timers(runtime: Runtime, *specs: tuple[str, timedelta]) -> None:
+    async with unit_of_work(runtime.sessions) as session:
+        for kind, offset in specs:
+            session.add(Timer(team_id="T0", kind=kind, due_at=NOW + offset, created_at=NOW))
+
+
+async def timers(runtime: Runtime) -> list[Timer]:
+    async with unit_of_work(runtime.sessions) as session:
+        return list((await session.exec(select(Timer).order_by(col(Timer.id)))).all())
+
+
+async def notes(runtime: Runtime) -> list[str]:
+    async with unit_of_work(runtime.sessions) as session:
+        return [e.action for e in (await session.exec(select(AuditEvent))).all()]
+
+
+async def test_due_timers_fire_once_and_later_ones_wait(runtime: Runtime) -> None:
+    seen: list[tuple[int | None, str]] = []
+
+    async def note(session: AsyncSession, runtime: Runtime, timer: Timer) -> None:
+        assert timer.state == "fired" and timer.fired_at == runtime.clock.now()
+        seen.append((timer.id, timer.kind))
+        session.add(AuditEvent(team_id="T0", action=f"saw.{timer.id}", created_at=NOW))
+
+    sweeper = Sweeper(runtime)
+    sweeper.on_timer("ping", note)
+    await add_timers(
+        runtime,
+        ("ping", -timedelta(minutes=5)),
+        ("ping", timedelta(0)),
+        ("ping", timedelta(hours=1)),
+        ("other", -timedelta(hours=1)),
+    )
+    assert await sweeper.sweep() == 2
+    assert await sweeper.sweep() == 0
+    assert seen == [(1, "ping"), (2, "ping")]
+    assert sorted(await notes(runtime)) == ["saw.1", "saw.2"]
+    states = [(t.kind, t.state, t.claimed_by) for t in await timers(runtime)]
+    worker = runtime.worker_id
+    assert states == [
+        ("ping", "fired", worker),
+        ("ping", "fired", worker),
+        ("ping", "pending", None),
+        ("other", "pending", None),  # no handler: left alone
+    ]
+    assert isinstance(runtime.clock, ManualClock)
+    runtime.clock.advance(timedelta(hours=1))
+    assert await sweeper.sweep() == 1
+
+
+async def test_a_failing_handler_undoes_only_its_own_timer(runtime: Runtime) -> None:
+    broken = {2}
+
+    async def flaky(session: AsyncSession, _runtime: Runtime, timer: Timer) -> None:
+        session.add(AuditEvent(team_id="T0", action=f"saw.{timer.id}", created_at=NOW))
+        await session.flush()
+        if timer.id in broken:
+            raise RuntimeError("Slack is down")
+
+    sweeper = Sweeper(runtime)
+    sweeper.on_timer("ping", flaky)
+    await add_timers(runtime, *[("ping", -timedelta(minutes=n)) for n in (3, 2, 1)])
+    assert await sweeper.sweep() == 2
+    # The failure's writes and its claim were rolled back; the others committed.
+    assert sorted(await notes(runtime)) == ["saw.1", "saw.3"]
+    assert [t.state for t in await timers(runtime)] == ["fired", "pending", "fired"]
+
+    broken.clear()  # the next sweep tries it again, and only it
+    assert await sweeper.sweep() == 1
+    assert sorted(await notes(runtime)) == ["saw.1", "saw.2", "saw.3"]
+    assert [t.state for t in await timers(runtime)] == ["fired", "fired", "fired"]
+
+
+async def test_a_failing_tick_job_does_not_stop_the_others(runtime: Runtime) -> None:
+    ran: list[str] = []
+
+    async def broken(_runtime: Runtime, _now: datetime) -> int:
+        raise RuntimeError("boom")
+
+    async def counted(_runtime: Runtime, now: datetime) -> int:
+        ran.append(now.isoformat())
+        return 3
+
+    sweeper = Sweeper(runtime)
+    sweeper.on_tick("broken", broken)
+    sweeper.on_tick("counted", counted)
+    assert await sweeper.sweep() == 3
+    assert ran == [NOW.isoformat()]
+    with pytest.raises(ValueError, match="already registered"):
+        sweeper.on_tick("counted", counted)

@@ -1,0 +1,17 @@
+"""Status digests (SPEC section 6): subscriptions per channel, the sweep job that fires them,
+the digest itself and the insight behind it (projected finishes, risk, bottlenecks)."""
+
+from __future__ import annotations
+
+from bot.delivery import Deliverer
+from bot.digests.delivery import digest_handler
+from bot.digests.firing import fire_due_digests
+from bot.outbox import Note
+from bot.sweep import Sweeper
+from bot.templates.engine import Templates
+
+
+def register(sweeper: Sweeper, deliverer: Deliverer, templates: Templates) -> None:
+    """Fire due subscriptions on every sweep; deliver digest notes as they stand then."""
+    sweeper.on_tick("digests", fire_due_digests)
+    deliverer.handle(Note.DIGEST, digest_handler(deliverer, templates))

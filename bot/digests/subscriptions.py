@@ -1,0 +1,219 @@
+"""Digest subscriptions: one per channel, on a cadence in the subscriber's zone, stored
+explicitly (what they typed, its cron, their zone, the next fire time) and shown back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import audit
+from bot.clock import Clock
+from bot.digests.cadence import When, describe_when, next_fire
+from bot.errors import Conflict
+from bot.outbox import Note, enqueue
+from bot.runtime import Runtime
+from bot.slack_text import when
+from storage.db import unit_of_work
+from storage.models import DigestSubscription
+
+# What "finished since the last digest" covers when a channel has had none yet.
+FIRST_WINDOW = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The span a digest reports finished runs for: (since, until]."""
+
+    since: datetime
+    until: datetime
+
+    def payload(self, channel_id: str, subscription_id: int | None) -> dict[str, Any]:
+        return {
+            "channel_id": channel_id,
+            "subscription_id": subscription_id,
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> Window:
+        return cls(
+            datetime.fromisoformat(payload["since"]), datetime.fromisoformat(payload["until"])
+        )
+
+
+def describe(subscription: DigestSubscription) -> str:
+    """The subscription as its channel reads it back."""
+    head = (
+        f"A status digest goes to <#{subscription.channel_id}> "
+        f"{describe_when(subscription.spec)} ({subscription.tz})"
+    )
+    if subscription.next_fire_at is None:
+        return head + "."
+    return f"{head}, next {when(subscription.next_fire_at)}."
+
+
+async def find(
+    session: AsyncSession, *, team_id: str, channel_id: str
+) -> DigestSubscription | None:
+    return (
+        await session.exec(
+            select(DigestSubscription).where(
+                col(DigestSubscription.team_id) == team_id,
+                col(DigestSubscription.channel_id) == channel_id,
+            )
+        )
+    ).first()
+
+
+async def subscribe(
+    runtime: Runtime, *, team_id: str, user_id: str, channel_id: str, cadence: When
+) -> DigestSubscription:
+    """Start (or change) the channel's digest, in the subscriber's own zone."""
+    tz = await runtime.directory.zone(team_id, user_id)
+    now = runtime.clock.now()
+    try:
+        async with unit_of_work(runtime.sessions) as session:
+            row = await find(session, team_id=team_id, channel_id=channel_id)
+            if row is None:
+                row = DigestSubscription(
+                    team_id=team_id,
+                    channel_id=channel_id,
+                    spec="",
+                    cron="",
+                    tz=tz,
+                    created_by=user_id,
+                    created_at=now,
+                )
+            row.spec, row.cron, row.tz, row.created_by = cadence.spec, cadence.cron, tz, user_id
+            row.active = True
+            row.next_fire_at = next_fire(cadence.cron, tz, now)
+            session.add(row)
+            audit.record(
+                session,
+                runtime.clock,
+                team_id=team_id,
+                actor_id=user_id,
+                action="digest.subscribed",
+                channel=channel_id,
+                spec=cadence.spec,
+                tz=tz,
+            )
+    except IntegrityError:
+        raise Conflict("Someone set this channel's digest at the same moment; try again.") from None
+    return row
+
+
+async def unsubscribe(
+    runtime: Runtime, *, team_id: str, user_id: str, channel_id: str
+) -> DigestSubscription | None:
+    async with unit_of_work(runtime.sessions) as session:
+        row = await find(session, team_id=team_id, channel_id=channel_id)
+        if row is None or not row.active:
+            return None
+        row.active = False
+        row.next_fire_at = None
+        session.add(row)
+        audit.record(
+            session,
+            runtime.clock,
+            team_id=team_id,
+            actor_id=user_id,
+            action="digest.unsubscribed",
+            channel=channel_id,
+        )
+    return row
+
+
+async def subscription(
+    runtime: Runtime, *, team_id: str, channel_id: str
+) -> DigestSubscription | None:
+    async with unit_of_work(runtime.sessions) as session:
+        row = await find(session, team_id=team_id, channel_id=channel_id)
+    return row if row is not None and row.active else None
+
+
+def queue_digest(
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    team_id: str,
+    channel_id: str,
+    subscription_id: int | None,
+    window: Window,
+) -> None:
+    # The channel is the conversation, so the digest keeps its place among the run cards.
+    enqueue(
+        session,
+        clock,
+        team_id=team_id,
+        kind=Note.DIGEST,
+        conversation=channel_id,
+        payload=window.payload(channel_id, subscription_id),
+    )
+
+
+async def send_now(runtime: Runtime, *, team_id: str, user_id: str, channel_id: str) -> None:
+    """`digest now`: a digest for the channel, covering what finished since its last one.
+
+    A channel without a subscription gets an inactive row all the same: it remembers when its
+    last digest went out, so the next one does not repeat what this one reports.
+    """
+    now = runtime.clock.now()
+    try:
+        async with unit_of_work(runtime.sessions) as session:
+            row = await find(session, team_id=team_id, channel_id=channel_id)
+            if row is None:
+                row = DigestSubscription(
+                    team_id=team_id,
+                    channel_id=channel_id,
+                    spec="",
+                    cron="",
+                    tz="UTC",
+                    created_by=user_id,
+                    active=False,
+                    created_at=now,
+                    last_sent_at=now,
+                )
+                session.add(row)
+                await session.flush()
+                last = None
+            else:
+                last = row.last_sent_at
+                await _mark_sent(session, row, now)
+            queue_digest(
+                session,
+                runtime.clock,
+                team_id=team_id,
+                channel_id=channel_id,
+                subscription_id=row.id,
+                window=Window(last or now - FIRST_WINDOW, now),
+            )
+    except IntegrityError:
+        raise Conflict("A digest for this channel is going out right now.") from None
+    runtime.outbox_signal.set()
+
+
+async def _mark_sent(session: AsyncSession, row: DigestSubscription, now: datetime) -> None:
+    """Compare-and-set on the last digest's time, so a scheduled digest firing at this moment
+    cannot report the same finished runs twice."""
+    last = row.last_sent_at
+    unchanged = (
+        col(DigestSubscription.last_sent_at).is_(None)
+        if last is None
+        else col(DigestSubscription.last_sent_at) == last
+    )
+    result = await session.exec(
+        update(DigestSubscription)
+        .where(col(DigestSubscription.id) == row.id, unchanged)
+        .values(last_sent_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict("A digest for this channel is going out right now.")

@@ -1,0 +1,63 @@
+"""`/baton digest daily|weekdays|weekly <day> HH:MM | off | now`, each with an optional #channel."""
+
+from __future__ import annotations
+
+from bot.command_line import usage_error
+from bot.digests import subscriptions
+from bot.digests.cadence import parse_cadence
+from bot.replies import Reply
+from bot.runtime import Runtime
+from handlers.requests import SlashRequest
+from handlers.runs import CHANNEL
+
+
+def _channel_and_words(request: SlashRequest) -> tuple[str, list[str]]:
+    """The channel named with #channel (Slack escapes it to <#C123|name>), else the one the
+    command was typed in."""
+    channel, words = request.channel_id, []
+    for word in request.command.args:
+        found = CHANNEL.fullmatch(word)
+        if found is not None:
+            channel = found.group(1)
+        else:
+            words.append(word)
+    if not channel.startswith(("C", "G")):
+        raise usage_error(
+            "digest",
+            "Digests go to a channel: type this in the channel, or "
+            "add the channel, e.g. `#general`.",
+        )
+    return channel, words
+
+
+async def digest(runtime: Runtime, request: SlashRequest) -> Reply:
+    channel, words = _channel_and_words(request)
+    team = request.team_id
+    if not words:
+        found = await subscriptions.subscription(runtime, team_id=team, channel_id=channel)
+        if found is None:
+            raise usage_error("digest", f"<#{channel}> has no status digest yet.")
+        return Reply(subscriptions.describe(found))
+    verb = words[0].lower()
+    if verb in ("off", "now") and len(words) > 1:
+        raise usage_error("digest", f"`digest {verb}` takes only a channel.")
+    if verb == "off":
+        stopped = await subscriptions.unsubscribe(
+            runtime, team_id=team, user_id=request.user_id, channel_id=channel
+        )
+        if stopped is None:
+            return Reply(f"<#{channel}> has no status digest to stop.")
+        return Reply(f"Stopped the status digest for <#{channel}>.")
+    if verb == "now":
+        await subscriptions.send_now(
+            runtime, team_id=team, user_id=request.user_id, channel_id=channel
+        )
+        return Reply(f"A status digest for <#{channel}> is on its way.")
+    row = await subscriptions.subscribe(
+        runtime,
+        team_id=team,
+        user_id=request.user_id,
+        channel_id=channel,
+        cadence=parse_cadence(words),
+    )
+    return Reply(f"{subscriptions.describe(row)} `/baton digest off` stops it.")

@@ -1,0 +1,102 @@
+"""One signed POST to an integration, through the SSRF guard, with a hard time limit."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+
+from bot.integrations import ssrf
+from bot.integrations.signing import signed_headers
+
+MAX_ANSWER_BYTES = 65_536
+USER_AGENT = "Baton-Hooks/1"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    seconds: float
+
+
+class Unreachable(Exception):
+    """No HTTP answer: refused by the guard, unresolvable, no connection, or too slow.
+
+    `retryable` is False only for the guard's refusal: calling again cannot change it.
+    """
+
+    def __init__(self, reason: str, *, retryable: bool) -> None:
+        super().__init__(reason)
+        self.retryable = retryable
+
+
+async def post_signed(
+    url: str,
+    body: bytes,
+    *,
+    secret: str,
+    now: datetime,
+    allow_private: bool,
+    time_limit: float,
+    headers: dict[str, str] | None = None,
+) -> Answer:
+    """POST `body` signed with `secret` at wall time `now`; the whole exchange, from resolving
+    the host to the answer's last byte, must finish within `time_limit` seconds."""
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(time_limit):
+            target = await _checked(url, allow_private)
+            sent = {
+                "Host": target.host_header,
+                "Content-Type": "application/json",
+                "User-Agent": USER_AGENT,
+                **signed_headers(secret, body, now),
+                **(headers or {}),
+            }
+            return await _exchange(target, body, sent, time_limit, started)
+    except (TimeoutError, httpx.TimeoutException):
+        raise Unreachable(f"gave no answer within {time_limit:g}s", retryable=True) from None
+    except httpx.HTTPError as exc:
+        detail = str(exc) or type(exc).__name__
+        raise Unreachable(f"could not be reached: {detail}", retryable=True) from None
+
+
+async def _checked(url: str, allow_private: bool) -> ssrf.Target:
+    try:
+        return await ssrf.check(url, allow_private=allow_private)
+    except ssrf.Unresolved as exc:
+        raise Unreachable(f"could not be reached: {exc}", retryable=True) from None
+    except ssrf.Refused as exc:
+        raise Unreachable(f"was not called: {exc}", retryable=False) from None
+
+
+async def _exchange(
+    target: ssrf.Target, body: bytes, headers: dict[str, str], time_limit: float, started: float
+) -> Answer:
+    # trust_env=False: a proxy from the environment would connect somewhere the guard never saw.
+    async with (
+        httpx.AsyncClient(timeout=time_limit, follow_redirects=False, trust_env=False) as client,
+        client.stream(
+            "POST",
+            target.pinned_url,
+            content=body,
+            headers=headers,
+            extensions={"sni_hostname": target.url.host},
+        ) as response,
+    ):
+        received = bytearray()
+        async for chunk in response.aiter_bytes():
+            received += chunk
+            if len(received) >= MAX_ANSWER_BYTES:
+                break
+        return Answer(
+            status=response.status_code,
+            body=bytes(received[:MAX_ANSWER_BYTES]),
+            headers={key.lower(): value for key, value in response.headers.items()},
+            seconds=time.monotonic() - started,
+        )

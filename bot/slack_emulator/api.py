@@ -268,6 +268,9 @@ def chat_post_message(ctx: ApiContext, params: JSON) -> JSON:
         attachments=attachments,
         thread_ts=param(params, "thread_ts"),
     )
+    metadata = decode(params.get("metadata"))
+    if isinstance(metadata, dict):
+        message.metadata = metadata
     return {
         "ok": True,
         "channel": conversation.id,
@@ -367,6 +370,52 @@ def conversations_info(ctx: ApiContext, params: JSON) -> JSON:
 def conversations_members(ctx: ApiContext, params: JSON) -> JSON:
     members = list(_conversation(ctx, params).members)
     return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
+
+
+def _page(messages: list[Message], params: JSON) -> JSON:
+    """A page of messages within oldest/latest (exclusive unless `inclusive`), as Slack pages."""
+    inclusive = flag(params, "inclusive")
+    oldest = float(param(params, "oldest") or 0)
+    latest = float(param(params, "latest") or "inf")
+
+    def within(message: Message) -> bool:
+        ts = float(message.ts)
+        if inclusive:
+            return oldest <= ts <= latest
+        return oldest < ts < latest
+
+    found = [m for m in messages if not m.deleted and within(m)]
+    start = int(param(params, "cursor") or 0)
+    limit = int(param(params, "limit") or 100)
+    page = found[start : start + limit]
+    more = start + limit < len(found)
+    with_metadata = flag(params, "include_all_metadata")
+    payloads = []
+    for message in page:
+        payload = message.to_payload()
+        if not with_metadata:
+            payload.pop("metadata", None)
+        payloads.append(payload)
+    return {
+        "ok": True,
+        "messages": payloads,
+        "has_more": more,
+        "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+    }
+
+
+def conversations_history(ctx: ApiContext, params: JSON) -> JSON:
+    """Top-level messages, newest first."""
+    conversation = _conversation(ctx, params)
+    top = [m for m in conversation.messages if not m.is_reply]
+    return _page(list(reversed(top)), params)
+
+
+def conversations_replies(ctx: ApiContext, params: JSON) -> JSON:
+    """A thread: its parent, then the replies, oldest first."""
+    conversation = _conversation(ctx, params)
+    parent = _message(ctx, conversation, required(params, "ts", "thread_not_found"))
+    return _page([parent, *parent.replies], params)
 
 
 def users_info(ctx: ApiContext, params: JSON) -> JSON:
@@ -509,6 +558,8 @@ METHODS: dict[str, Method] = {
     "conversations.open": conversations_open,
     "conversations.info": conversations_info,
     "conversations.members": conversations_members,
+    "conversations.history": conversations_history,
+    "conversations.replies": conversations_replies,
     "users.info": users_info,
     "users.list": users_list,
     "usergroups.list": usergroups_list,

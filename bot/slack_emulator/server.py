@@ -94,6 +94,7 @@ class SlackEmulator:
         self._workspaces: dict[str, Workspace] = {}
         self._by_token: dict[str, Workspace] = {}
         self._response_urls: dict[str, ResponseUrl] = {}
+        self._oauth_codes: dict[str, tuple[str, str]] = {}
         self._post_times: dict[tuple[str, str], list[float]] = {}
         self._min_post_interval: float | None = None
         self._waiters: set[asyncio.Event] = set()
@@ -163,6 +164,14 @@ class SlackEmulator:
         self._workspaces[team_id] = workspace
         self._by_token[token] = workspace
         return workspace
+
+    def issue_oauth_code(self, team_id: str, user: str) -> str:
+        """The `code` Slack appends to the redirect URL once `user` approved installing the app
+        in `team_id`; oauth.v2.access exchanges it (once) for the team's bot token."""
+        ws = self.workspace(team_id)
+        code = self._ids.secret()
+        self._oauth_codes[code] = (ws.team_id, self._user_id(ws, user))
+        return code
 
     def add_token(self, team_id: str, token: str) -> None:
         """Another valid token for a team (e.g. after a token rotation)."""
@@ -487,6 +496,8 @@ class SlackEmulator:
         workspace: Workspace | None,
         malformed: bool,
     ) -> tuple[int, JSON, dict[str, str]]:
+        if method == "oauth.v2.access":  # authenticated by the app's client id, not a token
+            return 200, self._oauth_access(params), {}
         handler = api.METHODS.get(method)
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method"}, {}
@@ -510,6 +521,25 @@ class SlackEmulator:
             self._post_times.setdefault(key, []).append(time.monotonic())
         headers = {"X-OAuth-Scopes": _SCOPES} if method == "auth.test" else {}
         return 200, body, headers
+
+    def _oauth_access(self, params: JSON) -> JSON:
+        entry = self._oauth_codes.pop(str(params.get("code", "")), None)
+        if entry is None:
+            return {"ok": False, "error": "invalid_code"}
+        team_id, user_id = entry
+        ws = self.workspace(team_id)
+        return {
+            "ok": True,
+            "access_token": ws.bot_token,
+            "token_type": "bot",
+            "scope": _SCOPES,
+            "bot_user_id": ws.bot_user_id,
+            "app_id": self.app_id,
+            "team": {"id": ws.team_id, "name": ws.name},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "authed_user": {"id": user_id},
+        }
 
     def _too_soon(self, workspace: Workspace, params: JSON) -> bool:
         if self._min_post_interval is None:

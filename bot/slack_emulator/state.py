@@ -158,6 +158,8 @@ class Message:
     edits: list[Edit] = field(default_factory=list)
     replies: list[Message] = field(default_factory=list)
     deleted: bool = False
+    # Message metadata (event_type, event_payload) posted with chat.postMessage.
+    metadata: JSON | None = None
 
     @property
     def is_reply(self) -> bool:
@@ -208,6 +210,8 @@ class Message:
             payload["latest_reply"] = self.replies[-1].ts
         if self.edits:
             payload["edited"] = {"user": self.user, "ts": f"{self.edits[-1].replaced_at:.6f}"}
+        if self.metadata:
+            payload["metadata"] = copy.deepcopy(self.metadata)
         return payload
 
     def replace_content(self, text: str, blocks: list[JSON], now: float) -> None:

@@ -1,0 +1,165 @@
+"""Which workspaces Baton works for: OAuth installations into many (SPEC section 9), or the one
+workspace of SLACK_BOT_TOKEN; and uninstalling, which stops the work and keeps the data.
+
+Installations live in Baton's database, in slack_sdk's own tables (storage.models declares them,
+so Alembic owns them) read and written by slack_sdk's async SQLAlchemy stores.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.errors import SlackApiError
+from slack_sdk.oauth.installation_store.models.installation import Installation
+from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.runtime import Runtime
+from bot.slack_clients import TokenLookup
+from storage.db import SessionFactory, unit_of_work
+from storage.models import SLACK_BOTS, SLACK_INSTALLATIONS, SLACK_OAUTH_STATES, Workspace
+
+log = logging.getLogger("baton.installations")
+
+# What Baton asks for when installed; manifest.yml declares the same (a test keeps them equal).
+# The history scopes let the deliverer check, after a crash, whether a message already went out.
+BOT_SCOPES = (
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "im:write",
+    "im:history",
+    "channels:history",
+    "groups:history",
+    "users:read",
+    "usergroups:read",
+)
+STATE_SECONDS = 600
+
+
+class InstallationStore(AsyncSQLAlchemyInstallationStore):
+    """slack_sdk's store on Baton's engine and tables; saving an installation (re)activates
+    its workspace."""
+
+    def __init__(
+        self, client_id: str, engine: AsyncEngine, sessions: SessionFactory, clock: Clock
+    ) -> None:
+        super().__init__(client_id=client_id, engine=engine, logger=log)
+        self.metadata = SLACK_INSTALLATIONS.metadata
+        self.installations = SLACK_INSTALLATIONS
+        self.bots = SLACK_BOTS
+        self._sessions = sessions
+        self._clock = clock
+
+    async def async_save(self, installation: Installation) -> None:
+        await super().async_save(installation)
+        if installation.team_id:
+            await activate(
+                self._sessions,
+                self._clock,
+                team_id=installation.team_id,
+                name=installation.team_name or "",
+            )
+
+    async def bot_token(self, team_id: str) -> str | None:
+        bot = await self.async_find_bot(enterprise_id=None, team_id=team_id)
+        return bot.bot_token if bot is not None else None
+
+
+def state_store(engine: AsyncEngine) -> AsyncSQLAlchemyOAuthStateStore:
+    store = AsyncSQLAlchemyOAuthStateStore(expiration_seconds=STATE_SECONDS, engine=engine)
+    store.metadata = SLACK_OAUTH_STATES.metadata
+    store.oauth_states = SLACK_OAUTH_STATES
+    return store
+
+
+def oauth_options(settings: Settings, runtime: Runtime) -> dict[str, Any]:
+    """AsyncApp's OAuth arguments (none in single-workspace mode): /slack/install and
+    /slack/oauth_redirect, installations and states in Baton's database."""
+    if not (settings.oauth_enabled and settings.SLACK_CLIENT_ID and settings.SLACK_CLIENT_SECRET):
+        return {}
+    store = InstallationStore(
+        settings.SLACK_CLIENT_ID, runtime.engine, runtime.sessions, runtime.clock
+    )
+    oauth = AsyncOAuthSettings(
+        client_id=settings.SLACK_CLIENT_ID,
+        client_secret=settings.SLACK_CLIENT_SECRET,
+        scopes=list(BOT_SCOPES),
+        user_scopes=[],
+        redirect_uri=f"{settings.public_url}/slack/oauth_redirect",
+        install_path="/slack/install",
+        redirect_uri_path="/slack/oauth_redirect",
+        installation_store=store,
+        installation_store_bot_only=True,
+        state_store=state_store(runtime.engine),
+        state_expiration_seconds=STATE_SECONDS,
+        logger=log,
+    )
+    return {"oauth_settings": oauth, "installation_store_bot_only": True}
+
+
+def installation_tokens(
+    settings: Settings, engine: AsyncEngine, sessions: SessionFactory, clock: Clock
+) -> TokenLookup | None:
+    """Where the bot token of a workspace comes from: its installation (OAuth), or None for
+    SLACK_BOT_TOKEN's one workspace."""
+    if not (settings.oauth_enabled and settings.SLACK_CLIENT_ID):
+        return None
+    return InstallationStore(settings.SLACK_CLIENT_ID, engine, sessions, clock).bot_token
+
+
+async def activate(sessions: SessionFactory, clock: Clock, *, team_id: str, name: str = "") -> None:
+    """The workspace has (again) installed Baton: its work resumes where it stopped."""
+    now = clock.now()
+    async with unit_of_work(sessions) as session:
+        workspace = await session.get(Workspace, team_id)
+        if workspace is None:
+            workspace = Workspace(team_id=team_id, installed_at=now)
+        elif not workspace.active:
+            workspace.installed_at = now
+        workspace.active = True
+        workspace.uninstalled_at = None
+        if name:
+            workspace.name = name
+        session.add(workspace)
+    log.info("workspace %s is installed", team_id)
+
+
+async def uninstall(runtime: Runtime, team_id: str) -> None:
+    """Slack says the app was uninstalled (or its bot token revoked): forget the tokens, stop
+    sweeping and delivering for the workspace, keep its workflows, runs and history."""
+    now = runtime.clock.now()
+    async with unit_of_work(runtime.sessions) as session:
+        workspace = await session.get(Workspace, team_id)
+        if workspace is None:
+            workspace = Workspace(team_id=team_id, installed_at=now)
+        workspace.active = False
+        workspace.uninstalled_at = now
+        session.add(workspace)
+        await session.exec(delete(SLACK_BOTS).where(col(SLACK_BOTS.c.team_id) == team_id))
+        await session.exec(
+            delete(SLACK_INSTALLATIONS).where(col(SLACK_INSTALLATIONS.c.team_id) == team_id)
+        )
+    log.warning("workspace %s uninstalled Baton; its data is kept", team_id)
+
+
+async def activate_token_workspace(runtime: Runtime) -> None:
+    """Single-workspace mode: the workspace SLACK_BOT_TOKEN belongs to is active (it may have
+    been uninstalled and installed again, with a new token, while Baton was down)."""
+    token = runtime.settings.SLACK_BOT_TOKEN
+    if runtime.settings.oauth_enabled or not token:
+        return
+    try:
+        client = runtime.slack.client_for_token(token)
+        team_id = str((await client.auth_test())["team_id"])
+    except (SlackApiError, OSError, TimeoutError) as exc:
+        log.warning("auth.test failed at start (%s); the workspace keeps its state", exc)
+        return
+    await activate(runtime.sessions, runtime.clock, team_id=team_id)

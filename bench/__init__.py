@@ -1,0 +1,1 @@
+"""Baton's benchmarks: ratios measured side by side, printed as one table (not a test)."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,20 +14,31 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
+from bot import digests, reminders, schedules
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.delivery import Deliverer
 from bot.directory import Directory
+from bot.home import publish_home
+from bot.installations import activate_token_workspace, installation_tokens, oauth_options
+from bot.integrations import hook_routes
+from bot.integrations import register as register_integrations
 from bot.metrics import Metrics
+from bot.observe import slack_middleware
+from bot.outbox import Note
 from bot.runtime import Runtime
 from bot.slack_clients import SlackClients
+from bot.slack_limits import MethodLimits
 from bot.sweep import Sweeper, start_scheduler, stop_scheduler
+from bot.templates import Templates
 from bot.web import build_web, ops_routes, slack_routes
-from handlers import register_all
+from handlers import dedupe, register_all
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 
 log = logging.getLogger("baton")
+
+STOP_GRACE_SECONDS = 20.0
 
 
 @dataclass
@@ -40,12 +53,17 @@ class Baton:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
-        routes = [*slack_routes(self.bolt), *ops_routes(self.runtime)]
+        routes = [
+            *slack_routes(self.bolt, self.runtime.metrics),
+            *ops_routes(self.runtime),
+            *hook_routes(self.runtime),
+        ]
         self.web = build_web(routes, on_start=self.start, on_stop=self.stop)
 
     async def start(self) -> None:
         if self.migrate_on_start:
             await upgrade(self.runtime.engine)
+        await activate_token_workspace(self.runtime)
         self._tasks.append(asyncio.create_task(self.deliverer.run_forever(), name="deliverer"))
         self._scheduler = start_scheduler(self.sweeper, self.runtime.settings.BATON_TICK_SECONDS)
 
@@ -53,20 +71,32 @@ class Baton:
         if self._scheduler is not None:
             await stop_scheduler(self._scheduler, self.sweeper)
             self._scheduler = None
+        # Listeners still running commit their changes (and the notes those cause) first.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(STOP_GRACE_SECONDS):
+                await self.runtime.listeners.wait_idle()
         self.deliverer.stop()
-        # In-flight deliveries finish; their rows are marked before the engine closes.
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # In-flight deliveries finish; their rows are marked before the engine closes. One
+        # stuck past the grace is cancelled: its lease runs out and another replica resumes it.
+        if self._tasks:
+            _, stuck = await asyncio.wait(self._tasks, timeout=STOP_GRACE_SECONDS)
+            for task in stuck:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         await self.runtime.engine.dispose()
 
 
 def build_bolt(settings: Settings, runtime: Runtime) -> AsyncApp:
-    client = AsyncWebClient(token=settings.SLACK_BOT_TOKEN, base_url=settings.SLACK_API_URL)
+    # With OAuth, each request's token comes from its workspace's installation.
+    token = None if settings.oauth_enabled else settings.SLACK_BOT_TOKEN
+    client = AsyncWebClient(token=token, base_url=settings.SLACK_API_URL)
     bolt = AsyncApp(
         client=client,
         signing_secret=settings.SLACK_SIGNING_SECRET,
         raise_error_for_unhandled_request=False,
         logger=logging.getLogger("baton.slack"),
+        **oauth_options(settings, runtime),
     )
 
     async def inject_runtime(context: dict[str, Any], next: Any) -> None:
@@ -74,8 +104,30 @@ def build_bolt(settings: Settings, runtime: Runtime) -> AsyncApp:
         await next()
 
     bolt.use(inject_runtime)
+    bolt.use(slack_middleware(runtime.metrics))
+    dedupe.register(bolt, runtime)
     register_all(bolt, runtime.listeners)
     return bolt
+
+
+def build_runtime(settings: Settings, clock: Clock, *, paced: bool = True) -> Runtime:
+    """The services' shared state, also used alone by the CLI's database commands.
+
+    `paced=False` (tests against the emulator) drops the per-method rate tiers.
+    """
+    engine = create_engine(settings.BATON_DATABASE_URL)
+    sessions = session_factory(engine)
+    tokens = installation_tokens(settings, engine, sessions, clock)
+    slack = SlackClients(settings, tokens, limits=MethodLimits() if paced else None)
+    return Runtime(
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        sessions=sessions,
+        metrics=Metrics(),
+        slack=slack,
+        directory=Directory(settings, clock, sessions, slack),
+    )
 
 
 def create_app(
@@ -86,21 +138,14 @@ def create_app(
     channel_interval: float = 1.0,
 ) -> Baton:
     settings.require_slack()
-    clock = clock or SystemClock()
-    engine = create_engine(settings.BATON_DATABASE_URL)
-    sessions = session_factory(engine)
-    slack = SlackClients(settings)
-    runtime = Runtime(
-        settings=settings,
-        clock=clock,
-        engine=engine,
-        sessions=sessions,
-        metrics=Metrics(),
-        slack=slack,
-        directory=Directory(settings, clock, sessions, slack),
-    )
+    runtime = build_runtime(settings, clock or SystemClock(), paced=channel_interval > 0)
     deliverer = Deliverer(runtime, channel_interval=channel_interval)
+    deliverer.handle(Note.HOME, functools.partial(publish_home, runtime))
     sweeper = Sweeper(runtime)
+    reminders.register(sweeper, deliverer)
+    schedules.register(sweeper)
+    register_integrations(sweeper)
+    digests.register(sweeper, deliverer, Templates(settings.BATON_TEMPLATE_DIR))
     return Baton(
         runtime=runtime,
         bolt=build_bolt(settings, runtime),

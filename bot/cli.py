@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 import uvicorn
@@ -29,11 +31,10 @@ def _settings() -> Settings:
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    """Structured (JSON) lines on stderr, with the workspace, run and step they concern."""
+    from bot.logs import configure
+
+    configure(logging.INFO, sys.stderr)
 
 
 @cli.command()
@@ -53,7 +54,60 @@ def serve() -> None:
 
         asyncio.run(serve_socket_mode(baton, settings))
         return
-    uvicorn.run(baton.web, host=settings.BATON_HOST, port=settings.BATON_PORT, log_level="info")
+    # log_config=None: uvicorn's own lines go through the JSON handler too. On SIGTERM uvicorn
+    # stops accepting, finishes open requests, then Baton.stop finishes in-flight deliveries.
+    uvicorn.run(
+        baton.web,
+        host=settings.BATON_HOST,
+        port=settings.BATON_PORT,
+        log_level="info",
+        log_config=None,
+    )
+
+
+def _run_console(db: Path, script: Path | None, sample: bool, fresh: bool) -> None:
+    from bot.console import ConsoleOptions, run_console
+
+    # Only warnings reach stderr, so stdout holds the session alone (and pipes cleanly).
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    options = ConsoleOptions(database=db, sample=sample, fresh=fresh)
+    try:
+        asyncio.run(run_console(options, script=script, stdin=sys.stdin, stdout=sys.stdout))
+    except KeyboardInterrupt:
+        typer.echo("")
+
+
+@cli.command()
+def console(
+    db: Annotated[Path, typer.Option(help="The SQLite file to keep state in.")] = Path(
+        "baton-console.db"
+    ),
+    script: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="Run its lines first, then read stdin."),
+    ] = None,
+    sample: Annotated[
+        bool, typer.Option(help="Import the sample onboarding workflow on start.")
+    ] = True,
+    fresh: Annotated[bool, typer.Option(help="Delete the database file first.")] = False,
+) -> None:
+    """Try Baton with no Slack workspace: a built-in Slack emulator and a terminal."""
+    _run_console(db, script, sample, fresh)
+
+
+@cli.command()
+def start() -> None:
+    """Serve Slack when its credentials are set; otherwise open the console."""
+    settings = _settings()
+    if settings.has_slack_credentials:
+        serve()
+        return
+    typer.echo(
+        "No Slack credentials (SLACK_BOT_TOKEN, or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET): "
+        "starting `baton console` instead.",
+        err=True,
+    )
+    _run_console(Path("baton-console.db"), None, sample=True, fresh=False)
 
 
 @db_cli.command("upgrade")
@@ -78,3 +132,33 @@ def db_upgrade() -> None:
 
 def main() -> None:
     cli()
+
+
+@cli.command("check")
+def check_command(path: Path) -> None:
+    """Validate a workflow file (YAML, or the text form) and print its plan."""
+    from bot.cli_workflows import check
+
+    check(path)
+
+
+@cli.command("import")
+def import_command(
+    path: Path,
+    team: str = typer.Option(..., help="The Slack team id (T…) to store it in"),
+    owner: str = typer.Option(..., help="The Slack user id (U…) who owns it"),
+) -> None:
+    """Store a workflow file as a new version of its workflow."""
+    from bot.cli_workflows import import_file
+
+    import_file(_settings(), path, team, owner)
+
+
+@cli.command("export")
+def export_command(
+    name: str, team: str = typer.Option(..., help="The Slack team id (T…) it lives in")
+) -> None:
+    """Print a workflow as YAML."""
+    from bot.cli_workflows import export_workflow
+
+    export_workflow(_settings(), name, team)

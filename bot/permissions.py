@@ -50,3 +50,8 @@ SYSTEM_USER = "BATON"
 def system_actor(team_id: str) -> Actor:
     """Baton itself, when a timer runs out or an integration answers."""
     return Actor(team_id, SYSTEM_USER, is_admin=True)
+
+
+def actor_name(actor: Actor) -> str:
+    """How an actor is named in messages: a mention, or Baton for its own doings."""
+    return "Baton" if actor.user_id == SYSTEM_USER else f"<@{actor.user_id}>"

@@ -3,8 +3,11 @@ change tells people (outbox) and records (audit). Called inside one unit of work
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -13,7 +16,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import audit
 from bot.clock import Clock
 from bot.errors import NotFound
+from bot.language import fill_title
 from bot.outbox import Note, enqueue, step_conversation
+from bot.slack_text import clip, escape
 from bot.states import (
     FINISHED_STATES,
     RunState,
@@ -148,9 +153,28 @@ def _add_timer(
     )
 
 
+def _shown_output(value: Any) -> Any:
+    """An output as a title shows it: text escaped like anything typed, other values as JSON."""
+    if isinstance(value, Mapping):
+        return {str(key): _shown_output(item) for key, item in value.items()}
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return escape(clip(text, 200))
+
+
+def _title_with_outputs(step: StepRun, steps: list[StepRun]) -> str:
+    """Fill `{steps.<id>.output.<key>}` from what earlier (hook) steps returned."""
+    if "{steps." not in step.title:
+        return step.title
+    shown: dict[str, dict[str, Any]] = {
+        s.step_key: _shown_output(s.output) for s in steps if s.output and s is not step
+    }
+    return fill_title(step.title, {}, shown) if shown else step.title
+
+
 async def make_ready(session: AsyncSession, clock: Clock, locked: LockedRun, step: StepRun) -> None:
     now = clock.now()
     run = locked.run
+    step.title = _title_with_outputs(step, locked.steps)
     step.state = StepState.READY
     step.ready_at = now
     step.started_at = None

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import update
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import audit
 from bot.errors import Conflict, Forbidden, NotFound, UsageError
@@ -198,14 +199,17 @@ async def cancel_run(runtime: Runtime, actor: Actor, key: str, reason: str) -> R
     return run
 
 
+async def _find_run(session: AsyncSession, team_id: str, key: str) -> Run:
+    run = (await session.exec(select(Run).where(Run.team_id == team_id, Run.key == key))).first()
+    if run is None:
+        raise NotFound(f"There is no run `{key}` in this workspace.")
+    return run
+
+
 async def get_run(runtime: Runtime, team_id: str, key: str) -> LockedRun:
     """A run and its steps, read without taking the lock (for showing, not changing)."""
     async with unit_of_work(runtime.sessions) as session:
-        run = (
-            await session.exec(select(Run).where(Run.team_id == team_id, Run.key == key))
-        ).first()
-        if run is None:
-            raise NotFound(f"There is no run `{key}` in this workspace.")
+        run = await _find_run(session, team_id, key)
         steps = (
             await session.exec(
                 select(StepRun).where(StepRun.run_id == run.id).order_by(col(StepRun.position))
@@ -240,11 +244,7 @@ async def active_runs(runtime: Runtime, team_id: str, channel_id: str | None) ->
 
 async def history(runtime: Runtime, team_id: str, key: str) -> tuple[Run, list[AuditEvent]]:
     async with unit_of_work(runtime.sessions) as session:
-        run = (
-            await session.exec(select(Run).where(Run.team_id == team_id, Run.key == key))
-        ).first()
-        if run is None:
-            raise NotFound(f"There is no run `{key}` in this workspace.")
+        run = await _find_run(session, team_id, key)
         events = (
             await session.exec(
                 select(AuditEvent)

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import audit
 from bot.errors import Conflict, Forbidden
 from bot.outbox import Note
-from bot.permissions import Actor, can_manage_run, is_assignee
+from bot.permissions import Actor, actor_name, can_manage_run, is_assignee
 from bot.progress import (
     LockedRun,
     advance,
@@ -64,7 +65,12 @@ class Changed:
 
 
 async def _check_allowed(
-    runtime: Runtime, actor: Actor, locked: LockedRun, step: StepRun, change: StepChange
+    session: AsyncSession,
+    runtime: Runtime,
+    actor: Actor,
+    locked: LockedRun,
+    step: StepRun,
+    change: StepChange,
 ) -> None:
     if actor.is_admin:
         return
@@ -76,10 +82,9 @@ async def _check_allowed(
         holder = step.claimed_by or (step.assignee_id if step.assignee_kind == "user" else None)
         if change.action == StepAction.REASSIGN and actor.user_id == holder:
             return
-        async with unit_of_work(runtime.sessions) as session:
-            workflow = (
-                await session.exec(select(Workflow).where(Workflow.id == run.workflow_id))
-            ).one()
+        workflow = (
+            await session.exec(select(Workflow).where(Workflow.id == run.workflow_id))
+        ).one()
         if can_manage_run(actor, run, workflow):
             return
         raise Forbidden(
@@ -106,106 +111,114 @@ def _refusal(step: StepRun, reason: str) -> Conflict:
 async def change_step(
     runtime: Runtime, actor: Actor, run_key: str, step_key: str, change: StepChange
 ) -> Changed:
+    """Change a step in a transaction of its own."""
     try:
-        return await _change_step(runtime, actor, run_key, step_key, change)
+        async with unit_of_work(runtime.sessions) as session:
+            changed = await apply_change(session, runtime, actor, run_key, step_key, change)
     except StaleDataError:
         raise Conflict("That step changed at the same moment; nothing was changed.") from None
+    runtime.outbox_signal.set()
+    return changed
 
 
-async def _change_step(
-    runtime: Runtime, actor: Actor, run_key: str, step_key: str, change: StepChange
+async def apply_change(
+    session: AsyncSession,
+    runtime: Runtime,
+    actor: Actor,
+    run_key: str,
+    step_key: str,
+    change: StepChange,
 ) -> Changed:
+    """Change a step inside the caller's transaction (a sweep's claim, say), so the change and
+    what caused it commit together."""
     clock = runtime.clock
     now = clock.now()
     action = change.action
-    async with unit_of_work(runtime.sessions) as session:
-        locked = await lock_run(session, team_id=actor.team_id, key=run_key)
-        run, step = locked.run, locked.step(step_key)
-        reviving = action in (StepAction.RETRY, StepAction.SKIP) and run.state == RunState.FAILED
-        if run.state != RunState.ACTIVE and not reviving:
-            raise Conflict(f"`{run.key}` is {run.state}; its steps can't change any more.")
-        await _check_allowed(runtime, actor, locked, step, change)
-        try:
-            new_state = next_state(step.kind, StepState(step.state), action)
-        except TransitionRefused as exc:
-            raise _refusal(step, str(exc)) from None
-        if action == StepAction.CLAIM and step.claimed_by:
-            raise _refusal(step, f"<@{step.claimed_by}> already claimed it")
-        if reviving:
-            run.state = RunState.ACTIVE
-            run.finished_at = None
-            session.add(run)
+    locked = await lock_run(session, team_id=actor.team_id, key=run_key)
+    run, step = locked.run, locked.step(step_key)
+    reviving = action in (StepAction.RETRY, StepAction.SKIP) and run.state == RunState.FAILED
+    if run.state != RunState.ACTIVE and not reviving:
+        raise Conflict(f"`{run.key}` is {run.state}; its steps can't change any more.")
+    await _check_allowed(session, runtime, actor, locked, step, change)
+    try:
+        new_state = next_state(step.kind, StepState(step.state), action)
+    except TransitionRefused as exc:
+        raise _refusal(step, str(exc)) from None
+    if action == StepAction.CLAIM and step.claimed_by:
+        raise _refusal(step, f"<@{step.claimed_by}> already claimed it")
+    if reviving:
+        run.state = RunState.ACTIVE
+        run.finished_at = None
+        session.add(run)
 
-        if (
-            step.assignee_kind == "group"
-            and step.claimed_by is None
-            and action
-            in (
-                StepAction.CLAIM,
-                StepAction.START,
-                StepAction.DONE,
-                StepAction.APPROVE,
-                StepAction.REJECT,
-                StepAction.BLOCK,
-            )
-        ):
-            step.claimed_by = actor.user_id
-        if action == StepAction.START:
-            step.started_at = now
-        elif action == StepAction.BLOCK:
-            step.blocked_reason = change.reason
-        elif action == StepAction.UNBLOCK:
-            step.blocked_reason = None
-        elif action == StepAction.REASSIGN:
-            assert change.new_assignee
-            step.assignee_kind, step.assignee_id = "user", change.new_assignee
-            step.claimed_by = None
-            step.delegated_from = None
-        if new_state in (StepState.DONE, StepState.SKIPPED, StepState.FAILED):
-            step.finished_at = now
-            step.outcome_by = actor.user_id
-            step.outcome_note = change.reason or None
-            if change.output is not None:
-                step.output = dict(change.output)
-            await cancel_timers(session, step)
-        step.state = new_state
-        session.add(step)
+    if (
+        step.assignee_kind == "group"
+        and step.claimed_by is None
+        and action
+        in (
+            StepAction.CLAIM,
+            StepAction.START,
+            StepAction.DONE,
+            StepAction.APPROVE,
+            StepAction.REJECT,
+            StepAction.BLOCK,
+        )
+    ):
+        step.claimed_by = actor.user_id
+    if action == StepAction.START:
+        step.started_at = now
+    elif action == StepAction.BLOCK:
+        step.blocked_reason = change.reason
+    elif action == StepAction.UNBLOCK:
+        step.blocked_reason = None
+    elif action == StepAction.REASSIGN:
+        assert change.new_assignee
+        step.assignee_kind, step.assignee_id = "user", change.new_assignee
+        step.claimed_by = None
+        step.delegated_from = None
+    if new_state in (StepState.DONE, StepState.SKIPPED, StepState.FAILED):
+        step.finished_at = now
+        step.outcome_by = actor.user_id
+        step.outcome_note = change.reason or None
+        if change.output is not None:
+            step.output = dict(change.output)
+        await cancel_timers(session, step)
+    step.state = new_state
+    session.add(step)
 
-        past = PAST_TENSE[action]
-        audit.record(
+    past = PAST_TENSE[action]
+    audit.record(
+        session,
+        clock,
+        team_id=run.team_id,
+        run_id=run.id,
+        step_key=step.step_key,
+        actor_id=actor.user_id,
+        action=f"step.{action.value}",
+        reason=change.reason or None,
+        assignee=change.new_assignee,
+    )
+    why = f": {escape(change.reason)}" if change.reason else ""
+    to = f" to <@{change.new_assignee}>" if change.new_assignee else ""
+    tell_thread(session, clock, run, f"{past} `{step.step_key}`{to} by {actor_name(actor)}{why}")
+    tell_step(session, clock, step, Note.STEP_REFRESH)
+    if action in (StepAction.RETRY, StepAction.REASSIGN):
+        await cancel_timers(session, step)
+        await make_ready(session, clock, locked, step)
+    if action == StepAction.BLOCK and run.owner_id != actor.user_id:
+        tell_person(
             session,
             clock,
             team_id=run.team_id,
-            run_id=run.id,
-            step_key=step.step_key,
-            actor_id=actor.user_id,
-            action=f"step.{action.value}",
-            reason=change.reason or None,
-            assignee=change.new_assignee,
+            user_id=run.owner_id,
+            text=f"`{step.step_key}` in `{run.key}` is blocked by {actor_name(actor)}{why}",
         )
-        why = f": {escape(change.reason)}" if change.reason else ""
-        to = f" to <@{change.new_assignee}>" if change.new_assignee else ""
-        tell_thread(session, clock, run, f"{past} `{step.step_key}`{to} by <@{actor.user_id}>{why}")
-        tell_step(session, clock, step, Note.STEP_REFRESH)
-        if action in (StepAction.RETRY, StepAction.REASSIGN):
-            await cancel_timers(session, step)
-            await make_ready(session, clock, locked, step)
-        if action == StepAction.BLOCK and run.owner_id != actor.user_id:
-            tell_person(
-                session,
-                clock,
-                team_id=run.team_id,
-                user_id=run.owner_id,
-                text=f"`{step.step_key}` in `{run.key}` is blocked by <@{actor.user_id}>{why}",
-            )
-        await advance(session, clock, locked, actor.user_id)
-        tell_card(session, clock, run)
-        result = Changed(
-            run.key,
-            step.step_key,
-            step.title,
-            StepState(step.state),
-            f"{past}: `{step.step_key}` ({step.title}) in `{run.key}`{to}.",
-        )
-    runtime.outbox_signal.set()
-    return result
+    await advance(session, clock, locked, actor.user_id)
+    tell_card(session, clock, run)
+    return Changed(
+        run.key,
+        step.step_key,
+        step.title,
+        StepState(step.state),
+        f"{past}: `{step.step_key}` ({step.title}) in `{run.key}`{to}.",
+    )

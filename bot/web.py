@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,20 +15,38 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.acks import ANSWERS, Answers
+from bot.delivery import observe_outbox
+from bot.metrics import Metrics
 from bot.runtime import Runtime
 from storage.migrate import current_revision
 
 
-def slack_routes(bolt: AsyncApp) -> list[BaseRoute]:
+def slack_routes(bolt: AsyncApp, metrics: Metrics | None = None) -> list[BaseRoute]:
+    """Slack's Request URL, and OAuth's install page and redirect (Bolt answers 404 to these
+    in single-workspace mode)."""
     handler = AsyncSlackRequestHandler(bolt)
+    answers = Answers()
 
     async def events(request: Request) -> Response:
+        if metrics is None:
+            return await answer(request)
+        with metrics.ack_seconds.time():  # Slack gives up on an answer after 3 seconds
+            return await answer(request)
+
+    async def oauth(request: Request) -> Response:
         return await handler.handle(request)
+
+    async def answer(request: Request) -> Response:
+        if bolt.process_before_response:  # the answer waits for the listener: nothing to wait for
+            return await handler.handle(request)
+        with answers.answering():  # listeners' work waits until the answers are out
+            return await handler.handle(request, {ANSWERS: answers})
 
     return [
         Route("/slack/events", events, methods=["POST"]),
-        Route("/slack/install", events, methods=["GET"]),
-        Route("/slack/oauth_redirect", events, methods=["GET"]),
+        Route("/slack/install", oauth, methods=["GET"]),
+        Route("/slack/oauth_redirect", oauth, methods=["GET"]),
     ]
 
 
@@ -45,6 +64,7 @@ def ops_routes(runtime: Runtime) -> list[BaseRoute]:
         return JSONResponse(
             {
                 "status": "ok",
+                "worker": runtime.worker_id,
                 "database": "ok",
                 "dialect": runtime.engine.dialect.name,
                 "schema_revision": revision,
@@ -52,6 +72,8 @@ def ops_routes(runtime: Runtime) -> list[BaseRoute]:
         )
 
     async def metrics(_: Request) -> Response:
+        with contextlib.suppress(Exception):  # a scrape shows the rest when the database is away
+            await observe_outbox(runtime)
         return Response(runtime.metrics.render(), media_type="text/plain; version=0.0.4")
 
     return [Route("/healthz", healthz), Route("/metrics", metrics)]

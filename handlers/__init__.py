@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.inflight import InFlight
-from handlers import builder, buttons, home, slash
+from handlers import builder, buttons, home, installation, slash, time
 
 
 def register_all(app: AsyncApp, inflight: InFlight) -> None:
@@ -13,3 +13,5 @@ def register_all(app: AsyncApp, inflight: InFlight) -> None:
     buttons.register(app, inflight)
     builder.register(app, inflight)
     home.register(app, inflight)
+    time.register(app, inflight)
+    installation.register(app, inflight)

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from slack_bolt.kwargs_injection.async_args import AsyncArgs
 
+from bot.acks import ack_then_wait
 from bot.errors import BatonError
 from bot.inflight import InFlight
 from bot.language import DefinitionError
@@ -51,6 +52,8 @@ def listener(inflight: InFlight, function: Listener) -> Callable[[AsyncArgs], Aw
         for name in names:
             if values[name] is None and name in args.context:
                 values[name] = args.context[name]
+        if (ack := values.get("ack")) is not None:  # work after ack() waits for the answers
+            values["ack"] = ack_then_wait(ack, args.context)
         async with inflight.running():
             try:
                 await function(**values)

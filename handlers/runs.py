@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 
 from bot import runs
 from bot.command_line import SPEC_BY_NAME, split_words, usage_error
+from bot.digests.forecast import eta_suffix, forecast_runs, projection_line
 from bot.home import plate
 from bot.permissions import actor_for
-from bot.render.blocks import section
+from bot.render.blocks import MESSAGE_BLOCKS, context, section
 from bot.render.home import mine_message
 from bot.render.runs import run_card, step_line
 from bot.replies import Reply
@@ -67,17 +68,25 @@ async def status(runtime: Runtime, request: SlashRequest) -> Reply:
     args = request.command.args
     if args:
         locked = await runs.get_run(runtime, request.team_id, args[0])
-        text, blocks = run_card(locked.run, locked.steps, runtime.clock.now())
+        now = runtime.clock.now()
+        text, blocks = run_card(locked.run, locked.steps, now)
+        projection = (await forecast_runs(runtime, request.team_id, [locked])).get(
+            locked.run.id or 0
+        )
+        if projection is not None and len(blocks) < MESSAGE_BLOCKS:
+            blocks = [*blocks, context(projection_line(projection, locked.run.deadline, now))]
         return Reply(text, blocks)
     active = await runs.active_runs(runtime, request.team_id, request.channel_id)
     if not active:
         return Reply("No active runs in this channel. `/baton list` shows the workflows to run.")
+    projections = await forecast_runs(runtime, request.team_id, active[:20])
     lines = []
     for item in active[:20]:
         open_steps = [
             step_line(s) for s in item.steps if s.state in ("ready", "in_progress", "blocked")
         ]
-        lines.append(f"*{item.run.title}* · `{item.run.key}`\n" + "\n".join(open_steps[:5]))
+        eta = eta_suffix(projections.get(item.run.id or 0), runtime.clock.now())
+        lines.append(f"*{item.run.title}* · `{item.run.key}`{eta}\n" + "\n".join(open_steps[:5]))
     more = f"\n…and {len(active) - 20} more" if len(active) > 20 else ""
     text = "*Active runs here*\n" + "\n\n".join(lines) + more
     return Reply(text, [section(text)])

@@ -13,7 +13,7 @@ from bot.inflight import InFlight
 from bot.language import language_help
 from bot.replies import Reply
 from bot.runtime import Runtime
-from handlers import builder, runs, workflows
+from handlers import builder, digests, hooks, runs, time, workflows
 from handlers.listening import listener
 from handlers.requests import SlashRequest, Subcommand
 
@@ -39,7 +39,10 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "mine": runs.mine,
     "cancel": runs.cancel,
     "history": runs.history,
+    "digest": digests.digest,
+    "hook": hooks.hook,
     **runs.STEP_VERBS,
+    **time.SUBCOMMANDS,
 }
 
 

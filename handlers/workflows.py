@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot import workflows
 from bot.command_line import usage_error
+from bot.digests.forecast import forecast_definition, forecast_text
 from bot.language import describe_plan, format_text, format_yaml, make_plan, parse_text
 from bot.permissions import actor_for, require_editor
 from bot.render.blocks import context, section
@@ -62,11 +63,13 @@ async def show(runtime: Runtime, request: SlashRequest) -> Reply:
         f"*{defn.title}* · `{defn.name}` v{workflow.latest_version} · owner <@{workflow.owner_id}>"
     )
     body = format_text(defn)
-    text = f"{head}\n```{body}```\n*Plan*\n```{plan}```"
+    forecast = forecast_text(await forecast_definition(runtime, request.team_id, workflow, defn))
+    text = f"{head}\n```{body}```\n*Plan*\n```{plan}```\n*Forecast*\n{forecast}"
     blocks = [
         section(head),
         section(f"```{body}```"),
         section(f"*Plan*\n```{plan}```"),
+        section(f"*Forecast*\n{forecast}"),
         context(f"Edit with `/baton edit {defn.name}`; run with `/baton run {defn.name}`"),
     ]
     return Reply(text, blocks)

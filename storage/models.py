@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import JSON, Column, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -273,6 +275,27 @@ class Outbox(SQLModel, table=True):
     last_error: str | None = None
     created_at: datetime = _utc()
     sent_at: datetime | None = _utc(nullable=True)
+    # Wall time an attempt that may have reached Slack began; set while its outcome is unknown
+    # (in flight, or its replica died), so the next attempt first looks for what it posted.
+    started_at: datetime | None = _utc(nullable=True)
+    # Messages this notification already posted ("part" -> {channel, ts}): never posted twice.
+    posted: dict[str, Any] = _json_dict()
+
+
+class ChannelPace(SQLModel, table=True):
+    """When the next chat.postMessage may go to a Slack channel, shared by every replica.
+
+    `next_post_at` is wall-clock epoch seconds: a plain number lets one UPDATE reserve a slot
+    on SQLite and PostgreSQL alike.
+    """
+
+    __tablename__ = "channel_pace"
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    channel: str = Field(primary_key=True, max_length=32)
+    next_post_at: float = 0.0
+    # Slack answered 429 with Retry-After: nothing goes to the channel before this.
+    paused_until: float = 0.0
 
 
 class Person(SQLModel, table=True):
@@ -314,3 +337,14 @@ class SlackEvent(SQLModel, table=True):
     event_id: str = Field(primary_key=True, max_length=64)
     team_id: str = Field(max_length=32)
     received_at: datetime = _utc(index=True)
+
+
+# Slack's OAuth installations, bots and states in slack_sdk's own schema (its stores read and
+# write them), declared on this metadata so that Alembic owns them with the rest.
+SLACK_INSTALLATIONS = SQLAlchemyInstallationStore.build_installations_table(
+    SQLModel.metadata, "slack_installations"
+)
+SLACK_BOTS = SQLAlchemyInstallationStore.build_bots_table(SQLModel.metadata, "slack_bots")
+SLACK_OAUTH_STATES = SQLAlchemyOAuthStateStore.build_oauth_states_table(
+    SQLModel.metadata, "slack_oauth_states"
+)

@@ -16,8 +16,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import audit
 from bot.clock import Clock
 from bot.errors import NotFound
+from bot.ids import ActionId, StepRef
 from bot.language import fill_title
 from bot.outbox import Note, enqueue, step_conversation
+from bot.render.blocks import section, step_buttons
 from bot.slack_text import clip, escape
 from bot.states import (
     FINISHED_STATES,
@@ -106,7 +108,13 @@ def tell_step(session: AsyncSession, clock: Clock, step: StepRun, kind: Note) ->
 
 
 def tell_person(
-    session: AsyncSession, clock: Clock, *, team_id: str, user_id: str, text: str
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    team_id: str,
+    user_id: str,
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
 ) -> None:
     enqueue(
         session,
@@ -114,7 +122,7 @@ def tell_person(
         team_id=team_id,
         kind=Note.DIRECT,
         conversation=user_id,
-        payload={"user_id": user_id, "text": text},
+        payload={"user_id": user_id, "text": text, **({"blocks": blocks} if blocks else {})},
     )
 
 
@@ -245,15 +253,26 @@ async def advance(
     if outcome == RunState.COMPLETED:
         tell_thread(session, clock, run, f"Run completed in {took}")
     else:
-        failed = [s.step_key for s in locked.steps if s.state == StepState.FAILED]
-        tell_thread(session, clock, run, f"Run failed after {took}: {', '.join(failed)} failed")
+        failed = [s for s in locked.steps if s.state == StepState.FAILED]
+        names = ", ".join(s.step_key for s in failed)
+        tell_thread(session, clock, run, f"Run failed after {took}: {names} failed")
+        reasons = "; ".join(
+            f"`{s.step_key}`" + (f": {escape(s.outcome_note)}" if s.outcome_note else "")
+            for s in failed
+        )
+        text = f"Your run `{run.key}` ({run.title}) failed: {reasons}"
+        blocks = [section(text)]
+        for step in failed[:10]:  # each failed step with its reason and what can be done
+            why = f": _{escape(step.outcome_note)}_" if step.outcome_note else ""
+            blocks.append(section(f"❌ `{step.step_key}` {step.title}{why}"))
+            blocks.append(
+                step_buttons(
+                    StepRef(run=run.key, step=step.step_key),
+                    [("Retry", ActionId.RETRY, "primary"), ("Skip", ActionId.SKIP, None)],
+                )
+            )
         tell_person(
-            session,
-            clock,
-            team_id=run.team_id,
-            user_id=run.owner_id,
-            text=f"Your run `{run.key}` failed: step {', '.join(failed)} failed. "
-            f"You can `/baton retry {run.key} <step>` or `/baton skip {run.key} <step>`.",
+            session, clock, team_id=run.team_id, user_id=run.owner_id, text=text, blocks=blocks
         )
 
 

@@ -62,6 +62,8 @@ async def fail(runtime: Runtime, team_id: str, run_key: str, step_key: str, reas
                 select(StepRun).where(StepRun.run_id == run.id, StepRun.step_key == step_key)
             )
         ).one()
+        if run.state == "failed":  # the run failed with it: the engine told the owner already
+            return True
         text, blocks = failure_message(run, step, reason)
         enqueue(
             session,

@@ -8,6 +8,7 @@ so Alembic owns them) read and written by slack_sdk's async SQLAlchemy stores.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
@@ -16,8 +17,11 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -115,14 +119,34 @@ def installation_tokens(
     return InstallationStore(settings.SLACK_CLIENT_ID, engine, sessions, clock).bot_token
 
 
+async def _workspace_row(session: AsyncSession, team_id: str, now: datetime) -> Workspace:
+    """The workspace's row, created if missing in a way two replicas starting together (each
+    running this at start-up) cannot both attempt: insert-or-ignore, then read."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    await session.exec(
+        insert(Workspace)
+        .values(
+            team_id=team_id,
+            installed_at=now,
+            active=True,
+            name="",
+            domain="",
+            escalation_working_days=1,
+        )
+        .on_conflict_do_nothing(index_elements=["team_id"])
+    )
+    workspace = await session.get(Workspace, team_id, populate_existing=True)
+    assert workspace is not None
+    return workspace
+
+
 async def activate(sessions: SessionFactory, clock: Clock, *, team_id: str, name: str = "") -> None:
     """The workspace has (again) installed Baton: its work resumes where it stopped."""
     now = clock.now()
     async with unit_of_work(sessions) as session:
-        workspace = await session.get(Workspace, team_id)
-        if workspace is None:
-            workspace = Workspace(team_id=team_id, installed_at=now)
-        elif not workspace.active:
+        workspace = await _workspace_row(session, team_id, now)
+        if not workspace.active:
             workspace.installed_at = now
         workspace.active = True
         workspace.uninstalled_at = None
@@ -137,9 +161,7 @@ async def uninstall(runtime: Runtime, team_id: str) -> None:
     sweeping and delivering for the workspace, keep its workflows, runs and history."""
     now = runtime.clock.now()
     async with unit_of_work(runtime.sessions) as session:
-        workspace = await session.get(Workspace, team_id)
-        if workspace is None:
-            workspace = Workspace(team_id=team_id, installed_at=now)
+        workspace = await _workspace_row(session, team_id, now)
         workspace.active = False
         workspace.uninstalled_at = now
         session.add(workspace)

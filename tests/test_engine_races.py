@@ -12,6 +12,7 @@ from bot.app import create_app
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.errors import Conflict
+from bot.installations import activate
 from bot.language import parse_text
 from bot.permissions import Actor
 from bot.runs import RunRequest, start_run
@@ -19,8 +20,8 @@ from bot.runtime import Runtime
 from bot.states import StepAction
 from bot.steps import StepChange, change_step
 from bot.workflows import define
-from storage.db import unit_of_work
-from storage.models import Outbox, StepRun
+from storage.db import create_engine, session_factory, unit_of_work
+from storage.models import Outbox, StepRun, Workspace
 from tests.stack import START
 
 OWNER = Actor("T0BATON", "U0ALICE")
@@ -100,3 +101,23 @@ async def test_runs_started_at_once_get_distinct_numbers(runtime: Runtime) -> No
     async with unit_of_work(runtime.sessions) as session:
         starts = (await session.exec(select(StepRun).where(col(StepRun.step_key) == "a"))).all()
     assert len(starts) == 5
+
+
+async def test_replicas_starting_together_both_mark_the_workspace_active(
+    runtime: Runtime, database_url: str
+) -> None:
+    # Each replica runs this at start-up; the second must not fail on the first's insert.
+    other = create_engine(database_url)
+    try:
+        await asyncio.gather(
+            *(
+                activate(sessions, runtime.clock, team_id="T0NEW")
+                for sessions in (runtime.sessions, session_factory(other))
+                for _ in range(3)
+            )
+        )
+    finally:
+        await other.dispose()
+    async with unit_of_work(runtime.sessions) as session:
+        workspace = await session.get(Workspace, "T0NEW")
+    assert workspace is not None and workspace.active

@@ -13,6 +13,7 @@ from bot.inflight import InFlight
 from bot.language import language_help
 from bot.replies import Reply
 from bot.runtime import Runtime
+from bot.slack_text import escape
 from handlers import builder, digests, hooks, runs, time, workflows
 from handlers.listening import listener
 from handlers.requests import SlashRequest, Subcommand
@@ -50,7 +51,7 @@ def unknown_subcommand(name: str) -> Reply:
     nearest = suggest(name, list(SUBCOMMANDS))
     hint = f" Did you mean `/baton {nearest}`?" if nearest else ""
     usage = f" Usage: `{SPEC_BY_NAME[nearest].usage}`." if nearest else ""
-    text = f"`{name}` is not a Baton command.{hint}{usage} `/baton help` lists them all."
+    text = f"`{escape(name)}` is not a Baton command.{hint}{usage} `/baton help` lists them all."
     return Reply(text)
 
 

@@ -292,21 +292,7 @@ class Deliverer:
 
     async def _renew(self, attempt: Attempt, **values: Any) -> None:
         """Extend the lease (and write `values`) while this replica still holds it."""
-        async with unit_of_work(self.runtime.sessions) as session:
-            held = (
-                await session.exec(
-                    update(Outbox)
-                    .where(
-                        col(Outbox.id) == attempt.row.id,
-                        col(Outbox.claimed_by) == self.runtime.worker_id,
-                        col(Outbox.state) == "pending",
-                    )
-                    .values(claimed_until=self._lease_end(), **values)
-                    .returning(col(Outbox.id))
-                    .execution_options(synchronize_session=False)
-                )
-            ).first()
-        if held is None:
+        if not await self._write_if_held(attempt, {**values, "claimed_until": self._lease_end()}):
             raise LeaseLost(f"outbox {attempt.row.id} was taken over")
 
     # -- one notification -------------------------------------------------------------------
@@ -416,8 +402,15 @@ class Deliverer:
 
     async def _release(self, attempt: Attempt, values: dict[str, Any]) -> bool:
         """Write the attempt's outcome if this replica still holds the row."""
+        done = await self._write_if_held(attempt, values)
+        if not done:
+            log.warning("outbox %s was taken over before its outcome was written", attempt.row.id)
+        return done
+
+    async def _write_if_held(self, attempt: Attempt, values: dict[str, Any]) -> bool:
+        """Update the row only while this replica's claim on it stands."""
         async with unit_of_work(self.runtime.sessions) as session:
-            done = (
+            held = (
                 await session.exec(
                     update(Outbox)
                     .where(
@@ -430,9 +423,7 @@ class Deliverer:
                     .execution_options(synchronize_session=False)
                 )
             ).first()
-        if done is None:
-            log.warning("outbox %s was taken over before its outcome was written", attempt.row.id)
-        return done is not None
+        return held is not None
 
     async def _finish(self, attempt: Attempt) -> None:
         done = await self._release(

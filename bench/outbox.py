@@ -128,7 +128,8 @@ async def _cards(baton: Baton, run_ids: list[int]) -> list[tuple[str, list[dict[
     for step in steps:
         by_run.setdefault(step.run_id, []).append(step)
     now = baton.runtime.clock.now()
-    return [run_card(run, by_run.get(run.id or 0, []), now) for run in runs]
+    templates = baton.runtime.templates
+    return [run_card(templates, run, by_run.get(run.id or 0, []), now) for run in runs]
 
 
 async def _floor(client: AsyncWebClient, repeat: int, cards: list[Any]) -> float:

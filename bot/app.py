@@ -127,6 +127,7 @@ def build_runtime(settings: Settings, clock: Clock, *, paced: bool = True) -> Ru
         metrics=Metrics(),
         slack=slack,
         directory=Directory(settings, clock, sessions, slack),
+        templates=Templates(settings.BATON_TEMPLATE_DIR),
     )
 
 
@@ -145,7 +146,7 @@ def create_app(
     reminders.register(sweeper, deliverer)
     schedules.register(sweeper)
     register_integrations(sweeper)
-    digests.register(sweeper, deliverer, Templates(settings.BATON_TEMPLATE_DIR))
+    digests.register(sweeper, deliverer)
     return Baton(
         runtime=runtime,
         bolt=build_bolt(settings, runtime),

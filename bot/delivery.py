@@ -674,7 +674,7 @@ class Deliverer:
     async def _run_card(self, client: AsyncWebClient, row: Outbox) -> None:
         async with unit_of_work(self.runtime.sessions) as session:
             run, steps = await self._load_run(session, int(row.payload["run_id"]))
-        text, blocks = run_card(run, steps, self.runtime.clock.now())
+        text, blocks = run_card(self.runtime.templates, run, steps, self.runtime.clock.now())
         if run.card_ts:
             await client.chat_update(
                 channel=run.channel_id, ts=run.card_ts, text=text, blocks=blocks
@@ -722,7 +722,7 @@ class Deliverer:
         for user_id in await self._step_recipients(step):
             if user_id in already and step.assignee_id != user_id:
                 continue
-            text, blocks = step_message(run, step, user_id)
+            text, blocks = step_message(self.runtime.templates, run, step, user_id)
             data = await self.post(client, user_id, text=text, blocks=blocks)
             async with unit_of_work(self.runtime.sessions) as session:
                 session.add(
@@ -749,7 +749,7 @@ class Deliverer:
                 )
             ).all()
         for message in messages:
-            text, blocks = step_message(run, step, message.user_id)
+            text, blocks = step_message(self.runtime.templates, run, step, message.user_id)
             await client.chat_update(
                 channel=message.channel_id, ts=message.ts, text=text, blocks=blocks
             )

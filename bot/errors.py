@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bot.slack_text import escape
+
 
 class BatonError(Exception):
     """Something the user can fix; `str(error)` is the message shown to them."""
@@ -9,7 +11,7 @@ class BatonError(Exception):
 
 class UsageError(BatonError):
     def __init__(self, problem: str, usage: str) -> None:
-        super().__init__(f"{problem}\nUsage: `{usage}`")
+        super().__init__(f"{problem}\nUsage: `{escape(usage)}`")
         self.problem = problem
         self.usage = usage
 

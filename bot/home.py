@@ -100,5 +100,5 @@ async def request_home(runtime: Runtime, team_id: str, user_id: str) -> None:
 
 async def publish_home(runtime: Runtime, client: AsyncWebClient, row: Outbox) -> None:
     user_id = str(row.payload["user_id"])
-    view = home_view(await plate(runtime, row.team_id, user_id), user_id)
+    view = home_view(runtime.templates, await plate(runtime, row.team_id, user_id), user_id)
     await client.views_publish(user_id=user_id, view=view)

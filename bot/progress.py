@@ -20,7 +20,7 @@ from bot.ids import ActionId, StepRef
 from bot.language import fill_title
 from bot.outbox import Note, enqueue, step_conversation
 from bot.render.blocks import section, step_buttons
-from bot.slack_text import clip, escape
+from bot.slack_text import clip, escape, format_span
 from bot.states import (
     FINISHED_STATES,
     RunState,
@@ -289,18 +289,3 @@ async def finish_open_steps(
             await cancel_timers(session, step)
             if was_open:
                 tell_step(session, clock, step, Note.STEP_REFRESH)
-
-
-def format_span(span: timedelta) -> str:
-    """Durations as people say them: 2d 3h, 3h 20m, 45m, under a minute."""
-    minutes = int(span.total_seconds() // 60)
-    if minutes < 1:
-        return "under a minute"
-    days, rest = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    parts = [
-        f"{days}d" if days else "",
-        f"{hours}h" if hours else "",
-        f"{minutes}m" if minutes and not days else "",
-    ]
-    return " ".join(part for part in parts if part)

@@ -27,13 +27,14 @@ from bot.errors import BatonError
 from bot.ids import ActionId, TimerRef
 from bot.outbox import Note, enqueue
 from bot.permissions import system_actor
-from bot.render.blocks import Block, actions, button, context, sections_from_lines
-from bot.render.runs import assignee_text
+from bot.render.blocks import Block, actions, button, context, fallback, listing
+from bot.render.runs import StepView, step_view
 from bot.runtime import Runtime
-from bot.slack_text import when
+from bot.slack_text import escape
 from bot.states import OPEN_STATES, RunState, StepAction, StepState
 from bot.steps import StepChange, apply_change
 from bot.sweep import Sweeper
+from bot.templates import Macros
 from bot.working_hours import WorkingHours
 from storage.db import is_postgres, unit_of_work
 from storage.models import Outbox, Person, Run, StepRun, Timer, Workspace
@@ -266,50 +267,61 @@ async def deliver_reminder(
     due = [Due(timer, step, run) for timer, step, run in found if _is_open(step, run)]
     if not due:
         return
-    text, blocks = reminder_message(due)
+    text, blocks = reminder_message(runtime.templates.macros(TEMPLATE), due)
     await deliverer.post(client, user_id, text=text, blocks=blocks)
 
 
-def reminder_message(due: Sequence[Due]) -> tuple[str, list[Block]]:
+TEMPLATE = "reminder.j2"
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderView:
+    """What `reminder.j2` sees of one reminder."""
+
+    kind: str
+    run_key: str
+    due_at: datetime
+    step: StepView
+
+
+def reminder_message(macros: Macros, due: Sequence[Due]) -> tuple[str, list[Block]]:
     ordered = sorted(due, key=lambda d: (_ORDER[d.timer.kind], d.step.due_at or d.timer.due_at))
-    lines: list[str] = []
+    views: list[ReminderView] = []
     shown: set[tuple[int | None, bool]] = set()
     for item in ordered:
         # One line per step (and per escalation): the most pressing of its reminders.
         key = (item.step.id, item.timer.kind == "escalation")
         if key not in shown:
             shown.add(key)
-            lines.append(_line(item))
-    head = "*Reminder*" if len(lines) == 1 else f"*{len(lines)} reminders*"
-    blocks = sections_from_lines([head, *lines], max_blocks=47)
-    blocks.append(context("`/baton mine` shows your open steps with their buttons."))
+            views.append(_view(item))
+    blocks = listing(
+        views,
+        len(views),
+        lambda view: macros("line", view),
+        lambda n: macros("more", n),
+        max_blocks=47,
+        heading=macros("heading", len(views)),
+    )
+    blocks.append(context(macros("footer")))
     value = TimerRef(timers=[d.timer.id for d in ordered if d.timer.id][:MAX_SNOOZE_IDS]).encode()
+    snoozes = [ActionId.SNOOZE_HOUR, ActionId.SNOOZE_TOMORROW]
     blocks.append(
         actions(
-            [
-                button("Snooze 1h", ActionId.SNOOZE_HOUR, value),
-                button("Snooze until tomorrow", ActionId.SNOOZE_TOMORROW, value),
-            ],
+            [button(macros("button", action.value), action, value) for action in snoozes],
             block_id="reminder_snooze",
         )
     )
-    first = _line(ordered[0]).split(" · ")[0]
-    more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
-    return f"{first}{more}", blocks
+    text = macros("fallback", views[0], len(views) - 1)
+    return fallback(text, escape(views[0].run_key)), blocks
 
 
-def _line(item: Due) -> str:
-    step, run = item.step, item.run
-    due_at = step.due_at or item.timer.due_at
-    what = f"`{step.step_key}` {step.title}"
-    if item.timer.kind == "escalation":
-        return (
-            f"🚨 Overdue for a working day: {what} in your run `{run.key}`, "
-            f"with {assignee_text(step)} · was due {when(due_at)}"
-        )
-    if item.timer.kind == "due_soon":
-        return f"⏳ Due soon: {what} · run `{run.key}` · due {when(due_at)}"
-    return f"⏰ Overdue: {what} · run `{run.key}` · was due {when(due_at)}"
+def _view(item: Due) -> ReminderView:
+    return ReminderView(
+        kind=item.timer.kind,
+        run_key=item.run.key,
+        due_at=item.step.due_at or item.timer.due_at,
+        step=step_view(item.step),
+    )
 
 
 # -- snoozing ---------------------------------------------------------------------------------

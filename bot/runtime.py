@@ -15,6 +15,7 @@ from bot.directory import Directory
 from bot.inflight import InFlight
 from bot.metrics import Metrics
 from bot.slack_clients import SlackClients
+from bot.templates import Templates
 from storage.db import SessionFactory
 
 
@@ -27,6 +28,7 @@ class Runtime:
     metrics: Metrics
     slack: SlackClients
     directory: Directory
+    templates: Templates  # the prose of every message, with the operator's overrides
     # Slack's pacing and retry delays are real seconds, whatever the business clock says.
     wall: Clock = field(default_factory=SystemClock)
     # Set when a transaction wrote to the outbox, so the deliverer wakes without polling.

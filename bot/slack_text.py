@@ -1,8 +1,8 @@
-"""Slack mrkdwn helpers: escaping what users typed, mentions, and dates in the viewer's zone."""
+"""Slack mrkdwn helpers: escaping what users typed, mentions, dates in the viewer's zone, spans."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 def escape(text: str) -> str:
@@ -36,3 +36,18 @@ def clip(text: str, limit: int) -> str:
     if amp != -1 and ";" not in cut[amp:]:
         cut = cut[:amp]
     return cut.rstrip() + "…"
+
+
+def format_span(span: timedelta) -> str:
+    """Durations as people say them: 2d 3h, 3h 20m, 45m, under a minute."""
+    minutes = int(span.total_seconds() // 60)
+    if minutes < 1:
+        return "under a minute"
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [
+        f"{days}d" if days else "",
+        f"{hours}h" if hours else "",
+        f"{minutes}m" if minutes and not days else "",
+    ]
+    return " ".join(part for part in parts if part)

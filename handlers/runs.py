@@ -13,12 +13,12 @@ from bot.home import plate
 from bot.permissions import actor_for
 from bot.render.blocks import MESSAGE_BLOCKS, context, section
 from bot.render.home import mine_message
-from bot.render.runs import run_card, step_line
+from bot.render.runs import run_card, step_lines
 from bot.replies import Reply
 from bot.runs import RunRequest
 from bot.runtime import Runtime
 from bot.slack_text import escape, when
-from bot.states import StepAction
+from bot.states import OPEN_STATES, StepAction
 from bot.steps import StepChange, change_step
 from handlers.requests import SlashRequest, Subcommand
 
@@ -69,7 +69,7 @@ async def status(runtime: Runtime, request: SlashRequest) -> Reply:
     if args:
         locked = await runs.get_run(runtime, request.team_id, args[0])
         now = runtime.clock.now()
-        text, blocks = run_card(locked.run, locked.steps, now)
+        text, blocks = run_card(runtime.templates, locked.run, locked.steps, now)
         projection = (await forecast_runs(runtime, request.team_id, [locked])).get(
             locked.run.id or 0
         )
@@ -82,9 +82,9 @@ async def status(runtime: Runtime, request: SlashRequest) -> Reply:
     projections = await forecast_runs(runtime, request.team_id, active[:20])
     lines = []
     for item in active[:20]:
-        open_steps = [
-            step_line(s) for s in item.steps if s.state in ("ready", "in_progress", "blocked")
-        ]
+        open_steps = step_lines(
+            runtime.templates, (s for s in item.steps if s.state in OPEN_STATES)
+        )
         eta = eta_suffix(projections.get(item.run.id or 0), runtime.clock.now())
         lines.append(f"*{item.run.title}* · `{item.run.key}`{eta}\n" + "\n".join(open_steps[:5]))
     more = f"\n…and {len(active) - 20} more" if len(active) > 20 else ""
@@ -93,9 +93,8 @@ async def status(runtime: Runtime, request: SlashRequest) -> Reply:
 
 
 async def mine(runtime: Runtime, request: SlashRequest) -> Reply:
-    text, blocks = mine_message(
-        await plate(runtime, request.team_id, request.user_id), request.user_id
-    )
+    found = await plate(runtime, request.team_id, request.user_id)
+    text, blocks = mine_message(runtime.templates, found, request.user_id)
     return Reply(text, blocks)
 
 

@@ -10,7 +10,6 @@ from slack_bolt.async_app import AsyncApp
 from bot.command_line import SPEC_BY_NAME, suggest
 from bot.help import help_reply
 from bot.inflight import InFlight
-from bot.language import language_help
 from bot.replies import Reply
 from bot.runtime import Runtime
 from bot.slack_text import escape
@@ -22,7 +21,7 @@ Respond = Callable[..., Awaitable[Any]]
 
 
 async def help_command(runtime: Runtime, request: SlashRequest) -> Reply:
-    return help_reply(request.command.rest, SUBCOMMANDS, language_help())
+    return help_reply(runtime.templates, request.command.rest, SUBCOMMANDS)
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {
@@ -50,7 +49,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
 def unknown_subcommand(name: str) -> Reply:
     nearest = suggest(name, list(SUBCOMMANDS))
     hint = f" Did you mean `/baton {nearest}`?" if nearest else ""
-    usage = f" Usage: `{SPEC_BY_NAME[nearest].usage}`." if nearest else ""
+    usage = f" Usage: `{escape(SPEC_BY_NAME[nearest].usage)}`." if nearest else ""
     text = f"`{escape(name)}` is not a Baton command.{hint}{usage} `/baton help` lists them all."
     return Reply(text)
 

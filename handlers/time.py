@@ -12,7 +12,7 @@ from bot.command_line import SPEC_BY_NAME, usage_error
 from bot.ids import ActionId, TimerRef
 from bot.inflight import InFlight
 from bot.permissions import actor_for
-from bot.render.blocks import section, sections_from_lines
+from bot.render.blocks import listing, section
 from bot.replies import Reply
 from bot.runtime import Runtime
 from bot.slack_text import escape, when
@@ -67,7 +67,7 @@ async def list_schedules(runtime: Runtime, request: SlashRequest) -> Reply:
     listed = await schedules.list_schedules(runtime, request.team_id)
     if not listed:
         return Reply("No recurring runs yet. `/baton schedule <name> weekdays 09:00` adds one.")
-    lines = ["*Recurring runs*"]
+    lines = []
     for item in listed:
         row = item.schedule
         params = " ".join(f"{k}={v}" for k, v in row.params.items())
@@ -77,7 +77,10 @@ async def list_schedules(runtime: Runtime, request: SlashRequest) -> Reply:
             f"`{row.id}` `{item.workflow}` · {row.spec} ({row.tz}) · {upcoming} · "
             f"<#{row.channel_id}> · by <@{row.created_by}>{extra}"
         )
-    return Reply("\n".join(lines), sections_from_lines(lines, max_blocks=50))
+    blocks = listing(
+        lines, len(lines), str, "…and {} more".format, max_blocks=50, heading="*Recurring runs*"
+    )
+    return Reply("\n".join(["*Recurring runs*", *lines]), blocks)
 
 
 async def unschedule(runtime: Runtime, request: SlashRequest) -> Reply:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -70,12 +71,14 @@ class Stack:
         return messages[-1].text
 
 
-@pytest.fixture
-async def stack(database_url: str) -> AsyncIterator[Stack]:
+@asynccontextmanager
+async def open_stack(database_url: str, **settings: Any) -> AsyncIterator[Stack]:
+    """The stack with some settings of the test's own (e.g. BATON_TEMPLATE_DIR)."""
     async with SlackEmulator.default() as emulator:
-        settings = make_settings(emulator, database_url)
         clock = ManualClock(START)
-        baton = create_app(settings, clock=clock, channel_interval=0.0)
+        baton = create_app(
+            make_settings(emulator, database_url, **settings), clock=clock, channel_interval=0.0
+        )
         server = await start_server(baton.web)
         driver = SlackDriver(f"http://127.0.0.1:{server.port}", SIGNING_SECRET, emulator)
         try:
@@ -83,3 +86,9 @@ async def stack(database_url: str) -> AsyncIterator[Stack]:
         finally:
             await driver.aclose()
             await server.stop()
+
+
+@pytest.fixture
+async def stack(database_url: str) -> AsyncIterator[Stack]:
+    async with open_stack(database_url) as stack:
+        yield stack

@@ -21,7 +21,7 @@ async def test_help_answers_ephemerally(stack: Stack) -> None:
 
 async def test_help_on_one_command(stack: Stack) -> None:
     await stack.command("help run", user="U0ALICE")
-    assert stack.ephemeral("U0ALICE").startswith("`/baton run <name>")
+    assert stack.ephemeral("U0ALICE").startswith("`/baton run &lt;name&gt;")
 
 
 async def test_unknown_subcommand_suggests_the_nearest(stack: Stack) -> None:

@@ -23,7 +23,6 @@ from bot.language import (
     format_text,
     format_yaml,
     from_dict,
-    language_help,
     parse_duration,
     parse_text,
     parse_yaml,
@@ -606,13 +605,6 @@ def test_every_problem_is_reported_at_once_in_line_order() -> None:
         (3, "Bad"),
         (4, "laptop"),
     ]
-
-
-def test_language_help_explains_clauses_and_quoting() -> None:
-    text = language_help()
-    for part in ("after <id>", "due <duration>", "approval", "wait <duration>", "hook:", "quoted"):
-        assert part in text
-    assert "1d4h" in text
 
 
 # -- validate ------------------------------------------------------------------------------------

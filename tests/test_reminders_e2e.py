@@ -190,7 +190,7 @@ async def test_hours_move_reminders_into_my_day(stack: Stack) -> None:
     assert "14:00-20:00 Mon-Thu (Europe/Berlin)" in stack.ephemeral("U0ALICE")
     await stack.command("hours 9-5", user="U0ALICE")
     assert "`9` is not a time" in stack.ephemeral("U0ALICE")
-    assert "/baton hours <HH:MM-HH:MM> [days]" in stack.ephemeral("U0ALICE")
+    assert "/baton hours &lt;HH:MM-HH:MM&gt; [days]" in stack.ephemeral("U0ALICE")
 
     await start_review(stack)
     await walk(stack, utc(23, 12, 59), timedelta(minutes=30))

@@ -65,7 +65,8 @@ async def test_schedule_is_shown_back_in_my_zone_and_listed(stack: Stack) -> Non
 async def test_schedule_mistakes_are_explained(stack: Stack) -> None:
     await stack.command('define hiring Hire\nmeet: "Meet {candidate}" <@U0BOB|bob>', user="U0ALICE")
     await stack.command("schedule hiring", user="U0ALICE")
-    assert "Usage: `/baton schedule <name> <when> [key=value ...]`" in stack.ephemeral("U0ALICE")
+    usage = "Usage: `/baton schedule &lt;name&gt; &lt;when&gt; [key=value ...]`"
+    assert usage in stack.ephemeral("U0ALICE")
     await stack.command("schedule hiring sometimes", user="U0ALICE")
     assert "`sometimes` is not a schedule" in stack.ephemeral("U0ALICE")
     await stack.command("schedule hiring weekly funday 10:00", user="U0ALICE")

@@ -7,6 +7,7 @@ import pytest
 
 from bot.command_line import SPEC_BY_NAME
 from bot.slack_emulator import Channel, User
+from bot.slack_text import escape
 from tests.stack import Stack
 from tests.test_runs_e2e import last_dm, start_onboarding
 
@@ -141,7 +142,7 @@ MALFORMED = [
 async def test_malformed_commands_get_their_usage(stack: Stack, name: str, text: str) -> None:
     await stack.command(text, user="U0ALICE")
     reply = stack.ephemeral("U0ALICE")
-    assert f"Usage: `{SPEC_BY_NAME[name].usage}`" in reply
+    assert f"Usage: `{escape(SPEC_BY_NAME[name].usage)}`" in reply
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,9 @@ from bot.digests.delivery import digest_handler
 from bot.digests.firing import fire_due_digests
 from bot.outbox import Note
 from bot.sweep import Sweeper
-from bot.templates.engine import Templates
 
 
-def register(sweeper: Sweeper, deliverer: Deliverer, templates: Templates) -> None:
+def register(sweeper: Sweeper, deliverer: Deliverer) -> None:
     """Fire due subscriptions on every sweep; deliver digest notes as they stand then."""
     sweeper.on_tick("digests", fire_due_digests)
-    deliverer.handle(Note.DIGEST, digest_handler(deliverer, templates))
+    deliverer.handle(Note.DIGEST, digest_handler(deliverer))

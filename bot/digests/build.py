@@ -2,7 +2,7 @@
 
 `gather` reads what the digest needs in a few set-wise queries (column tuples, not ORM
 objects: a channel may have a thousand active runs); `compose` turns it into prose from the
-`digest.j2` template, laid out by `bot.digests.layout` inside Block Kit's limits. Only the
+`digest.j2` template, laid out by `bot.render.blocks` inside Block Kit's limits. Only the
 lines that are shown are rendered and only the runs that need a projection get one, so the
 cost of a big channel is the cost of reading its rows.
 """
@@ -15,13 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from slack_sdk.models.blocks import Block
 from sqlalchemy import Executable
 from sqlalchemy import select as select_columns
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.digests import layout
 from bot.digests.insight import (
     STEP_COLUMNS,
     Bottleneck,
@@ -38,11 +36,12 @@ from bot.digests.insight import (
     project,
 )
 from bot.digests.subscriptions import Window
+from bot.render import blocks as kit
 from bot.render.runs import STATE_ICONS, progress_bar
 from bot.runtime import Runtime
 from bot.slack_text import escape, group_mention, mention
 from bot.states import OPEN_STATES, SATISFIED_STATES, RunState, StepState
-from bot.templates.engine import Macros, Mrkdwn, Templates
+from bot.templates.engine import Macros, Mrkdwn
 from storage.db import unit_of_work
 from storage.models import Run, StepRun, WorkflowStep
 
@@ -432,9 +431,9 @@ def compose(data: DigestData, macros: Macros) -> tuple[str, list[dict[str, Any]]
         at_risk=len(risks),
         finished=len(finished),
     )
-    text = layout.fallback(macros("fallback", summary))
+    text = kit.fallback(macros("fallback", summary), "Status digest")
     if data.quiet:
-        return text, layout.to_dicts([layout.section(macros("quiet", summary))])
+        return text, [kit.section(macros("quiet", summary))]
 
     def more(part: str) -> Callable[[int], str]:
         return lambda n: macros("more", part, n)
@@ -444,22 +443,22 @@ def compose(data: DigestData, macros: Macros) -> tuple[str, list[dict[str, Any]]
             return
         max_lines, max_blocks = LIMITS[name]
         if len(blocks) > 2:
-            blocks.append(layout.divider())
+            blocks.append(kit.divider())
         blocks.extend(
-            layout.listing(
-                macros("heading", name, len(items)),
+            kit.listing(
                 _lazy(items, make),
                 len(items),
                 lambda view: macros(line, view),
                 more(name),
                 max_lines=max_lines,
                 max_blocks=max_blocks,
+                heading=macros("heading", name, len(items)),
             )
         )
 
-    blocks: list[Block] = [
-        layout.header(macros("header", summary)),
-        layout.context(macros("summary", summary)),
+    blocks: list[kit.Block] = [
+        kit.header(macros("header", summary)),
+        kit.context(macros("summary", summary)),
     ]
     part("attention", attention, digest.step_view, "attention_line")
     part("at_risk", risks, digest.risk_view, "risk_line")
@@ -467,15 +466,15 @@ def compose(data: DigestData, macros: Macros) -> tuple[str, list[dict[str, Any]]
     part("finished", finished, lambda view: view, "finished_line")
     part("bottlenecks", data.bottlenecks, lambda found: found, "bottleneck_line")
     part("people", digest.people(), lambda view: view, "person_line")
-    blocks.append(layout.context(macros("footer", summary)))
-    return text, layout.to_dicts(blocks)
+    blocks.append(kit.context(macros("footer", summary)))
+    return text, kit.checked(blocks)
 
 
 async def build_digest(
-    runtime: Runtime, templates: Templates, *, team_id: str, channel_id: str, window: Window
+    runtime: Runtime, *, team_id: str, channel_id: str, window: Window
 ) -> tuple[str, list[dict[str, Any]]]:
     """The digest for a channel as it stands now (business time)."""
     now = runtime.clock.now()
     async with unit_of_work(runtime.sessions) as session:
         data = await gather(session, team_id=team_id, channel_id=channel_id, now=now, window=window)
-    return compose(data, templates.macros(TEMPLATE))
+    return compose(data, runtime.templates.macros(TEMPLATE))

@@ -17,9 +17,9 @@ from bot.digests.insight import (
     project,
 )
 from bot.language import WorkflowDef, format_duration
-from bot.progress import LockedRun, format_span
+from bot.progress import LockedRun
 from bot.runtime import Runtime
-from bot.slack_text import when
+from bot.slack_text import format_span, when
 from bot.states import SATISFIED_STATES, RunState
 from storage.db import unit_of_work
 from storage.models import Workflow

@@ -28,7 +28,7 @@ from bot.language.model import (
     to_dict,
 )
 from bot.language.plan import Plan, describe_plan, make_plan, remaining_critical, step_duration
-from bot.language.text import format_text, language_help, parse_text
+from bot.language.text import format_text, parse_text
 from bot.language.validate import find_cycles, require_valid, validate
 from bot.language.yaml_form import format_yaml, parse_yaml
 
@@ -56,7 +56,6 @@ __all__ = [
     "format_text",
     "format_yaml",
     "from_dict",
-    "language_help",
     "make_plan",
     "output_refs",
     "parse_assignee",

@@ -41,7 +41,7 @@ from bot.language.model import (
 )
 from bot.language.validate import check_definition, sort_problems
 
-__all__ = ["MAX_SOURCE", "format_text", "language_help", "parse_text"]
+__all__ = ["MAX_SOURCE", "format_text", "parse_text"]
 
 MAX_SOURCE: Final = 100_000
 
@@ -99,40 +99,6 @@ def format_text(defn: WorkflowDef) -> str:
     implies).
     """
     return "\n".join(_format_step(step) for step in defn.steps)
-
-
-def language_help() -> str:
-    """Help for ``/baton help language`` (Slack mrkdwn)."""
-    return _HELP
-
-
-_HELP: Final = """\
-*The workflow language*: one step per line (or separate steps with `;`):
-`<id>: <title> <clauses>`
-Clauses, in any order:
-• who: `@user`, `@group`, `{param}` (e.g. `{manager}`, given when the run starts) or \
-`hook:<integration>`; none means the run's owner
-• `after <id>[, <id>...]`: waits for those steps
-• `due <duration>`: deadline once the step is ready
-• `approval`: the assignee approves or rejects
-• `wait <duration>`: a timer step, done by itself
-Durations: `30m`, `4h`, `2d`, `1w`, or combined like `1d4h` (at most 365 days).
-Step ids use lowercase letters, digits, `-` and `_`. Blank lines and lines starting with `#` \
-are skipped.
-The title is the text before the first clause. A word only counts as a clause on its own and \
-in lowercase, so `Afterparty` or `Due diligence` are fine, but a title that contains a clause \
-word, an `@name`, a lone `{param}` or `;` must be quoted: `lunch: "Lunch after the tour" \
-@alice` or `docs: "Papers for {hire}" @alice`.
-`{name}` in a title asks for a parameter when the run starts; \
-`{steps.<id>.output.<key>}` shows what an earlier hook step returned.
-Example:
-```
-docs: Collect signed documents @alice due 1d
-laptop: Prepare laptop @it-team after docs due 2d
-accounts: Create accounts hook:okta after docs
-lunch: Welcome lunch {manager} after laptop, accounts
-signoff: Sign-off {manager} approval after lunch due 4h
-```"""
 
 
 # -- reading -----------------------------------------------------------------------------------

@@ -1,15 +1,22 @@
-"""The run card, the step messages and the lines of a run's thread."""
+"""The run card and the step messages: prose from `run_card.j2` and `step.j2`, laid out here as
+Block Kit with the buttons each viewer may press."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from bot.ids import ActionId, StepRef
-from bot.progress import format_span
-from bot.render.blocks import Block, context, divider, section, sections_from_lines, step_buttons
-from bot.slack_text import escape, group_mention, mention, when
-from bot.states import RunState, StepState
+from bot.render.blocks import Block, context, divider, fallback, listing, section, step_buttons
+from bot.slack_text import escape, group_mention, mention
+from bot.states import FINISHED_STATES, OPEN_STATES, StepState
+from bot.templates import Macros, Mrkdwn, Templates
 from storage.models import Run, StepRun
+
+CARD = "run_card.j2"
+STEP = "step.j2"
+CARD_STEP_BLOCKS = 45
 
 STATE_ICONS = {
     StepState.WAITING: "⏳",
@@ -21,16 +28,6 @@ STATE_ICONS = {
     StepState.FAILED: "❌",
     StepState.CANCELLED: "🚫",
 }
-STATE_WORDS = {
-    StepState.WAITING: "waiting",
-    StepState.READY: "ready",
-    StepState.IN_PROGRESS: "in progress",
-    StepState.BLOCKED: "blocked",
-    StepState.DONE: "done",
-    StepState.SKIPPED: "skipped",
-    StepState.FAILED: "failed",
-    StepState.CANCELLED: "cancelled",
-}
 
 
 def progress_bar(done: int, total: int, width: int = 10) -> str:
@@ -38,136 +35,190 @@ def progress_bar(done: int, total: int, width: int = 10) -> str:
     return "▰" * filled + "▱" * (width - filled)
 
 
-def assignee_text(step: StepRun) -> str:
-    if step.kind == "hook":
-        return f"hook `{step.hook}`"
-    if step.kind == "wait":
-        return "timer"
-    if step.assignee_kind == "group" and step.assignee_id:
-        claimed = f" (claimed by {mention(step.claimed_by)})" if step.claimed_by else ""
-        return group_mention(step.assignee_id) + claimed
-    return mention(step.assignee_id)
+# -- what templates see: Mrkdwn is ready Slack text (titles were escaped when stored) ---------
 
 
-def step_line(step: StepRun) -> str:
-    state = StepState(step.state)
-    parts = [f"{STATE_ICONS[state]} `{step.step_key}` {step.title}", assignee_text(step)]
-    if step.due_at and state in (StepState.READY, StepState.IN_PROGRESS, StepState.BLOCKED):
-        parts.append(f"due {when(step.due_at)}")
-    if state == StepState.BLOCKED and step.blocked_reason:
-        parts.append(f"blocked: _{escape(step.blocked_reason)}_")
-    if state not in (StepState.READY, StepState.IN_PROGRESS, StepState.BLOCKED):
-        parts.append(STATE_WORDS[state])
-    return " · ".join(parts)
+@dataclass(frozen=True, slots=True)
+class RunView:
+    key: str
+    title: Mrkdwn
+    state: str
+    bar: str
+    done: int
+    total: int
+    took: timedelta
+    reason: str | None
+    owner: Mrkdwn
+    started: datetime
+    deadline: datetime | None
 
 
-def run_summary(run: Run, steps: list[StepRun]) -> str:
+@dataclass(frozen=True, slots=True)
+class StepView:
+    key: str
+    title: Mrkdwn
+    kind: str
+    state: str
+    icon: str
+    open: bool
+    hook: str | None
+    group: Mrkdwn | None
+    assignee: Mrkdwn
+    claimed_by: Mrkdwn | None
+    delegated_from: Mrkdwn | None
+    due_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    blocked_reason: str | None
+    outcome_by: Mrkdwn | None
+    outcome_note: str | None
+
+
+def _mention(user_id: str | None) -> Mrkdwn | None:
+    return Mrkdwn(mention(user_id)) if user_id else None
+
+
+def run_view(run: Run, steps: list[StepRun], now: datetime) -> RunView:
     done = sum(1 for s in steps if s.state in (StepState.DONE, StepState.SKIPPED))
-    return f"{progress_bar(done, len(steps))} {done}/{len(steps)} done"
-
-
-def run_card(run: Run, steps: list[StepRun], now: datetime) -> tuple[str, list[Block]]:
-    state = RunState(run.state)
-    head = f"*{run.title}* · `{run.key}`"
-    took = (run.finished_at or now) - run.created_at
-    status = {
-        RunState.ACTIVE: run_summary(run, steps),
-        RunState.COMPLETED: f"✅ Completed in {format_span(took)}",
-        RunState.CANCELLED: "🚫 Cancelled" + (f": {escape(run.reason)}" if run.reason else ""),
-        RunState.FAILED: f"❌ Failed after {format_span(took)}",
-    }[state]
-    blocks: list[Block] = [section(f"{head}\n{status}")]
-    blocks += sections_from_lines(
-        [step_line(step) for step in steps],
-        max_blocks=45,
-        more="…and {n} more steps: `/baton status " + run.key + "`",
+    return RunView(
+        key=run.key,
+        title=Mrkdwn(run.title),
+        state=run.state,
+        bar=progress_bar(done, len(steps)),
+        done=done,
+        total=len(steps),
+        took=(run.finished_at or now) - run.created_at,
+        reason=run.reason,
+        owner=Mrkdwn(mention(run.owner_id)),
+        started=run.created_at,
+        deadline=run.deadline,
     )
-    deadline = f" · deadline {when(run.deadline)}" if run.deadline else ""
-    blocks.append(
-        context(f"Owner {mention(run.owner_id)} · started {when(run.created_at)}{deadline}")
+
+
+def step_view(step: StepRun) -> StepView:
+    state = StepState(step.state)
+    group = step.assignee_kind == "group" and step.assignee_id
+    return StepView(
+        key=step.step_key,
+        title=Mrkdwn(step.title),
+        kind=step.kind,
+        state=state.value,
+        icon=STATE_ICONS[state],
+        open=state in OPEN_STATES,
+        hook=step.hook,
+        group=Mrkdwn(group_mention(step.assignee_id)) if group and step.assignee_id else None,
+        assignee=Mrkdwn(mention(step.assignee_id)),
+        claimed_by=_mention(step.claimed_by),
+        delegated_from=_mention(step.delegated_from),
+        due_at=step.due_at,
+        started_at=step.started_at,
+        finished_at=step.finished_at,
+        blocked_reason=step.blocked_reason,
+        outcome_by=_mention(step.outcome_by),
+        outcome_note=step.outcome_note,
     )
-    text = f"{run.title} ({run.key}): {status}"
-    return text, blocks
 
 
-def _buttons_for(step: StepRun, viewer: str) -> list[tuple[str, ActionId, str | None]]:
+# -- the run card -----------------------------------------------------------------------------
+
+
+def run_card(
+    templates: Templates, run: Run, steps: list[StepRun], now: datetime
+) -> tuple[str, list[Block]]:
+    card = templates.macros(CARD)
+    view = run_view(run, steps, now)
+    blocks: list[Block] = [section(card("heading", view))]
+    blocks += listing(
+        steps,
+        len(steps),
+        lambda step: card("step_line", step_view(step)),
+        lambda n: card("more_steps", view, n),
+        max_blocks=CARD_STEP_BLOCKS,
+    )
+    blocks.append(context(card("footer", view)))
+    return fallback(card("fallback", view), escape(run.key)), blocks
+
+
+def step_lines(templates: Templates, steps: Iterable[StepRun]) -> list[str]:
+    """Steps as the run card lists them."""
+    card = templates.macros(CARD)
+    return [card("step_line", step_view(step)) for step in steps]
+
+
+# -- a step's own message ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _RunPart:
+    """What a step's message says of its run."""
+
+    key: str
+    title: Mrkdwn
+    owner: Mrkdwn
+
+
+def _buttons_for(step: StepRun, viewer: str) -> list[tuple[ActionId, str | None]]:
     state = StepState(step.state)
     if step.assignee_kind == "group" and step.claimed_by is None and state == StepState.READY:
-        return [("Claim", ActionId.CLAIM, "primary")]
+        return [(ActionId.CLAIM, "primary")]
     if step.claimed_by and step.claimed_by != viewer:
         return []
     if step.kind == "approval" and state in (StepState.READY, StepState.IN_PROGRESS):
-        return [("Approve", ActionId.APPROVE, "primary"), ("Reject…", ActionId.REJECT, "danger")]
+        return [(ActionId.APPROVE, "primary"), (ActionId.REJECT, "danger")]
     if state == StepState.READY:
         return [
-            ("Start", ActionId.START, None),
-            ("Done", ActionId.DONE, "primary"),
-            ("Blocked…", ActionId.BLOCK, None),
-            ("Reassign…", ActionId.REASSIGN, None),
+            (ActionId.START, None),
+            (ActionId.DONE, "primary"),
+            (ActionId.BLOCK, None),
+            (ActionId.REASSIGN, None),
         ]
     if state == StepState.IN_PROGRESS:
-        return [
-            ("Done", ActionId.DONE, "primary"),
-            ("Blocked…", ActionId.BLOCK, None),
-            ("Reassign…", ActionId.REASSIGN, None),
-        ]
+        return [(ActionId.DONE, "primary"), (ActionId.BLOCK, None), (ActionId.REASSIGN, None)]
     if state == StepState.BLOCKED:
-        return [("Unblock", ActionId.UNBLOCK, "primary"), ("Reassign…", ActionId.REASSIGN, None)]
+        return [(ActionId.UNBLOCK, "primary"), (ActionId.REASSIGN, None)]
     return []
 
 
-def outcome_text(step: StepRun) -> str:
+def _step_message(macros: Macros, run: Run, step: StepRun, viewer: str) -> tuple[str, list[Block]]:
     state = StepState(step.state)
-    at = f" at {when(step.finished_at, '{time}')}" if step.finished_at else ""
-    by = f" by {mention(step.outcome_by)}" if step.outcome_by else ""
-    note = f": _{escape(step.outcome_note)}_" if step.outcome_note else ""
-    words = {
-        StepState.DONE: "Approved" if step.kind == "approval" else "Done",
-        StepState.SKIPPED: "Skipped",
-        StepState.FAILED: "Rejected" if step.kind == "approval" else "Failed",
-        StepState.CANCELLED: "Cancelled with its run",
-    }
-    return f"{STATE_ICONS[state]} {words.get(state, STATE_WORDS[state])}{by}{at}{note}"
-
-
-def step_message(run: Run, step: StepRun, viewer: str) -> tuple[str, list[Block]]:
-    """A step as its assignee (or a group member) sees it, with the buttons they may press."""
-    state = StepState(step.state)
-    what = "Approval needed" if step.kind == "approval" else "Your step"
-    due = f" · due {when(step.due_at)}" if step.due_at else ""
-    lines = [
-        f"*{what}:* {step.title}",
-        f"Run `{run.key}` · {run.title} · owner {mention(run.owner_id)}{due}",
-    ]
-    if step.assignee_kind == "group" and step.assignee_id:
-        lines.append(f"For {assignee_text(step)}")
-    if step.delegated_from:
-        lines.append(f"You have it because {mention(step.delegated_from)} is away.")
-    blocks: list[Block] = [section("\n".join(lines))]
+    view = step_view(step)
+    run_part = _RunPart(key=run.key, title=Mrkdwn(run.title), owner=Mrkdwn(mention(run.owner_id)))
+    blocks: list[Block] = [section(macros("body", view, run_part))]
     buttons = _buttons_for(step, viewer)
     if state == StepState.BLOCKED and step.blocked_reason:
-        blocks.append(context(f"⛔ Blocked: {escape(step.blocked_reason)}"))
-    if state in (StepState.DONE, StepState.SKIPPED, StepState.FAILED, StepState.CANCELLED):
-        blocks.append(section(outcome_text(step)))
+        blocks.append(context(macros("blocked", view)))
+    if state in FINISHED_STATES:
+        blocks.append(section(macros("outcome", view)))
     elif step.claimed_by and step.claimed_by != viewer:
-        blocks.append(context(f"Claimed by {mention(step.claimed_by)}"))
+        blocks.append(context(macros("claimed", view)))
     elif step.assignee_kind == "user" and step.assignee_id != viewer:
-        blocks.append(context(f"Reassigned to {mention(step.assignee_id)}"))
+        blocks.append(context(macros("reassigned", view)))
         buttons = []
     elif state == StepState.IN_PROGRESS and step.started_at:
-        blocks.append(context(f"🔨 Started {when(step.started_at)}"))
+        blocks.append(context(macros("started", view)))
     if buttons:
-        blocks.append(step_buttons(StepRef(run=run.key, step=step.step_key), buttons))
-    return f"{what}: {step.title} ({run.key})", blocks
+        labels = [(macros("button", action.value), action, style) for action, style in buttons]
+        blocks.append(step_buttons(StepRef(run=run.key, step=step.step_key), labels))
+    return fallback(macros("fallback", view, run_part), escape(run.key)), blocks
 
 
-def step_list_blocks(items: list[tuple[Run, StepRun]], viewer: str, limit: int) -> list[Block]:
+def step_message(
+    templates: Templates, run: Run, step: StepRun, viewer: str
+) -> tuple[str, list[Block]]:
+    """A step as its assignee (or a group member) sees it, with the buttons they may press."""
+    return _step_message(templates.macros(STEP), run, step, viewer)
+
+
+def step_list_blocks(
+    templates: Templates, items: list[tuple[Run, StepRun]], viewer: str, limit: int
+) -> list[Block]:
     """Several steps with their buttons (for `mine` and the App Home): at most `limit` steps,
     each at most four blocks, then "and N more"."""
+    macros = templates.macros(STEP)
     blocks: list[Block] = []
     for run, step in items[:limit]:
-        _, message = step_message(run, step, viewer)
+        _, message = _step_message(macros, run, step, viewer)
         blocks += [*message, divider()]
     if len(items) > limit:
-        blocks.append(context(f"…and {len(items) - limit} more"))
+        blocks.append(context(macros("more", len(items) - limit)))
     return blocks

@@ -6,8 +6,9 @@ Templates are macro libraries: Python calls one macro per piece of prose (a head
 of a list) and lays the pieces out as Block Kit itself, so limits hold whatever a template says.
 
 Every `{{ value }}` is escaped for Slack (`&`, `<`, `>`) unless Baton marked it `Mrkdwn`
-(mentions, dates, titles already escaped when stored): what a user typed can never ping
-`@channel` or forge a link, even from an operator's template that forgets to escape.
+(mentions, dates, titles already escaped when stored) or it is what another macro wrote: what
+a user typed can never ping `@channel` or forge a link, even from an operator's template that
+forgets to escape.
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ from jinja2 import (
     StrictUndefined,
     Template,
 )
+from jinja2.runtime import Context, Macro
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from bot.progress import format_span
-from bot.slack_text import escape, when
+from bot.slack_text import escape, format_span, when
 
 log = logging.getLogger("baton.templates")
 
@@ -49,6 +50,15 @@ def slack_escape(value: object) -> Mrkdwn:
     if isinstance(value, Mrkdwn | Markup):
         return Mrkdwn(value)
     return Mrkdwn(escape(str(value)))
+
+
+class _Context(Context):
+    """Marks what a macro called from a template returns as ready mrkdwn: its values were
+    escaped when it rendered them, and escaping them again would show `&amp;` to readers."""
+
+    def call(__self, __obj: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        result = super().call(__obj, *args, **kwargs)
+        return Mrkdwn(result) if isinstance(__obj, Macro) and isinstance(result, str) else result
 
 
 def _finalize(value: object) -> object:
@@ -79,6 +89,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
 
 def _configure(env: Environment) -> Environment:
     env.filters.update(FILTERS)
+    env.context_class = _Context
     return env
 
 

@@ -109,57 +109,69 @@ def _step_rows(run: Run, defn: WorkflowDef, values: Mapping[str, str]) -> list[S
 
 
 async def start_run(runtime: Runtime, actor: Actor, request: RunRequest, usage: str) -> Run:
-    now = runtime.clock.now()
+    """Start a run in a transaction of its own (the `run` command)."""
     async with unit_of_work(runtime.sessions) as session:
-        workflow = await find_workflow(session, team_id=actor.team_id, name=request.name)
-        if workflow is None:
-            raise NotFound(
-                f"There is no workflow named `{request.name}`. `/baton list` shows them."
-            )
-        version = await find_version(session, workflow=workflow)
-        assert version is not None and workflow.id is not None
-        defn = await load_definition(session, workflow=workflow, version=version)
-        values = _param_values(defn, request.params, usage)
-        # An atomic increment: runs started at the same moment each get their own number.
-        claimed = await session.exec(
-            update(Workflow)
-            .where(col(Workflow.id) == workflow.id)
-            .values(next_run_number=col(Workflow.next_run_number) + 1)
-            .returning(col(Workflow.next_run_number))
-        )
-        number = int(claimed.scalar_one()) - 1
-        run = Run(
-            team_id=actor.team_id,
-            workflow_id=workflow.id,
-            version_id=version.id or 0,
-            number=number,
-            key=f"{workflow.name}-{number}",
-            title=fill_title(escape(defn.title), _display_params(defn, values)),
-            owner_id=actor.user_id,
-            channel_id=defn.channel or request.channel_id,
-            params=values,
-            state=RunState.ACTIVE,
-            deadline=request.deadline,
-            created_at=now,
-        )
-        session.add(run)
-        await session.flush()
-        steps = _step_rows(run, defn, values)
-        session.add_all(steps)
-        await session.flush()
-        audit.record(
-            session,
-            runtime.clock,
-            team_id=run.team_id,
-            run_id=run.id,
-            actor_id=actor.user_id,
-            action="run.started",
-            version=version.number,
-            params=values,
-        )
-        tell_card(session, runtime.clock, run)
-        await advance(session, runtime.clock, LockedRun(run, steps), actor.user_id)
+        run = await add_run(session, runtime, actor, request, usage)
     runtime.outbox_signal.set()
+    return run
+
+
+async def add_run(
+    session: AsyncSession, runtime: Runtime, actor: Actor, request: RunRequest, usage: str
+) -> Run:
+    """Start a run inside the caller's transaction (a schedule's claim, say), so the run and
+    what caused it commit together; the caller sets `runtime.outbox_signal` once committed.
+
+    A caller that carries on with its transaction after a BatonError (no such workflow, a
+    parameter missing) calls this in a savepoint, so no half-started run can commit.
+    """
+    now = runtime.clock.now()
+    workflow = await find_workflow(session, team_id=actor.team_id, name=request.name)
+    if workflow is None:
+        raise NotFound(f"There is no workflow named `{request.name}`. `/baton list` shows them.")
+    version = await find_version(session, workflow=workflow)
+    assert version is not None and workflow.id is not None
+    defn = await load_definition(session, workflow=workflow, version=version)
+    values = _param_values(defn, request.params, usage)
+    # An atomic increment: runs started at the same moment each get their own number.
+    claimed = await session.exec(
+        update(Workflow)
+        .where(col(Workflow.id) == workflow.id)
+        .values(next_run_number=col(Workflow.next_run_number) + 1)
+        .returning(col(Workflow.next_run_number))
+    )
+    number = int(claimed.scalar_one()) - 1
+    run = Run(
+        team_id=actor.team_id,
+        workflow_id=workflow.id,
+        version_id=version.id or 0,
+        number=number,
+        key=f"{workflow.name}-{number}",
+        title=fill_title(escape(defn.title), _display_params(defn, values)),
+        owner_id=actor.user_id,
+        channel_id=defn.channel or request.channel_id,
+        params=values,
+        state=RunState.ACTIVE,
+        deadline=request.deadline,
+        created_at=now,
+    )
+    session.add(run)
+    await session.flush()
+    steps = _step_rows(run, defn, values)
+    session.add_all(steps)
+    await session.flush()
+    audit.record(
+        session,
+        runtime.clock,
+        team_id=run.team_id,
+        run_id=run.id,
+        actor_id=actor.user_id,
+        action="run.started",
+        version=version.number,
+        params=values,
+    )
+    tell_card(session, runtime.clock, run)
+    await advance(session, runtime.clock, LockedRun(run, steps), actor.user_id)
     return run
 
 

@@ -4,6 +4,7 @@ APScheduler's cron trigger, and a sweep job that starts each occurrence's run ex
 Due times live in `schedule.next_fire_at` (UTC). A replica claims an occurrence by moving
 `next_fire_at` on with a compare-and-set, so two replicas never both start it; after downtime
 the next fire time is computed from now, so missed occurrences start one run, not one each.
+The claim and the run it starts (or the note saying why none could) commit in one transaction.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import update
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.errors import BatonError, Forbidden, NotFound, UsageError
 from bot.language import ParamType
 from bot.outbox import Note, enqueue
 from bot.permissions import Actor, can_edit_workflow, require_editor
 from bot.progress import tell_thread
-from bot.runs import RunRequest, start_run
+from bot.runs import RunRequest, add_run
 from bot.runtime import Runtime
 from bot.slack_text import escape
 from bot.sweep import Sweeper
@@ -256,15 +258,23 @@ class _Occurrence:
 async def fire_due_schedules(runtime: Runtime, now: datetime) -> int:
     """Start one run for every schedule whose time has come; returns how many started."""
     started = 0
+    tried: set[int] = set()  # each schedule once a pass: its next time is after now anyway
     while True:
-        claimed = await _claim_due(runtime, now)
-        for occurrence in claimed:
-            started += await _start(runtime, occurrence)
-        if len(claimed) < BATCH:
+        due = await _due(runtime, now, tried)
+        for occurrence in due:
+            assert occurrence.schedule.id is not None
+            tried.add(occurrence.schedule.id)
+            try:
+                started += await _fire(runtime, occurrence, now)
+            except Exception:
+                # Claim and run rolled back together: the next sweep starts it, once.
+                log.exception("schedule %s could not fire; retried later", occurrence.schedule.id)
+        if len(due) < BATCH:
             return started
 
 
-async def _claim_due(runtime: Runtime, now: datetime) -> list[_Occurrence]:
+async def _due(runtime: Runtime, now: datetime, tried: set[int]) -> list[_Occurrence]:
+    """Due schedules, read without claiming them: `_fire` claims each in its own transaction."""
     async with unit_of_work(runtime.sessions) as session:
         query = (
             select(Schedule, Workflow.name)
@@ -274,80 +284,98 @@ async def _claim_due(runtime: Runtime, now: datetime) -> list[_Occurrence]:
             .order_by(col(Schedule.next_fire_at), col(Schedule.id))
             .limit(BATCH)
         )
-        if is_postgres(runtime.engine):
-            query = query.with_for_update(of=Schedule, skip_locked=True)
+        if tried:
+            query = query.where(col(Schedule.id).not_in(tried))
         rows = (await session.exec(query)).all()
-        claimed: list[_Occurrence] = []
-        for schedule, workflow in rows:
-            # Compare-and-set on the fire time read: one replica wins each occurrence, and the
-            # next time is counted from now, so a long outage fires once, not once per miss.
-            result = await session.exec(
-                update(Schedule)
-                .where(
-                    col(Schedule.id) == schedule.id,
-                    col(Schedule.next_fire_at) == schedule.next_fire_at,
-                    col(Schedule.active).is_(True),
-                )
-                .values(
-                    next_fire_at=next_fire(schedule.cron, schedule.tz, now),
-                    last_fired_at=now,
-                )
-            )
-            if result.rowcount == 1:
-                claimed.append(_Occurrence(schedule, workflow))
-    return claimed
+    return [_Occurrence(schedule, workflow) for schedule, workflow in rows]
 
 
-async def _start(runtime: Runtime, occurrence: _Occurrence) -> int:
+async def _fire(runtime: Runtime, occurrence: _Occurrence, now: datetime) -> int:
+    """Claim the occurrence and start its run (or tell its maker why not) in one transaction,
+    so a crash in between neither loses the occurrence nor starts it twice."""
     schedule = occurrence.schedule
     team_id = schedule.team_id
+    # Asked before the transaction: the directory may write a person's row in one of its own.
     actor = Actor(
         team_id, schedule.created_by, await runtime.directory.is_admin(team_id, schedule.created_by)
     )
     request = RunRequest(occurrence.workflow, schedule.params, schedule.channel_id or "")
-    try:
-        run = await start_run(runtime, actor, request, f"/baton schedule {occurrence.workflow}")
-    except BatonError as exc:
-        await _report_failure(runtime, occurrence, str(exc))
-        return 0
     async with unit_of_work(runtime.sessions) as session:
-        tell_thread(
-            session,
-            runtime.clock,
-            run,
-            f"Started by schedule {schedule.id} ({schedule.spec}, {schedule.tz})",
-        )
+        if not await _claim(session, runtime, schedule, now):
+            return 0
+        try:
+            # A savepoint: a run that cannot start leaves nothing behind, and the claim stands.
+            async with session.begin_nested():
+                run = await add_run(
+                    session, runtime, actor, request, f"/baton schedule {occurrence.workflow}"
+                )
+        except BatonError as exc:
+            await _report_failure(session, runtime, occurrence, str(exc))
+            started = 0
+        else:
+            tell_thread(
+                session,
+                runtime.clock,
+                run,
+                f"Started by schedule {schedule.id} ({schedule.spec}, {schedule.tz})",
+            )
+            started = 1
     runtime.outbox_signal.set()
-    return 1
+    return started
 
 
-async def _report_failure(runtime: Runtime, occurrence: _Occurrence, problem: str) -> None:
+async def _claim(
+    session: AsyncSession, runtime: Runtime, schedule: Schedule, now: datetime
+) -> bool:
+    """Compare-and-set on the fire time read: one replica wins each occurrence, and the next
+    time is counted from now, so a long outage fires once, not once per miss. The claim is the
+    transaction's first write, so on SQLite it takes the write lock before the savepoint."""
+    if is_postgres(runtime.engine):
+        # A replica starting this occurrence right now holds the row: leave it, don't wait.
+        held = await session.exec(
+            select(Schedule.id)
+            .where(col(Schedule.id) == schedule.id)
+            .with_for_update(skip_locked=True)
+        )
+        if held.first() is None:
+            return False
+    result = await session.exec(
+        update(Schedule)
+        .where(
+            col(Schedule.id) == schedule.id,
+            col(Schedule.next_fire_at) == schedule.next_fire_at,
+            col(Schedule.active).is_(True),
+        )
+        .values(next_fire_at=next_fire(schedule.cron, schedule.tz, now), last_fired_at=now)
+    )
+    return bool(result.rowcount == 1)
+
+
+async def _report_failure(
+    session: AsyncSession, runtime: Runtime, occurrence: _Occurrence, problem: str
+) -> None:
     """Tell the schedule's maker; a workflow that is gone also ends its schedule."""
     schedule = occurrence.schedule
-    async with unit_of_work(runtime.sessions) as session:
-        gone = (
-            await find_workflow(session, team_id=schedule.team_id, name=occurrence.workflow) is None
+    gone = await find_workflow(session, team_id=schedule.team_id, name=occurrence.workflow) is None
+    if gone:
+        await session.exec(
+            update(Schedule)
+            .where(col(Schedule.id) == schedule.id)
+            .values(active=False, next_fire_at=None)
         )
-        if gone:
-            await session.exec(
-                update(Schedule)
-                .where(col(Schedule.id) == schedule.id)
-                .values(active=False, next_fire_at=None)
-            )
-        ending = " The schedule is removed." if gone else ""
-        enqueue(
-            session,
-            runtime.clock,
-            team_id=schedule.team_id,
-            kind=Note.DIRECT,
-            conversation=schedule.created_by,
-            payload={
-                "user_id": schedule.created_by,
-                "text": f"Schedule {schedule.id} ({schedule.spec}) could not start a run of "
-                f"`{occurrence.workflow}`: {problem}{ending}",
-            },
-        )
-    runtime.outbox_signal.set()
+    ending = " The schedule is removed." if gone else ""
+    enqueue(
+        session,
+        runtime.clock,
+        team_id=schedule.team_id,
+        kind=Note.DIRECT,
+        conversation=schedule.created_by,
+        payload={
+            "user_id": schedule.created_by,
+            "text": f"Schedule {schedule.id} ({schedule.spec}) could not start a run of "
+            f"`{occurrence.workflow}`: {problem}{ending}",
+        },
+    )
 
 
 def register(sweeper: Sweeper) -> None:

@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from bot.app import create_app
 from bot.clock import ManualClock
-from bot.integrations import calls
+from bot.integrations import calls, outcomes
 from bot.integrations.openapi import CALLBACK_OPENAPI
 from bot.server import RunningServer, start_server
 from bot.slack_emulator import Message, SlackDriver, SlackEmulator
@@ -528,6 +528,80 @@ async def test_a_callback_from_before_a_retry_gets_409(hooks: Stack, receiver: R
     assert fresh.status_code == 200
     await hooks.settle()
     assert (await steps(hooks))["welcome"].title == "Welcome ana"
+
+
+LATE_ANSWERS = [
+    pytest.param((200, {"status": "done", "output": {"login": "late"}}), id="done"),
+    pytest.param((422, {"error": "late"}), id="failed"),
+]
+
+
+@pytest.mark.parametrize("late", LATE_ANSWERS)
+async def test_an_answer_after_the_lease_was_taken_over_changes_nothing(
+    hooks: Stack, receiver: Receiver, late: tuple[int, Any]
+) -> None:
+    await start_provision(hooks, receiver)
+    runtime = hooks.baton.runtime
+    # A replica claims the call and stalls past its lease; another one takes the call over.
+    [stalled] = await calls.claim_due(runtime, hooks.clock.now())
+    hooks.clock.advance(calls.LEASE)
+    [current] = await calls.claim_due(runtime, hooks.clock.now())
+    assert current.idempotency_key == stalled.idempotency_key
+    assert current.lease_until > stalled.lease_until
+
+    receiver.script("okta", late)
+    await calls.call(runtime, stalled)  # the stalled replica makes its call and hears back
+    await hooks.settle()
+    rows = await steps(hooks)
+    assert (rows["accounts"].state, rows["accounts"].output) == ("ready", {})
+    assert rows["welcome"].state == "waiting"
+    assert await audit_count(hooks, "step.complete") == 0
+    assert await audit_count(hooks, "step.fail") == 0
+    assert not any("`accounts`" in text for text in thread_texts(hooks))
+    assert not [m for m in hooks.emulator.dm("U0BOB") if m.buttons]
+
+    # The replica holding the lease decides the step.
+    receiver.script("okta", (200, {"status": "done", "output": {"login": "ana"}}))
+    await calls.call(runtime, current)
+    await hooks.settle()
+    rows = await steps(hooks)
+    assert (rows["accounts"].state, rows["accounts"].output) == ("done", {"login": "ana"})
+    assert rows["welcome"].title == "Welcome ana"
+    assert await audit_count(hooks, "step.complete") == 1
+    await sweep(hooks, calls.LEASE * 2)
+    assert len(receiver.calls("okta")) == 2  # the call is over: nobody makes it again
+
+
+async def test_an_outcome_lost_before_commit_keeps_the_lease_and_is_called_again(
+    hooks: Stack, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    receiver.script("okta", (200, {"status": "done", "output": {"login": "ana"}}))
+    await start_provision(hooks, receiver)
+    applied: list[bool] = []
+
+    async def dies_after(*args: Any) -> bool:
+        applied.append(await original(*args))  # the step is done in the transaction...
+        raise RuntimeError("...and the process dies before it commits")
+
+    original = outcomes.apply_complete
+    monkeypatch.setattr(outcomes, "apply_complete", dies_after)
+    await sweep(hooks)
+    monkeypatch.undo()
+    assert applied == [True]
+    # Neither the outcome nor the end of the call was kept: the lease still holds the call.
+    assert (await steps(hooks))["accounts"].state == "ready"
+    assert await audit_count(hooks, "step.complete") == 0
+    await sweep(hooks, calls.LEASE - timedelta(seconds=1))
+    assert len(receiver.calls("okta")) == 1
+
+    await sweep(hooks, timedelta(seconds=1))  # the lease ran out: called again, same request
+    received = receiver.calls("okta")
+    assert len(received) == 2
+    assert received[0].headers["idempotency-key"] == received[1].headers["idempotency-key"]
+    rows = await steps(hooks)
+    assert (rows["accounts"].state, rows["welcome"].title) == ("done", "Welcome ana")
+    assert await audit_count(hooks, "step.complete") == 1
+    assert sum("Completed `accounts`" in text for text in thread_texts(hooks)) == 1
 
 
 # -- the admin commands ------------------------------------------------------------------------

@@ -6,10 +6,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import col, select
+import pytest
+from sqlmodel import SQLModel, col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import runs as runs_module
+from bot.clock import Clock
+from bot.errors import Conflict
+from bot.progress import LockedRun
 from storage.db import session_factory, unit_of_work
-from storage.models import Run
+from storage.models import AuditEvent, Outbox, Run, Schedule, StepRun
 from tests.stack import Stack
 
 STANDUP = "define standup Daily standup\npost: Post your update <@U0BOB|bob>"
@@ -65,8 +71,9 @@ async def test_schedule_is_shown_back_in_my_zone_and_listed(stack: Stack) -> Non
 async def test_schedule_mistakes_are_explained(stack: Stack) -> None:
     await stack.command('define hiring Hire\nmeet: "Meet {candidate}" <@U0BOB|bob>', user="U0ALICE")
     await stack.command("schedule hiring", user="U0ALICE")
-    usage = "Usage: `/baton schedule &lt;name&gt; &lt;when&gt; [key=value ...]`"
-    assert usage in stack.ephemeral("U0ALICE")
+    assert "Usage: `/baton schedule &lt;name&gt; &lt;when&gt; [key=value ...]`" in stack.ephemeral(
+        "U0ALICE"
+    )
     await stack.command("schedule hiring sometimes", user="U0ALICE")
     assert "`sometimes` is not a schedule" in stack.ephemeral("U0ALICE")
     await stack.command("schedule hiring weekly funday 10:00", user="U0ALICE")
@@ -167,3 +174,118 @@ async def test_schedule_of_a_deleted_workflow_stops_and_says_so(stack: Stack) ->
     assert "The schedule is removed." in told
     await stack.command("schedules", user="U0ALICE")
     assert "No recurring runs yet" in stack.ephemeral("U0ALICE")
+
+
+# -- the claim and the run commit together ----------------------------------------------------
+
+TEN_BERLIN = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # 10:00 in Berlin, Alice's zone
+
+
+async def schedule_times(stack: Stack) -> tuple[datetime | None, datetime | None, bool]:
+    async with unit_of_work(stack.baton.runtime.sessions) as session:
+        row = (await session.exec(select(Schedule))).one()
+    return row.next_fire_at, row.last_fired_at, row.active
+
+
+async def count(stack: Stack, table: type[SQLModel]) -> int:
+    async with unit_of_work(stack.baton.runtime.sessions) as session:
+        return int((await session.exec(select(func.count()).select_from(table))).one())
+
+
+async def test_a_run_start_that_dies_midway_is_started_once_by_the_next_sweep(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await stack.command(STANDUP, user="U0ALICE")
+    await stack.command("schedule standup daily 10:00", user="U0ALICE", channel="C0OPS")
+    before = await schedule_times(stack)
+    assert before == (TEN_BERLIN, None, True)
+    outbox_before, audit_before = await count(stack, Outbox), await count(stack, AuditEvent)
+    written: list[tuple[str, bool]] = []
+
+    async def dies(session: AsyncSession, clock: Clock, locked: LockedRun, actor: str) -> None:
+        # The run and its steps are in the transaction already; then the process goes away.
+        ids = [locked.run.id, *(step.id for step in locked.steps)]
+        written.append((locked.run.key, all(i is not None for i in ids)))
+        raise RuntimeError("the process died here")
+
+    monkeypatch.setattr(runs_module, "advance", dies)
+    await sweep_at(stack, TEN_BERLIN)
+    assert written == [("standup-1", True)]
+    # Nothing of the run is left, and the occurrence is still due.
+    assert await runs(stack) == []
+    assert await count(stack, StepRun) == 0
+    assert await count(stack, AuditEvent) == audit_before
+    assert await count(stack, Outbox) == outbox_before
+    assert await schedule_times(stack) == before
+    assert cards(stack, "C0OPS") == []
+    assert not [m for m in stack.emulator.dm("U0ALICE") if "Schedule 1" in m.text]
+
+    monkeypatch.undo()  # the next process starts
+    await sweep_at(stack, TEN_BERLIN + timedelta(minutes=15))
+    await sweep_at(stack, TEN_BERLIN + timedelta(minutes=30))
+    started = await runs(stack)
+    # One run, numbered 1: the number taken by the lost try went back with it.
+    assert [(r.key, r.created_at) for r in started] == [
+        ("standup-1", TEN_BERLIN + timedelta(minutes=15))
+    ]
+    assert await count(stack, StepRun) == 1
+    assert await schedule_times(stack) == (
+        TEN_BERLIN + timedelta(days=1),
+        TEN_BERLIN + timedelta(minutes=15),
+        True,
+    )
+    [card] = [m for m in stack.emulator.messages("C0OPS") if not m.is_reply]
+    thread = [m.text for m in stack.emulator.thread("C0OPS", card.ts)]
+    assert sum("Started by schedule 1 (daily 10:00, Europe/Berlin)" in t for t in thread) == 1
+    assert len([m for m in stack.emulator.dm("U0BOB") if "Post your update" in m.text]) == 1
+
+
+async def test_a_run_refused_midway_leaves_nothing_and_tells_the_maker(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await stack.command(STANDUP, user="U0ALICE")
+    await stack.command("schedule standup daily 10:00", user="U0ALICE", channel="C0OPS")
+    audit_before = await count(stack, AuditEvent)
+
+    async def refused(session: AsyncSession, clock: Clock, locked: LockedRun, actor: str) -> None:
+        raise Conflict("the run was refused after its rows were written")
+
+    monkeypatch.setattr(runs_module, "advance", refused)
+    await sweep_at(stack, TEN_BERLIN)
+    monkeypatch.undo()
+    # The occurrence is used up, its maker told why, and no half-started run is left.
+    assert await runs(stack) == []
+    assert await count(stack, StepRun) == 0
+    assert await count(stack, AuditEvent) == audit_before
+    assert cards(stack, "C0OPS") == []
+    assert await schedule_times(stack) == (TEN_BERLIN + timedelta(days=1), TEN_BERLIN, True)
+    told = [m.text for m in stack.emulator.dm("U0ALICE") if "Schedule 1" in m.text]
+    assert told == [
+        "Schedule 1 (daily 10:00) could not start a run of `standup`: "
+        "the run was refused after its rows were written"
+    ]
+
+    await sweep_at(stack, TEN_BERLIN + timedelta(hours=1))
+    assert await runs(stack) == []  # not tried again before the next occurrence
+    await sweep_at(stack, TEN_BERLIN + timedelta(days=1))
+    assert [r.key for r in await runs(stack)] == ["standup-1"]
+    assert len(cards(stack, "C0OPS")) == 1
+
+
+async def test_a_parameter_the_workflow_now_needs_is_explained_to_the_maker(stack: Stack) -> None:
+    await stack.command(STANDUP, user="U0ALICE")
+    await stack.command("schedule standup daily 10:00", user="U0ALICE")
+    # A new version of the workflow needs a parameter the schedule does not give.
+    await stack.command(
+        "define standup Daily standup\npost: Post your update {who}", user="U0ALICE"
+    )
+    await sweep_at(stack, TEN_BERLIN)
+    assert await runs(stack) == []
+    [told] = [m.text for m in stack.emulator.dm("U0ALICE") if "Schedule 1" in m.text]
+    assert (
+        "Schedule 1 (daily 10:00) could not start a run of `standup`: `standup` needs who" in told
+    )
+    assert "removed" not in told
+    assert (await schedule_times(stack))[1:] == (TEN_BERLIN, True)
+    await stack.command("schedules", user="U0ALICE")
+    assert "`1` `standup` · daily 10:00" in stack.ephemeral("U0ALICE")

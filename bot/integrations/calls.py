@@ -2,9 +2,10 @@
 
 `bot.progress.make_ready` writes a `hook_call` Timer row due at once. Each sweep this tick job
 claims due rows with a lease (state `calling`, `claimed_by`, `due_at` moved to the lease's end),
-makes the HTTP call outside any transaction, and then records the outcome conditionally on still
-holding the claim. A process that dies mid-call leaves a lease that runs out; the next sweep calls
-again with the same Idempotency-Key, so the receiver can tell it is the same request.
+makes the HTTP call outside any transaction, and then records the outcome in one transaction
+with the check that it still holds the claim. A process that dies mid-call leaves a lease that
+runs out; the next sweep calls again with the same Idempotency-Key, so the receiver can tell it
+is the same request, and an answer arriving after its lease ran out changes nothing.
 
 Retries live in the same row: `attempt` counts the tries that got no usable answer and `due_at`
 is when the next one is due, so the schedule survives restarts. A manual Retry makes the step
@@ -239,20 +240,12 @@ async def call(runtime: Runtime, claim: Claim) -> None:
 
 
 async def record(runtime: Runtime, claim: Claim, outcome: Outcome) -> None:
-    name = f"`{claim.integration}`"
     if outcome.verdict == Verdict.RETRY and claim.attempt + 1 >= TRIES:
         outcome = Outcome(
             Verdict.FAILED, f"gave no usable answer in {TRIES} tries (last: {outcome.message})"
         )
-    if outcome.verdict == Verdict.DONE:
-        await outcomes.complete(
-            runtime, claim.team_id, claim.run_key, claim.step_key, outcome.output
-        )
-        await _finish(runtime, claim, "fired")
-    elif outcome.verdict == Verdict.FAILED:
-        reason = outcome.message if claim.problem else f"{name} {outcome.message}"
-        await outcomes.fail(runtime, claim.team_id, claim.run_key, claim.step_key, reason)
-        await _finish(runtime, claim, "fired")
+    if outcome.verdict in (Verdict.DONE, Verdict.FAILED):
+        await _conclude(runtime, claim, outcome)
     elif outcome.verdict == Verdict.ACCEPTED:
         await _accepted(runtime, claim)
     else:
@@ -268,15 +261,32 @@ def _held(claim: Claim) -> list[ColumnElement[bool]]:
     ]
 
 
-async def _finish(runtime: Runtime, claim: Claim, state: str) -> bool:
+async def _conclude(runtime: Runtime, claim: Claim, outcome: Outcome) -> None:
+    """The call is over: fire its timer and record the step's outcome in one transaction, and
+    only while this process still holds the claim. An answer that comes back after the lease
+    ran out (another replica has taken the call over) changes nothing; that replica's own
+    answer decides the step."""
     async with unit_of_work(runtime.sessions) as session:
-        result = await session.exec(
+        held = await session.exec(
             update(Timer)
             .where(*_held(claim))
-            .values(state=state)
+            .values(state="fired")
             .execution_options(synchronize_session=False)
         )
-    return bool(result.rowcount == 1)
+        if held.rowcount != 1:
+            log.info("hook call %s answered after its lease ran out; ignored", claim.timer_id)
+            return
+        if outcome.verdict == Verdict.DONE:
+            await outcomes.apply_complete(
+                session, runtime, claim.team_id, claim.run_key, claim.step_key, outcome.output
+            )
+        else:
+            said = f"`{claim.integration}` {outcome.message}"
+            reason = outcome.message if claim.problem else said
+            await outcomes.apply_fail(
+                session, runtime, claim.team_id, claim.run_key, claim.step_key, reason
+            )
+    runtime.outbox_signal.set()
 
 
 async def _accepted(runtime: Runtime, claim: Claim) -> None:

@@ -57,7 +57,9 @@ async def list_hooks(runtime: Runtime, request: SlashRequest, args: list[str]) -
     actor = await actor_for(runtime, request.team_id, request.user_id)
     rows = await registry.list_all(runtime, actor)
     if not rows:
-        return Reply("No integrations yet. Add one with `/baton hook add <name> <url>`.")
+        return Reply(
+            "No integrations yet. Add one with `/baton hook add &lt;name&gt; &lt;url&gt;`."
+        )
     lines = [
         f"• `{row.name}` {escape(clip(row.url, 200))} · added by {mention(row.created_by)} "
         f"{when(row.created_at, '{date_short}')}"
@@ -69,7 +71,7 @@ async def list_hooks(runtime: Runtime, request: SlashRequest, args: list[str]) -
 
 async def remove(runtime: Runtime, request: SlashRequest, args: list[str]) -> Reply:
     if len(args) != 1:
-        raise usage_error("hook", "Which integration? `/baton hook remove <name>`.")
+        raise usage_error("hook", "Which integration? `/baton hook remove &lt;name&gt;`.")
     actor = await actor_for(runtime, request.team_id, request.user_id)
     name = args[0].lower()
     users = await registry.remove(runtime, actor, name)
@@ -84,7 +86,7 @@ async def remove(runtime: Runtime, request: SlashRequest, args: list[str]) -> Re
 
 async def ping(runtime: Runtime, request: SlashRequest, args: list[str]) -> Reply:
     if len(args) != 1:
-        raise usage_error("hook", "Which integration? `/baton hook test <name>`.")
+        raise usage_error("hook", "Which integration? `/baton hook test &lt;name&gt;`.")
     actor = await actor_for(runtime, request.team_id, request.user_id)
     ping = await registry.ping(runtime, actor, args[0].lower())
     name = ping.integration.name

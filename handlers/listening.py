@@ -18,6 +18,7 @@ from bot.acks import ack_then_wait
 from bot.errors import BatonError
 from bot.inflight import InFlight
 from bot.language import DefinitionError
+from bot.slack_text import escape
 
 log = logging.getLogger("baton.handlers")
 
@@ -28,7 +29,8 @@ def error_text(error: Exception) -> str:
     if isinstance(error, BatonError):
         return str(error)
     if isinstance(error, DefinitionError):
-        return f"That workflow has problems; nothing was saved.\n{error}"
+        # Problems quote what was typed, which Slack must show as text.
+        return f"That workflow has problems; nothing was saved.\n{escape(str(error))}"
     log.exception("unhandled error in a Slack listener", exc_info=error)
     return "Something went wrong on Baton's side, and nothing was changed. Please try again."
 

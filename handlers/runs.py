@@ -134,7 +134,8 @@ def _step_verb(action: StepAction, needs_reason: bool = False) -> Subcommand:
         change = StepChange(action)
         if needs_reason:
             if not rest:
-                raise usage_error(name, f"Say why: `/baton {name} {run_key} {step_key} <reason>`.")
+                example = f"/baton {name} {escape(run_key)} {escape(step_key)} &lt;reason&gt;"
+                raise usage_error(name, f"Say why: `{example}`.")
             change = StepChange(action, reason=rest)
         elif action == StepAction.REASSIGN:
             found = USER.fullmatch(rest)

@@ -33,7 +33,7 @@ async def schedule(runtime: Runtime, request: SlashRequest) -> Reply:
     try:
         spec, rest = schedules.parse_when(words[1:])
     except ValueError as exc:
-        raise usage_error("schedule", str(exc)) from None
+        raise usage_error("schedule", escape(str(exc))) from None
     params: dict[str, str] = {}
     channel = request.channel_id
     for word in rest:
@@ -66,7 +66,9 @@ async def schedule(runtime: Runtime, request: SlashRequest) -> Reply:
 async def list_schedules(runtime: Runtime, request: SlashRequest) -> Reply:
     listed = await schedules.list_schedules(runtime, request.team_id)
     if not listed:
-        return Reply("No recurring runs yet. `/baton schedule <name> weekdays 09:00` adds one.")
+        return Reply(
+            "No recurring runs yet. `/baton schedule &lt;name&gt; weekdays 09:00` adds one."
+        )
     lines = []
     for item in listed:
         row = item.schedule

@@ -184,6 +184,10 @@ async def test_subscribing_is_shown_back_in_the_subscribers_zone(stack: Stack) -
         ("digest weekly someday 09:00", "`someday` is not a day of the week"),
         ("digest daily 09:00 extra", "`extra` after `daily 09:00`"),
         ("digest now please", "`digest now` takes only a channel"),
+        # Typed text is quoted back as text, as Slack sent it (escaped).
+        ("digest weekly &lt;b&gt; 09:00", "`&lt;b&gt;` is not a day of the week"),
+        ("digest daily 09:00 &lt;!here&gt;", "`&lt;!here&gt;` after `daily 09:00`"),
+        ("digest sometimes", "`weekly &lt;day&gt; HH:MM` or a 5-field cron"),
     ],
 )
 async def test_mistakes_say_what_was_wrong_and_the_usage(

@@ -76,6 +76,8 @@ async def test_schedule_mistakes_are_explained(stack: Stack) -> None:
     )
     await stack.command("schedule hiring sometimes", user="U0ALICE")
     assert "`sometimes` is not a schedule" in stack.ephemeral("U0ALICE")
+    await stack.command("schedule hiring &lt;b&gt; 09:00", user="U0ALICE")  # as Slack sends it
+    assert "`&lt;b&gt; 09:00` is not a schedule" in stack.ephemeral("U0ALICE")
     await stack.command("schedule hiring weekly funday 10:00", user="U0ALICE")
     assert "`funday` is not a day of the week" in stack.ephemeral("U0ALICE")
     await stack.command("schedule hiring daily 09:00", user="U0ALICE")

@@ -212,6 +212,17 @@ async def test_typed_text_cannot_ping_the_channel(stack: Stack) -> None:
     assert "&lt;!here&gt; &amp; &lt;b&gt;fun&lt;/b&gt;" in everything
 
 
+async def test_a_workflows_problems_quote_what_was_typed_as_text(stack: Stack) -> None:
+    await stack.command(
+        "define party Party\nplan: Plan due &lt;soon&gt; @<!channel>", user="U0ALICE"
+    )
+    reply = stack.ephemeral("U0ALICE")
+    assert reply.startswith("That workflow has problems; nothing was saved.\n")
+    assert "due '&lt;soon&gt;' is not a duration" in reply
+    assert "'@&lt;!channel&gt;' is not a user or group name" in reply
+    assert "<!channel>" not in reply
+
+
 async def test_a_retried_event_is_handled_once(stack: Stack) -> None:
     await stack.driver.app_home_opened("U0ALICE")
     await stack.settle()

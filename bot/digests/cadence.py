@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from bot.command_line import usage_error
 from bot.schedules import When, next_fire, parse_when
+from bot.slack_text import escape
 
 __all__ = ["When", "describe_when", "next_fire", "parse_cadence"]
 
@@ -15,11 +16,11 @@ def parse_cadence(words: list[str]) -> When:
     try:
         when, rest = parse_when(words)
     except ValueError as exc:
-        raise usage_error("digest", str(exc)) from None
+        raise usage_error("digest", escape(str(exc))) from None
     if rest:
         raise usage_error(
             "digest",
-            f"`{' '.join(rest)}` after `{when.spec}` means nothing to "
+            f"`{escape(' '.join(rest))}` after `{when.spec}` means nothing to "
             "Baton: give the time, then optionally the channel.",
         )
     return when

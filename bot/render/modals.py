@@ -4,45 +4,57 @@ from __future__ import annotations
 
 from typing import Any
 
+from slack_sdk.models.blocks import (
+    InputBlock,
+    PlainTextInputElement,
+    PlainTextObject,
+    UserSelectElement,
+)
+from slack_sdk.models.views import View as ViewModel
+
 from bot.ids import BlockId, CallbackId, InputId, StepRef
+from bot.render.blocks import section
+from bot.slack_text import clip
 
 View = dict[str, Any]
+MODAL_TITLE = 24  # Slack's limit for a modal's title and button labels
+
+
+def _plain(text: str) -> PlainTextObject:
+    return PlainTextObject(text=clip(text, MODAL_TITLE))
 
 
 def _modal(callback: CallbackId, title: str, submit: str, metadata: str, blocks: list[Any]) -> View:
-    return {
-        "type": "modal",
-        "callback_id": callback.value,
-        "title": {"type": "plain_text", "text": title[:24]},
-        "submit": {"type": "plain_text", "text": submit[:24]},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "private_metadata": metadata,
-        "blocks": blocks,
-    }
+    return ViewModel(
+        type="modal",
+        callback_id=callback.value,
+        title=_plain(title),
+        submit=_plain(submit),
+        close=_plain("Cancel"),
+        private_metadata=metadata,
+        blocks=blocks,
+    ).to_dict()
+
+
+def _intro(ref: StepRef) -> dict[str, Any]:
+    return section(f"`{ref.step}` in `{ref.run}`")
 
 
 def reason_modal(callback: CallbackId, ref: StepRef, title: str, label: str, submit: str) -> View:
-    field = {
-        "type": "input",
-        "block_id": BlockId.REASON.value,
-        "label": {"type": "plain_text", "text": label},
-        "element": {
-            "type": "plain_text_input",
-            "action_id": InputId.TEXT.value,
-            "multiline": True,
-            "max_length": 500,
-        },
-    }
-    intro = {"type": "section", "text": {"type": "mrkdwn", "text": f"`{ref.step}` in `{ref.run}`"}}
-    return _modal(callback, title, submit, ref.encode(), [intro, field])
+    field = InputBlock(
+        block_id=BlockId.REASON.value,
+        label=PlainTextObject(text=label),
+        element=PlainTextInputElement(action_id=InputId.TEXT.value, multiline=True, max_length=500),
+    )
+    return _modal(callback, title, submit, ref.encode(), [_intro(ref), field])
 
 
 def reassign_modal(ref: StepRef) -> View:
-    field = {
-        "type": "input",
-        "block_id": BlockId.ASSIGNEE.value,
-        "label": {"type": "plain_text", "text": "Give it to"},
-        "element": {"type": "users_select", "action_id": InputId.USER.value},
-    }
-    intro = {"type": "section", "text": {"type": "mrkdwn", "text": f"`{ref.step}` in `{ref.run}`"}}
-    return _modal(CallbackId.REASSIGN, "Reassign step", "Reassign", ref.encode(), [intro, field])
+    field = InputBlock(
+        block_id=BlockId.ASSIGNEE.value,
+        label=PlainTextObject(text="Give it to"),
+        element=UserSelectElement(action_id=InputId.USER.value),
+    )
+    return _modal(
+        CallbackId.REASSIGN, "Reassign step", "Reassign", ref.encode(), [_intro(ref), field]
+    )

@@ -17,6 +17,9 @@ from storage.models import Person
 
 PERSON_TTL = timedelta(hours=12)
 GROUP_TTL_SECONDS = 300.0
+# Channel members are trusted this long: someone who left is let in for at most a minute more.
+CHANNEL_TTL_SECONDS = 60.0
+MEMBERS_PAGE = 200  # Slack's recommended page size for conversations.members
 
 
 class Directory:
@@ -29,6 +32,7 @@ class Directory:
         self._clients = clients
         self._groups: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
         self._name_cache: dict[str, tuple[float, dict[str, tuple[str, str]]]] = {}
+        self._channels: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
 
     async def person(self, team_id: str, user_id: str) -> Person:
         """The person, refreshed from users.info when the cached copy is older than a TTL."""
@@ -83,6 +87,38 @@ class Directory:
             members = frozenset()
         self._groups[key] = (time.monotonic(), members)
         return members
+
+    async def is_channel_member(self, team_id: str, channel_id: str, user_id: str) -> bool:
+        """Whether the user is in the channel (conversations.members, every page).
+
+        A member seen within CHANNEL_TTL_SECONDS is taken from the cache; anyone else is
+        looked up afresh, so a person who has just joined is let in at once. Slack's refusals
+        (`channel_not_found` when the bot cannot see the channel) raise SlackApiError.
+        """
+        key = (team_id, channel_id)
+        now = time.monotonic()
+        cached = self._channels.get(key)
+        if cached is not None and now - cached[0] < CHANNEL_TTL_SECONDS and user_id in cached[1]:
+            return True
+        members = await self._channel_members(team_id, channel_id)
+        self._channels = {
+            k: v for k, v in self._channels.items() if now - v[0] < CHANNEL_TTL_SECONDS
+        }
+        self._channels[key] = (time.monotonic(), members)
+        return user_id in members
+
+    async def _channel_members(self, team_id: str, channel_id: str) -> frozenset[str]:
+        client = await self._clients.for_team(team_id)
+        members: set[str] = set()
+        cursor = ""
+        while True:
+            page = await client.conversations_members(
+                channel=channel_id, cursor=cursor or None, limit=MEMBERS_PAGE
+            )
+            members.update(str(member) for member in page.get("members") or [])
+            cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor:
+                return frozenset(members)
 
     async def zone(self, team_id: str, user_id: str) -> str:
         return (await self.person(team_id, user_id)).tz

@@ -33,7 +33,8 @@ from storage.models import SLACK_BOTS, SLACK_INSTALLATIONS, SLACK_OAUTH_STATES, 
 log = logging.getLogger("baton.installations")
 
 # What Baton asks for when installed; manifest.yml declares the same (a test keeps them equal).
-# The history scopes let the deliverer check, after a crash, whether a message already went out.
+# The history scopes let the deliverer check, after a crash, whether a message already went out;
+# the read scopes let a `#channel` argument be checked against the caller's membership.
 BOT_SCOPES = (
     "commands",
     "chat:write",
@@ -42,6 +43,8 @@ BOT_SCOPES = (
     "im:history",
     "channels:history",
     "groups:history",
+    "channels:read",
+    "groups:read",
     "users:read",
     "usergroups:read",
 )

@@ -31,6 +31,7 @@ PER_MINUTE: dict[str, int] = {
     "chat.update": 50,
     "chat.delete": 50,
     "chat.postEphemeral": 100,
+    "conversations.members": 100,
     "conversations.open": 50,
     "conversations.history": 50,
     "conversations.replies": 50,

@@ -8,11 +8,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot import workflows
+from bot.channel_access import ChannelRefused, require_member
 from bot.command_line import usage_error
-from bot.errors import BatonError
+from bot.errors import BatonError, NotFound
 from bot.ids import BlockId, CallbackId, InputId, WorkflowRef
 from bot.inflight import InFlight
-from bot.language import DefinitionError, format_text, parse_text, parse_yaml
+from bot.language import DefinitionError, WorkflowDef, format_text, parse_text, parse_yaml
 from bot.language.model import WORKFLOW_NAME_RE
 from bot.permissions import actor_for, require_editor
 from bot.render.builder import builder_modal, import_modal
@@ -81,7 +82,8 @@ async def submit_builder(ack: Ack, body: dict[str, Any], runtime: Runtime) -> No
         ack,
         runtime,
         submission,
-        BlockId.STEPS,
+        ref.channel,
+        (BlockId.STEPS, BlockId.CHANNEL),
         lambda: parse_text(
             ref.name or "",
             title,
@@ -94,24 +96,59 @@ async def submit_builder(ack: Ack, body: dict[str, Any], runtime: Runtime) -> No
 
 async def submit_import(ack: Ack, body: dict[str, Any], runtime: Runtime) -> None:
     submission = ViewSubmission.from_payload(body)
+    ref = WorkflowRef.decode(submission.private_metadata)
     text = submission.text(BlockId.YAML, InputId.TEXT)
-    await _save(ack, runtime, submission, BlockId.YAML, lambda: parse_yaml(text))
+    fields = (BlockId.YAML, BlockId.YAML)  # an imported `channel:` is part of the YAML
+    await _save(ack, runtime, submission, ref.channel, fields, lambda: parse_yaml(text))
+
+
+async def _check_channel(
+    runtime: Runtime, submission: ViewSubmission, opened_in: str, defn: WorkflowDef, picked: bool
+) -> None:
+    """A channel for run cards the editor picked (`picked`) or imported must be one they are
+    in, unless it is the one they opened the modal from or the workflow already posts there.
+    Modal errors are plain text, so the channel is named without Slack's <#C…> link."""
+    channel = defn.channel
+    if not channel or channel == opened_in:
+        return
+    try:
+        _, current = await workflows.get_definition(runtime, submission.team_id, defn.name)
+    except NotFound:
+        current = None
+    if current is not None and current.channel == channel:
+        return
+    await require_member(
+        runtime,
+        team_id=submission.team_id,
+        user_id=submission.user_id,
+        channel_id=channel,
+        fix=f"Join it first, or {'pick' if picked else 'import with'} a channel you are in.",
+        label="this channel" if picked else f"channel {channel}",
+    )
 
 
 async def _save(
     ack: Ack,
     runtime: Runtime,
     submission: ViewSubmission,
-    field: BlockId,
-    parse: Callable[[], Any],
+    opened_in: str,
+    fields: tuple[BlockId, BlockId],
+    parse: Callable[[], WorkflowDef],
 ) -> None:
     # Problems go back into the modal, next to the text that has them: the modal stays open.
+    # `fields`: where the definition's problems go, and where a refused channel's go.
+    field, channel_field = fields
+    picked = channel_field == BlockId.CHANNEL
     try:
         defn = parse()
+        await _check_channel(runtime, submission, opened_in, defn, picked)
         actor = await actor_for(runtime, submission.team_id, submission.user_id)
         await workflows.define(runtime, actor, defn, tell_author=True)
     except DefinitionError as error:
         await ack(response_action="errors", errors={field.value: _problems(error)})
+        return
+    except ChannelRefused as error:
+        await ack(response_action="errors", errors={channel_field.value: str(error)})
         return
     except BatonError as error:
         await ack(response_action="errors", errors={field.value: str(error)[:ERROR_LIMIT]})

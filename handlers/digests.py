@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.channel_access import require_member
 from bot.command_line import usage_error
 from bot.digests import subscriptions
 from bot.digests.cadence import parse_cadence
@@ -33,14 +34,17 @@ def _channel_and_words(request: SlashRequest) -> tuple[str, list[str]]:
 async def digest(runtime: Runtime, request: SlashRequest) -> Reply:
     channel, words = _channel_and_words(request)
     team = request.team_id
-    if not words:
-        found = await subscriptions.subscription(runtime, team_id=team, channel_id=channel)
-        if found is None:
-            raise usage_error("digest", f"<#{channel}> has no status digest yet.")
-        return Reply(subscriptions.describe(found))
-    verb = words[0].lower()
+    verb = words[0].lower() if words else ""
     if verb in ("off", "now") and len(words) > 1:
         raise usage_error("digest", f"`digest {verb}` takes only a channel.")
+    cadence = parse_cadence(words) if words and verb not in ("off", "now") else None
+    if channel != request.channel_id:  # "anyone in the channel": where it was typed, or a member
+        await require_member(runtime, team_id=team, user_id=request.user_id, channel_id=channel)
+    if cadence is not None:
+        row = await subscriptions.subscribe(
+            runtime, team_id=team, user_id=request.user_id, channel_id=channel, cadence=cadence
+        )
+        return Reply(f"{subscriptions.describe(row)} `/baton digest off` stops it.")
     if verb == "off":
         stopped = await subscriptions.unsubscribe(
             runtime, team_id=team, user_id=request.user_id, channel_id=channel
@@ -53,11 +57,7 @@ async def digest(runtime: Runtime, request: SlashRequest) -> Reply:
             runtime, team_id=team, user_id=request.user_id, channel_id=channel
         )
         return Reply(f"A status digest for <#{channel}> is on its way.")
-    row = await subscriptions.subscribe(
-        runtime,
-        team_id=team,
-        user_id=request.user_id,
-        channel_id=channel,
-        cadence=parse_cadence(words),
-    )
-    return Reply(f"{subscriptions.describe(row)} `/baton digest off` stops it.")
+    found = await subscriptions.subscription(runtime, team_id=team, channel_id=channel)
+    if found is None:
+        raise usage_error("digest", f"<#{channel}> has no status digest yet.")
+    return Reply(subscriptions.describe(found))

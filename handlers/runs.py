@@ -7,6 +7,7 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from bot import runs
+from bot.channel_access import require_member
 from bot.command_line import SPEC_BY_NAME, split_words, usage_error
 from bot.digests.forecast import eta_suffix, forecast_runs, projection_line
 from bot.home import plate
@@ -57,6 +58,10 @@ async def run(runtime: Runtime, request: SlashRequest) -> Reply:
             params[key] = value
         else:
             raise usage_error("run", f"`{escape(word)}` is not a parameter: write key=value.")
+    if channel != request.channel_id:  # where the command was typed needs no check
+        await require_member(
+            runtime, team_id=request.team_id, user_id=request.user_id, channel_id=channel
+        )
     actor = await actor_for(runtime, request.team_id, request.user_id)
     started = await runs.start_run(
         runtime, actor, RunRequest(name, params, channel, deadline), SPEC_BY_NAME["run"].usage

@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot import availability, reminders, schedules
+from bot.channel_access import require_member
 from bot.command_line import SPEC_BY_NAME, usage_error
 from bot.ids import ActionId, TimerRef
 from bot.inflight import InFlight
@@ -44,6 +45,10 @@ async def schedule(runtime: Runtime, request: SlashRequest) -> Reply:
             params[key] = value
         else:
             raise usage_error("schedule", f"`{escape(word)}` is not a parameter: write key=value.")
+    if channel != request.channel_id:  # where the command was typed needs no check
+        await require_member(
+            runtime, team_id=request.team_id, user_id=request.user_id, channel_id=channel
+        )
     actor = await actor_for(runtime, request.team_id, request.user_id)
     added = await schedules.add_schedule(
         runtime,

@@ -180,6 +180,48 @@ async def test_posting_to_a_user_lands_in_their_dm(
     assert emu.dm("U0BOB") == []
 
 
+async def test_conversations_members_pages_with_cursors(
+    emu: SlackEmulator, client: AsyncWebClient
+) -> None:
+    everyone = await client.conversations_members(channel="C0OPS")
+    assert everyone["members"] == ["U0BOB", "U0CAROL", "U0DAVE"]
+    assert everyone["response_metadata"] == {"next_cursor": ""}
+
+    pages, cursor = [], None
+    while True:
+        page = await client.conversations_members(channel="C0GENERAL", limit=3, cursor=cursor)
+        pages.append(page["members"])
+        cursor = page["response_metadata"]["next_cursor"]
+        if not cursor:
+            break
+        assert isinstance(cursor, str) and "U0" not in cursor  # opaque, as Slack's are
+    assert pages == [["U0ALICE", "U0BOB", "U0CAROL"], ["U0DAVE"]]
+
+    for arguments, error in (
+        ({"channel": "C0NOWHERE"}, "channel_not_found"),
+        ({"channel": "C0OPS", "cursor": "not-a-cursor"}, "invalid_cursor"),
+        ({"channel": "C0OPS", "limit": 1000}, "invalid_limit"),
+    ):
+        with pytest.raises(SlackApiError) as refused:
+            await client.conversations_members(**arguments)
+        assert refused.value.response["error"] == error, arguments
+
+    # A private channel does not exist for a bot that is not in it, until it is invited.
+    ws = emu.workspace()
+    ws.add_channel(Channel("C0LEADS", "leads", members=("U0ALICE",), is_private=True))
+    with pytest.raises(SlackApiError) as unseen:
+        await client.conversations_members(channel="C0LEADS")
+    with pytest.raises(SlackApiError) as unposted:
+        await client.chat_postMessage(channel="C0LEADS", text="x")
+    assert unseen.value.response["error"] == unposted.value.response["error"] == "channel_not_found"
+    ws.add_channel(Channel("C0LEADS", "leads", members=("U0ALICE", "UBATON"), is_private=True))
+    assert (await client.conversations_members(channel="C0LEADS"))["members"] == [
+        "U0ALICE",
+        "UBATON",
+    ]
+    assert (await client.conversations_info(channel="C0LEADS"))["channel"]["is_private"] is True
+
+
 async def test_ephemeral_messages_are_kept_per_user(
     emu: SlackEmulator, client: AsyncWebClient
 ) -> None:

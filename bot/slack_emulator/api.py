@@ -6,6 +6,7 @@ each method below only reads its parameters, changes the workspace and builds Sl
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import itertools
@@ -185,8 +186,13 @@ def content(
 
 
 def _conversation(ctx: ApiContext, params: JSON, key: str = "channel") -> Conversation:
-    conversation = ctx.workspace.conversation(required(params, key, "channel_not_found"))
-    if conversation is None:
+    """The conversation named by `key`; a private channel the bot is not in does not exist
+    for it, as in Slack."""
+    ws = ctx.workspace
+    conversation = ws.conversation(required(params, key, "channel_not_found"))
+    if conversation is None or (
+        conversation.is_private and ws.bot_user_id not in conversation.members
+    ):
         raise ApiError("channel_not_found")
     return conversation
 
@@ -367,9 +373,45 @@ def conversations_info(ctx: ApiContext, params: JSON) -> JSON:
     return {"ok": True, "channel": _conversation(ctx, params).info()}
 
 
+def _limit(params: JSON, default: int = 100, most: int = 999) -> int:
+    raw = param(params, "limit")
+    if raw is None:
+        return default
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise ApiError("invalid_limit") from None
+    if limit == 0:
+        return default
+    if not 1 <= limit <= most:
+        raise ApiError("invalid_limit")
+    return limit
+
+
+def _user_cursor(user_id: str) -> str:
+    """An opaque cursor naming the next member, shaped like Slack's ("user:U…" in base64)."""
+    return base64.b64encode(f"user:{user_id}".encode()).decode()
+
+
 def conversations_members(ctx: ApiContext, params: JSON) -> JSON:
+    """Member ids a page at a time (`limit`, default 100); `response_metadata.next_cursor`
+    is empty on the last page."""
     members = list(_conversation(ctx, params).members)
-    return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
+    limit = _limit(params)
+    start = 0
+    cursor = param(params, "cursor")
+    if cursor is not None:
+        try:
+            kind, _, user_id = base64.b64decode(cursor, validate=True).decode().partition(":")
+        except ValueError:
+            raise ApiError("invalid_cursor") from None
+        if kind != "user" or user_id not in members:
+            raise ApiError("invalid_cursor")
+        start = members.index(user_id)
+    page = members[start : start + limit]
+    more = start + limit < len(members)
+    next_cursor = _user_cursor(members[start + limit]) if more else ""
+    return {"ok": True, "members": page, "response_metadata": {"next_cursor": next_cursor}}
 
 
 def _page(messages: list[Message], params: JSON) -> JSON:

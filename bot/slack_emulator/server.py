@@ -43,7 +43,17 @@ _T = TypeVar("_T")
 _JSON_PARAMS: Final = ("blocks", "attachments", "view", "metadata")
 # Slack allows five uses of a response_url (within 30 minutes).
 RESPONSE_URL_USES: Final = 5
-_SCOPES: Final = "chat:write,commands,im:write,users:read,usergroups:read,channels:read"
+_SCOPES: Final = ",".join(
+    (
+        "chat:write",
+        "commands",
+        "im:write",
+        "users:read",
+        "usergroups:read",
+        "channels:read",
+        "groups:read",
+    )
+)
 
 
 @dataclass

@@ -226,6 +226,8 @@ class Conversation:
     kind: ConversationKind
     name: str
     members: tuple[str, ...] = ()
+    # A private channel: invisible (channel_not_found) to the bot unless it is a member.
+    is_private: bool = False
     # Every non-ephemeral message in posting order, thread replies included.
     messages: list[Message] = field(default_factory=list)
     ephemerals: list[Message] = field(default_factory=list)
@@ -246,7 +248,7 @@ class Conversation:
             "is_channel": self.kind == "channel",
             "is_im": self.kind == "im",
             "is_mpim": self.kind == "mpim",
-            "is_private": self.kind != "channel",
+            "is_private": self.kind != "channel" or self.is_private,
             "is_member": True,
             "is_archived": False,
             **({"user": self.members[0]} if self.kind == "im" else {}),
@@ -415,18 +417,28 @@ class Workspace:
         self.users: dict[str, User] = {bot.id: bot}
         self.users.update((user.id, user) for user in users)
         self.usergroups: dict[str, Usergroup] = {group.id: group for group in usergroups}
-        self.conversations: dict[str, Conversation] = {
-            channel.id: Conversation(
-                channel.id, "channel", channel.name, channel.members or tuple(self.users)
-            )
-            for channel in channels
-        }
+        self.conversations: dict[str, Conversation] = {}
+        for channel in channels:
+            self.add_channel(channel)
         self.views: dict[str, View] = {}
         self.modal_stacks: dict[str, list[View]] = {}
         self.homes: dict[str, View] = {}
         self.changes: list[Change] = []
         # Set by the emulator to wake waiters and feed listeners.
         self.on_change: Callable[[Change], None] | None = None
+
+    def add_channel(self, channel: Channel) -> Conversation:
+        """A channel with its members (everyone, when none are named); it replaces any
+        channel with the same id, messages and all."""
+        conversation = Conversation(
+            channel.id,
+            "channel",
+            channel.name,
+            channel.members or tuple(self.users),
+            is_private=channel.is_private,
+        )
+        self.conversations[channel.id] = conversation
+        return conversation
 
     # -- directory lookups --
 

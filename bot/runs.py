@@ -37,8 +37,10 @@ USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 class RunRequest:
     name: str
     params: Mapping[str, str]
-    channel_id: str
+    channel_id: str  # where it was asked for: the card goes here unless a channel is named
     deadline: datetime | None = None
+    # A `#channel` the command named: it wins over the workflow's own (default) channel.
+    chosen_channel: str | None = None
 
 
 def _param_values(defn: WorkflowDef, given: Mapping[str, str], usage: str) -> dict[str, str]:
@@ -149,7 +151,7 @@ async def add_run(
         key=f"{workflow.name}-{number}",
         title=fill_title(escape(defn.title), _display_params(defn, values)),
         owner_id=actor.user_id,
-        channel_id=defn.channel or request.channel_id,
+        channel_id=request.chosen_channel or defn.channel or request.channel_id,
         params=values,
         state=RunState.ACTIVE,
         deadline=request.deadline,

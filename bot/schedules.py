@@ -155,6 +155,7 @@ async def add_schedule(
     when: When,
     params: dict[str, str],
     channel_id: str,
+    chosen_channel: str | None,
     usage: str,
 ) -> Listed:
     zone = await runtime.directory.zone(actor.team_id, actor.user_id)
@@ -177,8 +178,9 @@ async def add_schedule(
             cron=when.cron,
             tz=zone,
             params=params,
-            # Runs go to the workflow's own channel when it has one, as `run` does.
-            channel_id=defn.channel or channel_id,
+            # Where its runs go is settled now, as `run` settles it: a named channel, else the
+            # workflow's own, else where the schedule was made.
+            channel_id=chosen_channel or defn.channel or channel_id,
             created_by=actor.user_id,
             next_fire_at=next_fire(when.cron, zone, now),
             created_at=now,
@@ -299,7 +301,12 @@ async def _fire(runtime: Runtime, occurrence: _Occurrence, now: datetime) -> int
     actor = Actor(
         team_id, schedule.created_by, await runtime.directory.is_admin(team_id, schedule.created_by)
     )
-    request = RunRequest(occurrence.workflow, schedule.params, schedule.channel_id or "")
+    request = RunRequest(
+        occurrence.workflow,
+        schedule.params,
+        schedule.channel_id or "",
+        chosen_channel=schedule.channel_id,
+    )
     async with unit_of_work(runtime.sessions) as session:
         if not await _claim(session, runtime, schedule, now):
             return 0

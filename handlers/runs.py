@@ -46,11 +46,11 @@ async def run(runtime: Runtime, request: SlashRequest) -> Reply:
     words = request.command.args
     if not words:
         raise usage_error("run", "Which workflow? Give its name.")
-    name, params, channel, deadline = words[0].lower(), {}, request.channel_id, None
+    name, params, chosen, deadline = words[0].lower(), {}, None, None
     rest = iter(words[1:])
     for word in rest:
         if (found := CHANNEL.fullmatch(word)) is not None:
-            channel = found.group(1)
+            chosen = found.group(1)
         elif word == "by":
             deadline = await _deadline(runtime, request, next(rest, ""))
         elif "=" in word:
@@ -58,14 +58,13 @@ async def run(runtime: Runtime, request: SlashRequest) -> Reply:
             params[key] = value
         else:
             raise usage_error("run", f"`{escape(word)}` is not a parameter: write key=value.")
-    if channel != request.channel_id:  # where the command was typed needs no check
+    if chosen is not None and chosen != request.channel_id:  # where it was typed needs no check
         await require_member(
-            runtime, team_id=request.team_id, user_id=request.user_id, channel_id=channel
+            runtime, team_id=request.team_id, user_id=request.user_id, channel_id=chosen
         )
     actor = await actor_for(runtime, request.team_id, request.user_id)
-    started = await runs.start_run(
-        runtime, actor, RunRequest(name, params, channel, deadline), SPEC_BY_NAME["run"].usage
-    )
+    wanted = RunRequest(name, params, request.channel_id, deadline, chosen_channel=chosen)
+    started = await runs.start_run(runtime, actor, wanted, SPEC_BY_NAME["run"].usage)
     return Reply(f"Started `{started.key}` ({started.title}) in <#{started.channel_id}>.")
 
 

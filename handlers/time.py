@@ -36,18 +36,18 @@ async def schedule(runtime: Runtime, request: SlashRequest) -> Reply:
     except ValueError as exc:
         raise usage_error("schedule", escape(str(exc))) from None
     params: dict[str, str] = {}
-    channel = request.channel_id
+    chosen: str | None = None
     for word in rest:
         if (found := CHANNEL.fullmatch(word)) is not None:
-            channel = found.group(1)
+            chosen = found.group(1)
         elif "=" in word:
             key, _, value = word.partition("=")
             params[key] = value
         else:
             raise usage_error("schedule", f"`{escape(word)}` is not a parameter: write key=value.")
-    if channel != request.channel_id:  # where the command was typed needs no check
+    if chosen is not None and chosen != request.channel_id:  # where it was typed needs no check
         await require_member(
-            runtime, team_id=request.team_id, user_id=request.user_id, channel_id=channel
+            runtime, team_id=request.team_id, user_id=request.user_id, channel_id=chosen
         )
     actor = await actor_for(runtime, request.team_id, request.user_id)
     added = await schedules.add_schedule(
@@ -56,7 +56,8 @@ async def schedule(runtime: Runtime, request: SlashRequest) -> Reply:
         name=words[0].lower(),
         when=spec,
         params=params,
-        channel_id=channel,
+        channel_id=request.channel_id,
+        chosen_channel=chosen,
         usage=SPEC_BY_NAME["schedule"].usage,
     )
     row = added.schedule

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import SQLModel, func, select
+from sqlmodel import SQLModel, col, func, select
 
 from bot.slack_emulator import Channel
 from storage.db import session_factory, unit_of_work
@@ -266,3 +266,30 @@ async def test_an_imported_channel_is_checked_unless_the_workflow_already_posts_
     await stack.settle()
     await stack.command("show triage", user="U0BOB")
     assert "Triage v2" in stack.ephemeral("U0BOB")
+
+
+# -- a named channel and the workflow's own --------------------------------------------------------
+
+
+async def test_a_named_channel_wins_over_the_workflows_own(stack: Stack) -> None:
+    """The workflow's channel is the default for its cards: used when none is named."""
+    yaml_text = "name: triage\ntitle: Triage\nchannel: C0OPS\nsteps:\n  - {id: look, title: Look}"
+    await stack.command("import", user="U0BOB")
+    await stack.driver.submit_view(user="U0BOB", values={"wf_yaml": yaml_text})
+    await stack.settle()
+
+    await stack.command("run triage", user="U0BOB")  # typed in #general
+    assert stack.ephemeral("U0BOB") == "Started `triage-1` (Triage) in <#C0OPS>."
+    await stack.command("run triage <#C0ONBOARD|onboarding>", user="U0BOB")
+    assert stack.ephemeral("U0BOB") == "Started `triage-2` (Triage) in <#C0ONBOARD>."
+    assert cards(stack, "C0OPS") and cards(stack, "C0ONBOARD") and not cards(stack, "C0GENERAL")
+
+    await stack.command("schedule triage daily 09:00", user="U0BOB")
+    assert "posting in <#C0OPS>" in stack.ephemeral("U0BOB")
+    await stack.command("schedule triage daily 10:00 <#C0ONBOARD|onboarding>", user="U0BOB")
+    assert "posting in <#C0ONBOARD>" in stack.ephemeral("U0BOB")
+    async with unit_of_work(session_factory(stack.baton.runtime.engine)) as session:
+        channels = (
+            await session.exec(select(Schedule.channel_id).order_by(col(Schedule.id)))
+        ).all()
+    assert channels == ["C0OPS", "C0ONBOARD"]

@@ -97,7 +97,7 @@ def run_view(run: Run, steps: list[StepRun], now: datetime) -> RunView:
 
 def step_view(step: StepRun) -> StepView:
     state = StepState(step.state)
-    group = step.assignee_kind == "group" and step.assignee_id
+    group = step.assignee_id if step.assignee_kind == "group" else None
     return StepView(
         key=step.step_key,
         title=Mrkdwn(step.title),
@@ -106,7 +106,7 @@ def step_view(step: StepRun) -> StepView:
         icon=STATE_ICONS[state],
         open=state in OPEN_STATES,
         hook=step.hook,
-        group=Mrkdwn(group_mention(step.assignee_id)) if group and step.assignee_id else None,
+        group=Mrkdwn(group_mention(group)) if group else None,
         assignee=Mrkdwn(mention(step.assignee_id)),
         claimed_by=_mention(step.claimed_by),
         delegated_from=_mention(step.delegated_from),

@@ -146,6 +146,7 @@ async def seed(
                         "name": "onboarding",
                         "owner_id": "U0ALICE",
                         "editors": [],
+                        "runners": [],
                         "latest_version": 1,
                         "next_run_number": active + completed + 1,
                         "created_at": now - timedelta(days=60),

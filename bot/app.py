@@ -88,16 +88,22 @@ class Baton:
 
 
 def build_bolt(settings: Settings, runtime: Runtime) -> AsyncApp:
-    # With OAuth, each request's token comes from its workspace's installation.
-    token = None if settings.oauth_enabled else settings.SLACK_BOT_TOKEN
-    client = AsyncWebClient(token=token, base_url=settings.SLACK_API_URL)
+    # With OAuth, each request's token comes from its workspace's installation, so the client
+    # has none; one workspace gives Bolt its token. (A client as well as a token, which Bolt
+    # also reads from an exported SLACK_BOT_TOKEN, makes it warn that the token goes unused.)
+    credentials: dict[str, Any] = (
+        {"client": AsyncWebClient(token=None, base_url=settings.SLACK_API_URL)}
+        if settings.oauth_enabled
+        else {"token": settings.SLACK_BOT_TOKEN}
+    )
     bolt = AsyncApp(
-        client=client,
         signing_secret=settings.SLACK_SIGNING_SECRET,
         raise_error_for_unhandled_request=False,
         logger=logging.getLogger("baton.slack"),
+        **credentials,
         **oauth_options(settings, runtime),
     )
+    bolt.client.base_url = settings.SLACK_API_URL  # the client Bolt built, or ours
 
     async def inject_runtime(context: dict[str, Any], next: Any) -> None:
         context["runtime"] = runtime

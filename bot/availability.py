@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import update
 from sqlmodel import col
 
-from bot.language.duration import parse_duration
+from bot.language.duration import DurationTooLong, parse_duration
 from bot.reminders import REMINDER_KINDS, hours_of
 from bot.runtime import Runtime
 from bot.working_hours import FULL_DAY_NAMES, WorkingHours, parse_clock, parse_days, zone_or_utc
@@ -22,6 +22,7 @@ from storage.db import unit_of_work
 from storage.models import Person, Timer
 
 MAX_AWAY = timedelta(days=365)
+AWAY_LIMIT = "Baton takes time away of up to a year (365 days)"
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 UNTIL_HINT = "write a date (2026-12-04), a date and time (2026-12-04 13:00), `tomorrow`, a day "
 UNTIL_HINT += "(friday) or a duration (3d, 1w)"
@@ -59,6 +60,8 @@ def parse_until(words: list[str], tz: str, now: datetime) -> tuple[Until, list[s
     else:
         try:
             span = parse_duration(first)
+        except DurationTooLong:
+            raise ValueError(f"`{words[0]}` is too long: {AWAY_LIMIT}") from None
         except ValueError:
             raise ValueError(f"`{words[0]}` is not a time: {UNTIL_HINT}") from None
         return _checked(Until(now + span, "for " + first), now), words[1:]
@@ -77,7 +80,7 @@ def _checked(until: Until, now: datetime) -> Until:
     if until.at <= now:
         raise ValueError("That time has passed already")
     if until.at - now > MAX_AWAY:
-        raise ValueError("Baton takes time away of up to a year")
+        raise ValueError(AWAY_LIMIT)
     return until
 
 
@@ -88,6 +91,13 @@ def parse_hours(words: list[str]) -> WorkingHours:
     start_text, dash, end_text = words[0].partition("-")
     if not dash:
         raise ValueError(f"`{words[0]}` is not a span: write HH:MM-HH:MM, e.g. 08:30-17:00")
+    if not start_text.strip() or not end_text.strip():
+        missing = " and ".join(
+            part
+            for part, text in (("a start", start_text), ("an end", end_text))
+            if not text.strip()
+        )
+        raise ValueError(f"`{words[0]}` lacks {missing}: write HH:MM-HH:MM, e.g. 08:30-17:00")
     start, end = parse_clock(start_text), parse_clock(end_text)
     if start == end:
         raise ValueError("Your hours must not start and end at the same time")

@@ -30,6 +30,17 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+def _database_ready(settings: Settings) -> None:
+    """Stop with one line naming BATON_DATABASE_URL when the database cannot be opened."""
+    from bot.preflight import check_database
+
+    try:
+        asyncio.run(check_database(settings.BATON_DATABASE_URL))
+    except SettingsError as exc:
+        typer.echo(f"baton: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 def _configure_logging() -> None:
     """Structured (JSON) lines on stderr, with the workspace, run and step they concern."""
     from bot.logs import configure
@@ -49,6 +60,7 @@ def serve() -> None:
     except SettingsError as exc:
         typer.echo(f"baton: {exc}", err=True)
         raise typer.Exit(2) from None
+    _database_ready(settings)
     if settings.SLACK_APP_TOKEN:
         from bot.socket_mode import serve_socket_mode
 
@@ -117,6 +129,7 @@ def db_upgrade() -> None:
     from storage.migrate import current_revision, upgrade
 
     settings = _settings()
+    _database_ready(settings)
 
     async def run() -> str | None:
         engine = create_engine(settings.BATON_DATABASE_URL)
@@ -151,7 +164,9 @@ def import_command(
     """Store a workflow file as a new version of its workflow."""
     from bot.cli_workflows import import_file
 
-    import_file(_settings(), path, team, owner)
+    settings = _settings()
+    _database_ready(settings)
+    import_file(settings, path, team, owner)
 
 
 @cli.command("export")
@@ -161,4 +176,6 @@ def export_command(
     """Print a workflow as YAML."""
     from bot.cli_workflows import export_workflow
 
-    export_workflow(_settings(), name, team)
+    settings = _settings()
+    _database_ready(settings)
+    export_workflow(settings, name, team)

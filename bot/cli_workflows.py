@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import typer
@@ -24,16 +25,24 @@ from bot.language import (
 from bot.permissions import Actor
 from storage.migrate import upgrade
 
+# What a file copied from Slack starts with: `/baton define onboarding Onboard a new hire`.
+SLASH_DEFINE = re.compile(r"/baton\s+define\s+", re.IGNORECASE)
+
 
 def read_definition(path: Path) -> WorkflowDef:
     """A `.yml`/`.yaml` file in Baton's YAML form, or a text file whose first line is
-    `<name> <title>` followed by one step per line."""
+    `<name> <title>` (optionally written as the slash command, `/baton define <name> <title>`)
+    followed by one step per line."""
     text = path.read_text(encoding="utf-8")
     if path.suffix in (".yml", ".yaml"):
         return parse_yaml(text)
     first, _, body = text.partition("\n")
-    name, _, title = first.strip().partition(" ")
-    return parse_text(name, title.strip() or name, body)
+    first = first.strip()
+    if (command := SLASH_DEFINE.match(first)) is not None:
+        first = first[command.end() :]
+    name, _, title = first.partition(" ")
+    # The body goes in after an empty line, so problems name the file's own line numbers.
+    return parse_text(name, title.strip() or name, "\n" + body)
 
 
 def _load(path: Path) -> WorkflowDef:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import difflib
+import re
 import shlex
 from dataclasses import dataclass
+from typing import Final
 
 from bot.errors import UsageError
+from bot.language.model import PARAM_NAME_RE, STEP_ID_RE, WORKFLOW_NAME_RE
+from bot.slack_text import clip, escape
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,12 @@ SPECS: tuple[CommandSpec, ...] = (
     CommandSpec(
         "hours", "/baton hours <HH:MM-HH:MM> [days]", "your working hours for reminders", "time"
     ),
+    CommandSpec(
+        "settings",
+        "/baton settings [escalation <working days>|off]",
+        "workspace settings: when an overdue step escalates to its run's owner (admins change)",
+        "basics",
+    ),
 )
 
 SPEC_BY_NAME: dict[str, CommandSpec] = {spec.name: spec for spec in SPECS}
@@ -141,3 +151,62 @@ def suggest(name: str, known: list[str]) -> str | None:
 
 def usage_error(name: str, problem: str) -> UsageError:
     return UsageError(problem, SPEC_BY_NAME[name].usage)
+
+
+# -- arguments people type, checked before they reach a query or a reply ----------------------
+
+RUN_KEY_RE: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,39}-[0-9]{1,18}")
+MAX_ROW_ID: Final = 2**31 - 1  # ids are SQL INTEGER columns: 32 bits on PostgreSQL
+
+
+def quoted(text: str) -> str:
+    """What someone typed, shown back as code: escaped, and cut if it is long."""
+    return f"`{escape(clip(text, 80))}`"
+
+
+def check_workflow_name(command: str, text: str) -> str:
+    name = text.lower()
+    if WORKFLOW_NAME_RE.fullmatch(name) is None:
+        raise usage_error(
+            command,
+            f"{quoted(text)} is not a workflow name: names are lowercase letters, digits and "
+            "dashes, e.g. `onboarding`.",
+        )
+    return name
+
+
+def check_run_key(command: str, text: str) -> str:
+    key = text.lower()
+    if RUN_KEY_RE.fullmatch(key) is None:
+        raise usage_error(
+            command, f"There is no run {quoted(text)}: run ids look like `onboarding-3`."
+        )
+    return key
+
+
+def check_step_key(command: str, text: str, run: str) -> str:
+    key = text.lower()
+    if STEP_ID_RE.fullmatch(key) is None:
+        raise usage_error(
+            command,
+            f"{quoted(text)} is not a step id: ids are lowercase letters, digits, `-` and `_`; "
+            f"`/baton status {run}` lists them.",
+        )
+    return key
+
+
+def check_param_name(command: str, text: str) -> str:
+    if PARAM_NAME_RE.fullmatch(text) is None:
+        raise usage_error(
+            command,
+            f"{quoted(text)} is not a parameter name: write key=value, e.g. `manager=@ana`.",
+        )
+    return text
+
+
+def row_id(text: str) -> int | None:
+    """A row's number as typed (ASCII digits), or None when no row can have it."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_ROW_ID)):
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ROW_ID else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -57,6 +58,16 @@ class Settings(BaseSettings):
             raise ValueError("must be a sqlite:/// or postgresql:// URL")
         return value
 
+    @field_validator("BATON_PUBLIC_URL")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL, e.g. https://baton.example.com")
+        return value
+
     @field_validator("BATON_TEMPLATE_DIR")
     @classmethod
     def _template_dir(cls, value: Path | None) -> Path | None:
@@ -105,4 +116,6 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         name = ".".join(str(part) for part in first["loc"]) or "settings"
-        raise SettingsError(f"{name} is malformed: {first['msg']}") from None
+        # A validator's own sentence, without pydantic's "Value error, " before it.
+        reason = first.get("ctx", {}).get("error") if first["type"] == "value_error" else None
+        raise SettingsError(f"{name} is malformed: {reason or first['msg']}") from None

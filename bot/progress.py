@@ -19,7 +19,7 @@ from bot.errors import NotFound
 from bot.ids import ActionId, StepRef
 from bot.language import fill_title
 from bot.outbox import Note, enqueue, step_conversation
-from bot.render.blocks import section, step_buttons
+from bot.render.blocks import context, section, step_buttons
 from bot.slack_text import clip, escape, format_span
 from bot.states import (
     FINISHED_STATES,
@@ -224,9 +224,18 @@ async def cancel_timers(session: AsyncSession, step: StepRun) -> None:
 
 
 async def advance(
-    session: AsyncSession, clock: Clock, locked: LockedRun, actor_id: str | None
+    session: AsyncSession,
+    clock: Clock,
+    locked: LockedRun,
+    actor_id: str | None,
+    *,
+    failed: StepRun | None = None,
 ) -> None:
-    """After a step changed: make newly satisfied steps ready, then settle the run's state."""
+    """After a step changed: make newly satisfied steps ready, then settle the run's state.
+
+    `failed` is the step that has just failed, if one did: its run's owner hears at once, with
+    Retry and Skip, in one message: the run-failed one when the failure ends the run, else one
+    of its own while other branches go on."""
     run = locked.run
     if run.state != RunState.ACTIVE:
         return
@@ -235,6 +244,8 @@ async def advance(
         await make_ready(session, clock, locked, locked.step(key))
     outcome = run_outcome(StepState(s.state) for s in locked.steps)
     if outcome is None:
+        if failed is not None:
+            _tell_step_failed(session, clock, run, failed)
         return
     now = clock.now()
     run.state = outcome
@@ -253,27 +264,62 @@ async def advance(
     if outcome == RunState.COMPLETED:
         tell_thread(session, clock, run, f"Run completed in {took}")
     else:
-        failed = [s for s in locked.steps if s.state == StepState.FAILED]
-        names = ", ".join(s.step_key for s in failed)
+        failed_steps = [s for s in locked.steps if s.state == StepState.FAILED]
+        names = ", ".join(s.step_key for s in failed_steps)
         tell_thread(session, clock, run, f"Run failed after {took}: {names} failed")
         reasons = "; ".join(
             f"`{s.step_key}`" + (f": {escape(s.outcome_note)}" if s.outcome_note else "")
-            for s in failed
+            for s in failed_steps
         )
         text = f"Your run `{run.key}` ({run.title}) failed: {reasons}"
         blocks = [section(text)]
-        for step in failed[:10]:  # each failed step with its reason and what can be done
-            why = f": _{escape(step.outcome_note)}_" if step.outcome_note else ""
-            blocks.append(section(f"❌ `{step.step_key}` {step.title}{why}"))
-            blocks.append(
-                step_buttons(
-                    StepRef(run=run.key, step=step.step_key),
-                    [("Retry", ActionId.RETRY, "primary"), ("Skip", ActionId.SKIP, None)],
-                )
-            )
+        for step in failed_steps[:10]:  # each failed step with its reason and what can be done
+            blocks.extend(_failed_step_blocks(run, step))
         tell_person(
             session, clock, team_id=run.team_id, user_id=run.owner_id, text=text, blocks=blocks
         )
+
+
+def _failed_how(step: StepRun) -> str:
+    """How a step failed, as the owner reads it: a rejection names who rejected it."""
+    if step.kind == "approval" and step.outcome_by:
+        return f"was rejected by <@{step.outcome_by}>"
+    return "failed"
+
+
+def _failed_step_blocks(run: Run, step: StepRun) -> list[dict[str, Any]]:
+    """One failed step with its reason and its Retry and Skip buttons."""
+    why = f": _{escape(clip(step.outcome_note, 500))}_" if step.outcome_note else ""
+    blocks = [section(f"❌ `{step.step_key}` {step.title}{why}")]
+    if step.kind == "hook":
+        blocks.append(
+            context("Retry calls the integration again; Skip moves the run on without this step.")
+        )
+    blocks.append(
+        step_buttons(
+            StepRef(run=run.key, step=step.step_key),
+            [("Retry", ActionId.RETRY, "primary"), ("Skip", ActionId.SKIP, None)],
+        )
+    )
+    return blocks
+
+
+def _tell_step_failed(session: AsyncSession, clock: Clock, run: Run, step: StepRun) -> None:
+    """A step failed while other branches are still open: the run fails once they finish
+    unless its owner retries or skips the step, so the owner hears now."""
+    why = f": {escape(clip(step.outcome_note, 500))}" if step.outcome_note else ""
+    text = (
+        f"`{step.step_key}` ({step.title}) in your run `{run.key}` ({run.title}) "
+        f"{_failed_how(step)}{why}"
+    )
+    blocks = [
+        section(
+            f"`{step.step_key}` in your run `{run.key}` ({run.title}) {_failed_how(step)}. "
+            "Its other branches go on; retry or skip this step, or the run fails once they finish."
+        ),
+        *_failed_step_blocks(run, step),
+    ]
+    tell_person(session, clock, team_id=run.team_id, user_id=run.owner_id, text=text, blocks=blocks)
 
 
 async def finish_open_steps(

@@ -156,7 +156,8 @@ async def _plan_follow_ups(
         days = workspace.escalation_working_days if workspace is not None else 1
         if days > 0:
             at = max(hours.working_days_after(step.due_at, days), now)
-            session.add(_follow_up(step, "escalation", at, now, 0))
+            # The escalation's `attempt` holds the delay it was planned with, for its message.
+            session.add(_follow_up(step, "escalation", at, now, days))
 
 
 def _follow_up(step: StepRun, kind: str, at: datetime, now: datetime, attempt: int) -> Timer:
@@ -282,6 +283,7 @@ class ReminderView:
     run_key: str
     due_at: datetime
     step: StepView
+    working_days: int = 1  # an escalation: how many working days overdue
 
 
 def reminder_message(macros: Macros, due: Sequence[Due]) -> tuple[str, list[Block]]:
@@ -321,6 +323,7 @@ def _view(item: Due) -> ReminderView:
         run_key=item.run.key,
         due_at=item.step.due_at or item.timer.due_at,
         step=step_view(item.step),
+        working_days=item.timer.attempt if item.timer.kind == "escalation" else 1,
     )
 
 

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import audit
 from bot.errors import Conflict, Forbidden, NotFound, UsageError
 from bot.language import AssigneeKind, ParamType, WorkflowDef, fill_title
-from bot.permissions import Actor, can_manage_run
+from bot.permissions import Actor, can_manage_run, require_runner
 from bot.progress import (
     LockedRun,
     advance,
@@ -85,8 +85,9 @@ def _step_rows(run: Run, defn: WorkflowDef, values: Mapping[str, str]) -> list[S
             assignee = step.assignee
             if assignee is None:
                 kind, who = "owner", run.owner_id
-            elif assignee.kind == AssigneeKind.PARAM:
-                kind, who = "user", values[assignee.value]
+            elif assignee.kind == AssigneeKind.PARAM:  # an optional one not given: the owner
+                who = values.get(assignee.value) or run.owner_id
+                kind = "user" if values.get(assignee.value) else "owner"
             else:
                 kind, who = assignee.kind.value, assignee.value
         assert run.id is not None
@@ -131,6 +132,7 @@ async def add_run(
     workflow = await find_workflow(session, team_id=actor.team_id, name=request.name)
     if workflow is None:
         raise NotFound(f"There is no workflow named `{request.name}`. `/baton list` shows them.")
+    await require_runner(runtime, actor, workflow)  # the workflow's `runners`, if it has any
     version = await find_version(session, workflow=workflow)
     assert version is not None and workflow.id is not None
     defn = await load_definition(session, workflow=workflow, version=version)

@@ -24,18 +24,32 @@ def when(moment: datetime, style: str = "{date_short_pretty} {time}") -> str:
     return f"<!date^{int(moment.timestamp())}^{style}|{fallback}>"
 
 
+FENCE = "```"
+
+
 def clip(text: str, limit: int) -> str:
-    """Cut cleanly at a word boundary with an ellipsis, never mid-entity."""
+    """Cut cleanly at a word boundary with an ellipsis, never mid-entity nor inside a Slack
+    token (`<@U…>`, `<!date^…|…>`), and close a code block the cut leaves open."""
     if len(text) <= limit:
         return text
-    cut = text[: limit - 1]
+    room = limit - 1 - (len(FENCE) if FENCE in text else 0)
+    cut = text[:room]
     space = cut.rfind(" ")
-    if space > limit * 0.6:
+    if space > room * 0.6:
         cut = cut[:space]
     amp = cut.rfind("&")
     if amp != -1 and ";" not in cut[amp:]:
         cut = cut[:amp]
-    return cut.rstrip() + "…"
+    angle = cut.rfind("<")  # typed text is escaped, so a `<` opens one of Slack's tokens
+    if angle != -1 and ">" not in cut[angle:]:
+        cut = cut[:angle]
+    cut = cut.rstrip() + "…"
+    return cut + FENCE if cut.count(FENCE) % 2 else cut
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 step`, `2 steps`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def format_span(span: timedelta) -> str:

@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import audit
 from bot.errors import Conflict, Forbidden
 from bot.outbox import Note
-from bot.permissions import Actor, actor_name, can_manage_run, is_assignee
+from bot.permissions import SYSTEM_USER, Actor, actor_name, can_manage_run, is_assignee
 from bot.progress import (
     LockedRun,
     advance,
@@ -44,6 +44,29 @@ PAST_TENSE = {
     StepAction.CLAIM: "Claimed",
     StepAction.COMPLETE: "Completed",
     StepAction.FAIL: "Failed",
+}
+
+RUN_ENDED = {
+    RunState.ACTIVE: "is active",
+    RunState.COMPLETED: "has completed",
+    RunState.CANCELLED: "was cancelled",
+    RunState.FAILED: "has failed",
+}
+
+# "... so you can't <phrase>."
+ACTION_PHRASES = {
+    StepAction.START: "start it",
+    StepAction.DONE: "mark it done",
+    StepAction.BLOCK: "mark it blocked",
+    StepAction.UNBLOCK: "unblock it",
+    StepAction.SKIP: "skip it",
+    StepAction.RETRY: "retry it",
+    StepAction.APPROVE: "approve it",
+    StepAction.REJECT: "reject it",
+    StepAction.REASSIGN: "reassign it",
+    StepAction.CLAIM: "claim it",
+    StepAction.COMPLETE: "complete it",
+    StepAction.FAIL: "fail it",
 }
 
 
@@ -87,8 +110,10 @@ async def _check_allowed(
         ).one()
         if can_manage_run(actor, run, workflow):
             return
+        holder_too = " and the step's assignee" if change.action == StepAction.REASSIGN else ""
         raise Forbidden(
-            f"Only the run's owner (<@{run.owner_id}>) or an admin may "
+            f"Only the run's owner (<@{run.owner_id}>), the owner and editors of "
+            f"`{workflow.name}`{holder_too} and workspace admins may "
             f"{change.action.value} steps in `{run.key}`."
         )
     members = frozenset[str]()
@@ -99,13 +124,31 @@ async def _check_allowed(
         if step.assignee_kind == "group" and not step.claimed_by:
             who = f"members of <!subteam^{step.assignee_id}>"
         raise Forbidden(
-            f"`{step.step_key}` in `{run.key}` is for {who}, so you can't {change.action.value} it."
+            f"`{step.step_key}` in `{run.key}` is for {who}, "
+            f"so you can't {ACTION_PHRASES[change.action]}."
         )
 
 
 def _refusal(step: StepRun, reason: str) -> Conflict:
-    done_by = f" by <@{step.outcome_by}>" if step.outcome_by else ""
-    return Conflict(f"{reason}{done_by}; nothing was changed. (`{step.step_key}`)")
+    return Conflict(f"{reason}; nothing was changed. (`{step.step_key}`)")
+
+
+def _already(step: StepRun, refused: TransitionRefused) -> str:
+    """Why an action on a finished step changes nothing, naming who finished it ("This step
+    was already rejected by @carol"), or the state machine's own sentence."""
+    state = StepState(step.state)
+    by = step.outcome_by
+    if state not in (StepState.DONE, StepState.SKIPPED, StepState.FAILED) or not by:
+        return str(refused)
+    if by == SYSTEM_USER:  # an integration or a timer
+        return "This step has already failed" if state == StepState.FAILED else str(refused)
+    approval = step.kind == "approval"
+    verb = {
+        StepState.DONE: "approved" if approval else "done",
+        StepState.SKIPPED: "skipped",
+        StepState.FAILED: "rejected" if approval else "failed",
+    }[state]
+    return f"This step was already {verb} by <@{by}>"
 
 
 async def change_step(
@@ -138,12 +181,13 @@ async def apply_change(
     run, step = locked.run, locked.step(step_key)
     reviving = action in (StepAction.RETRY, StepAction.SKIP) and run.state == RunState.FAILED
     if run.state != RunState.ACTIVE and not reviving:
-        raise Conflict(f"`{run.key}` is {run.state}; its steps can't change any more.")
+        ended = RUN_ENDED[RunState(run.state)]
+        raise Conflict(f"`{run.key}` {ended}; its steps can't change any more.")
     await _check_allowed(session, runtime, actor, locked, step, change)
     try:
         new_state = next_state(step.kind, StepState(step.state), action)
     except TransitionRefused as exc:
-        raise _refusal(step, str(exc)) from None
+        raise _refusal(step, _already(step, exc)) from None
     if action == StepAction.CLAIM and step.claimed_by:
         raise _refusal(step, f"<@{step.claimed_by}> already claimed it")
     if reviving:
@@ -213,7 +257,8 @@ async def apply_change(
             user_id=run.owner_id,
             text=f"`{step.step_key}` in `{run.key}` is blocked by {actor_name(actor)}{why}",
         )
-    await advance(session, clock, locked, actor.user_id)
+    failed = step if new_state == StepState.FAILED else None
+    await advance(session, clock, locked, actor.user_id, failed=failed)
     tell_card(session, clock, run)
     return Changed(
         run.key,

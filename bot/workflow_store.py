@@ -63,7 +63,18 @@ async def load_definition(
             for p in version.params
         ),
         steps=tuple(_step_def(row) for row in rows),
+        editors=_people(workflow.editors),
+        runners=_people(workflow.runners),
     )
+
+
+def _people(ids: list[str]) -> tuple[Assignee, ...] | None:
+    """Stored ids as a definition's list; None for none, so exports leave the key out."""
+    return tuple(Assignee(_id_kind(i), i) for i in ids) or None
+
+
+def _id_kind(slack_id: str) -> AssigneeKind:
+    return AssigneeKind.GROUP if slack_id.startswith("S") else AssigneeKind.USER
 
 
 def _step_def(row: WorkflowStep) -> StepDef:

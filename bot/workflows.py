@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -21,6 +22,7 @@ from bot.language import (
 from bot.permissions import Actor, require_editor
 from bot.progress import tell_person
 from bot.runtime import Runtime
+from bot.slack_text import plural
 from bot.workflow_store import add_steps, add_version, find_version, find_workflow, load_definition
 from storage.db import unit_of_work
 from storage.models import Integration, Workflow, WorkflowVersion
@@ -34,22 +36,40 @@ class Defined:
     definition: WorkflowDef
 
 
+def _is_mention(assignee: Assignee | None) -> bool:
+    return assignee is not None and assignee.kind == AssigneeKind.MENTION
+
+
 async def resolve_mentions(runtime: Runtime, team_id: str, defn: WorkflowDef) -> WorkflowDef:
-    """Plain @names (typed in a modal, where Slack links nothing) become users or groups."""
-    if not any(s.assignee and s.assignee.kind == AssigneeKind.MENTION for s in defn.steps):
+    """Plain @names (typed in a modal, where Slack links nothing) become users or groups: the
+    steps' assignees, and the people in `editors` and `runners`."""
+    access = (*(defn.editors or ()), *(defn.runners or ()))
+    if not any(_is_mention(a) for a in (*(s.assignee for s in defn.steps), *access)):
         return defn
+
+    async def resolve(assignee: Assignee) -> Assignee:
+        if assignee.kind != AssigneeKind.MENTION:
+            return assignee
+        found = await runtime.directory.find_name(team_id, assignee.value)
+        if found is None:
+            return assignee
+        kind, found_id = found
+        return Assignee(AssigneeKind(kind), found_id, assignee.value)
+
+    async def resolve_all(people: tuple[Assignee, ...] | None) -> tuple[Assignee, ...] | None:
+        return None if people is None else tuple([await resolve(a) for a in people])
+
     steps = []
     for step in defn.steps:
-        assignee = step.assignee
-        if assignee is not None and assignee.kind == AssigneeKind.MENTION:
-            found = await runtime.directory.find_name(team_id, assignee.value)
-            if found is not None:
-                kind, found_id = found
-                step = replace(
-                    step, assignee=Assignee(AssigneeKind(kind), found_id, assignee.value)
-                )
+        if step.assignee is not None and _is_mention(step.assignee):
+            step = replace(step, assignee=await resolve(step.assignee))
         steps.append(step)
-    return replace(defn, steps=tuple(steps))
+    return replace(
+        defn,
+        steps=tuple(steps),
+        editors=await resolve_all(defn.editors),
+        runners=await resolve_all(defn.runners),
+    )
 
 
 def _unresolved_mentions(defn: WorkflowDef) -> list[Problem]:
@@ -65,6 +85,35 @@ def _unresolved_mentions(defn: WorkflowDef) -> list[Problem]:
     ]
 
 
+def _access_problems(defn: WorkflowDef) -> list[Problem]:
+    """`editors` and `runners` once resolved: everyone known, and editors people only."""
+    problems = []
+    for key, people in (("editors", defn.editors), ("runners", defn.runners)):
+        for person in people or ():
+            if person.kind == AssigneeKind.MENTION:
+                problems.append(
+                    Problem(
+                        f"{key}: @{person.value} is not a person or user group in this workspace",
+                        hint="Write their Slack handle as @name, or their id (U0123ABCD)",
+                    )
+                )
+            elif key == "editors" and person.kind == AssigneeKind.GROUP:
+                problems.append(
+                    Problem(
+                        f"editors: @{person.label or person.value} is a user group; editors "
+                        "are people",
+                        hint="Name each person (a group may be given in runners, who may "
+                        "start runs)",
+                    )
+                )
+    return problems
+
+
+def _access_ids(people: tuple[Assignee, ...]) -> list[str]:
+    """The Slack ids of resolved people and groups, each once, in the order given."""
+    return list(dict.fromkeys(person.value for person in people))
+
+
 async def define(
     runtime: Runtime, actor: Actor, defn: WorkflowDef, *, tell_author: bool = False
 ) -> Defined:
@@ -76,7 +125,11 @@ async def define(
         integrations = (
             await session.exec(select(Integration.name).where(Integration.team_id == actor.team_id))
         ).all()
-        problems = [*_unresolved_mentions(defn), *validate(defn, integrations=set(integrations))]
+        problems = [
+            *_unresolved_mentions(defn),
+            *_access_problems(defn),
+            *validate(defn, integrations=set(integrations)),
+        ]
         if problems:
             raise DefinitionError(problems)
 
@@ -97,11 +150,18 @@ async def define(
         else:
             require_editor(actor, workflow)
         number = workflow.latest_version + 1
+        # Who may edit and run it changes only when the definition says (YAML's `editors:`,
+        # `runners:`); saving needs edit rights, so only the owner, editors and admins can.
+        access: dict[str, Any] = {}
+        if defn.editors is not None:
+            access["editors"] = _access_ids(defn.editors)
+        if defn.runners is not None:
+            access["runners"] = _access_ids(defn.runners)
         # Compare-and-set on the version number: two editors saving at once cannot both win.
         result = await session.exec(
             update(Workflow)
             .where(col(Workflow.id) == workflow.id, col(Workflow.latest_version) == number - 1)
-            .values(latest_version=number, archived_at=None, updated_at=now)
+            .values(latest_version=number, archived_at=None, updated_at=now, **access)
         )
         if result.rowcount != 1:
             raise Conflict(f"`{defn.name}` was changed by someone else just now; try again.")
@@ -118,6 +178,7 @@ async def define(
             action="workflow.defined",
             workflow=defn.name,
             version=number,
+            **access,
         )
         if tell_author:
             verb = "Created" if created else f"Saved version {number} of"
@@ -126,7 +187,7 @@ async def define(
                 runtime.clock,
                 team_id=actor.team_id,
                 user_id=actor.user_id,
-                text=f"{verb} `{defn.name}` ({len(defn.steps)} steps). "
+                text=f"{verb} `{defn.name}` ({plural(len(defn.steps), 'step')}). "
                 f"`/baton show {defn.name}` shows its plan.",
             )
         await session.refresh(workflow)

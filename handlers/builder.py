@@ -9,14 +9,20 @@ from slack_bolt.async_app import AsyncApp
 
 from bot import workflows
 from bot.channel_access import ChannelRefused, require_member
-from bot.command_line import usage_error
+from bot.command_line import check_workflow_name, usage_error
 from bot.errors import BatonError, NotFound
 from bot.ids import BlockId, CallbackId, InputId, WorkflowRef
 from bot.inflight import InFlight
-from bot.language import DefinitionError, WorkflowDef, format_text, parse_text, parse_yaml
-from bot.language.model import WORKFLOW_NAME_RE
+from bot.language import (
+    DefinitionError,
+    WorkflowDef,
+    format_text,
+    format_yaml,
+    parse_text,
+    parse_yaml,
+)
 from bot.permissions import actor_for, require_editor
-from bot.render.builder import builder_modal, import_modal
+from bot.render.builder import INPUT_TEXT, builder_modal, import_modal
 from bot.replies import Reply
 from bot.runtime import Runtime
 from handlers.listening import listener
@@ -36,11 +42,10 @@ async def new(runtime: Runtime, request: SlashRequest) -> Reply:
     args = request.command.args
     if not args:
         raise usage_error("new", "Name the workflow, e.g. `/baton new onboarding`.")
-    name = args[0].lower()
-    if not WORKFLOW_NAME_RE.fullmatch(name):
-        raise usage_error(
-            "new", f"`{name}` can't be a workflow name: use lowercase letters, digits and dashes."
-        )
+    name = check_workflow_name("new", args[0])
+    existing = await workflows.list_workflows(runtime, request.team_id)
+    if any(workflow.name == name for workflow, _ in existing):  # a blank builder would replace it
+        return Reply(f"`{name}` already exists: `/baton edit {name}` changes it.")
     ref = WorkflowRef(name=name, channel=request.channel_id)
     return await _open(runtime, request, builder_modal(ref))
 
@@ -49,17 +54,41 @@ async def edit(runtime: Runtime, request: SlashRequest) -> Reply:
     args = request.command.args
     if not args:
         raise usage_error("edit", "Which workflow? Give its name.")
-    workflow, defn = await workflows.get_definition(runtime, request.team_id, args[0].lower())
+    name = check_workflow_name("edit", args[0])
+    workflow, defn = await workflows.get_definition(runtime, request.team_id, name)
     require_editor(await actor_for(runtime, request.team_id, request.user_id), workflow)
+    steps = format_text(defn)
+    if len(steps) > INPUT_TEXT:  # the box would cut them, and saving would lose the rest
+        return Reply(_too_long_for_builder(defn, steps))
     ref = WorkflowRef(name=defn.name, channel=request.channel_id)
     view = builder_modal(
         ref,
         title=defn.title,
         description=defn.description,
         channel=defn.channel,
-        steps=format_text(defn),
+        steps=steps,
     )
     return await _open(runtime, request, view)
+
+
+def _too_long_for_builder(defn: WorkflowDef, steps: str) -> str:
+    name = defn.name
+    said = (
+        f"`{name}` is too long for the builder: its steps come to {len(steps):,} characters and "
+        f"the builder's box holds {INPUT_TEXT:,}, so it would lose some."
+    )
+    if len(format_yaml(defn)) <= INPUT_TEXT:
+        return (
+            f"{said} Change it as YAML instead: `/baton export {name}`, then paste the changed "
+            "YAML into `/baton import`."
+        )
+    return (
+        f"{said} Its YAML (`/baton export {name}`) is too long for `/baton import`'s box as "
+        f"well: an operator can change it as a file with `baton export {name}` and "
+        f"`baton import`. To change its steps here, send them all again with "
+        f"`/baton define {name} &lt;title&gt;` and one step per line; `/baton show {name}` "
+        "prints them."
+    )
 
 
 async def import_workflow(runtime: Runtime, request: SlashRequest) -> Reply:

@@ -8,17 +8,34 @@ from zoneinfo import ZoneInfo
 
 from bot import runs
 from bot.channel_access import require_member
-from bot.command_line import SPEC_BY_NAME, split_words, usage_error
+from bot.command_line import (
+    SPEC_BY_NAME,
+    check_param_name,
+    check_run_key,
+    check_step_key,
+    check_workflow_name,
+    split_words,
+    usage_error,
+)
 from bot.digests.forecast import eta_suffix, forecast_runs, projection_line
 from bot.home import plate
 from bot.permissions import actor_for
-from bot.render.blocks import MESSAGE_BLOCKS, context, section
+from bot.progress import LockedRun
+from bot.render.blocks import (
+    LINE_TEXT,
+    MESSAGE_BLOCKS,
+    checked,
+    context,
+    fallback,
+    latest_listing,
+    listing,
+)
 from bot.render.home import mine_message
 from bot.render.runs import run_card, step_lines
 from bot.replies import Reply
 from bot.runs import RunRequest
 from bot.runtime import Runtime
-from bot.slack_text import escape, when
+from bot.slack_text import escape, plural, when
 from bot.states import OPEN_STATES, StepAction
 from bot.steps import StepChange, change_step
 from handlers.requests import SlashRequest, Subcommand
@@ -26,27 +43,47 @@ from handlers.requests import SlashRequest, Subcommand
 CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|[^>]*)?>")
 USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+STATUS_DETAILED = 20  # active runs `status` shows with their open steps; the rest by name
+STATUS_STEPS = 5  # open steps shown a run
 
 
 async def _deadline(runtime: Runtime, request: SlashRequest, text: str) -> datetime:
     match = DATE.fullmatch(text)
     if match is None:
         raise usage_error(
-            "run", f"`by {text}`: write the deadline as a date, e.g. `by 2026-12-01`."
+            "run", f"`by {escape(text)}`: write the deadline as a date, e.g. `by 2026-12-01`."
         )
     zone = ZoneInfo(await runtime.directory.zone(request.team_id, request.user_id))
     try:
         day = datetime(int(match[1]), int(match[2]), int(match[3]), tzinfo=zone)
     except ValueError:
         raise usage_error("run", f"`{text}` is not a date.") from None
-    return datetime.combine(day.date(), time(18, 0), tzinfo=zone)
+    deadline = datetime.combine(day.date(), time(18, 0), tzinfo=zone)
+    if deadline <= runtime.clock.now():
+        raise usage_error(
+            "run", f"`by {text}`: that deadline (18:00 your time) has passed; give a later date."
+        )
+    return deadline
+
+
+def add_param(command: str, word: str, params: dict[str, str]) -> None:
+    """One `key=value` of `run` or `schedule` into `params`; a missing or repeated key is a
+    mistake (the last one silently winning would hide it)."""
+    key, _, value = word.partition("=")
+    if not key:
+        raise usage_error(command, f"`{escape(word)}` has no parameter name before `=`.")
+    check_param_name(command, key)
+    if key in params:
+        raise usage_error(command, f"`{escape(key)}` is given twice: give each parameter once.")
+    params[key] = value
 
 
 async def run(runtime: Runtime, request: SlashRequest) -> Reply:
     words = request.command.args
     if not words:
         raise usage_error("run", "Which workflow? Give its name.")
-    name, params, chosen, deadline = words[0].lower(), {}, None, None
+    name, chosen, deadline = check_workflow_name("run", words[0]), None, None
+    params: dict[str, str] = {}
     rest = iter(words[1:])
     for word in rest:
         if (found := CHANNEL.fullmatch(word)) is not None:
@@ -54,8 +91,7 @@ async def run(runtime: Runtime, request: SlashRequest) -> Reply:
         elif word == "by":
             deadline = await _deadline(runtime, request, next(rest, ""))
         elif "=" in word:
-            key, _, value = word.partition("=")
-            params[key] = value
+            add_param("run", word, params)
         else:
             raise usage_error("run", f"`{escape(word)}` is not a parameter: write key=value.")
     if chosen is not None and chosen != request.channel_id:  # where it was typed needs no check
@@ -71,7 +107,7 @@ async def run(runtime: Runtime, request: SlashRequest) -> Reply:
 async def status(runtime: Runtime, request: SlashRequest) -> Reply:
     args = request.command.args
     if args:
-        locked = await runs.get_run(runtime, request.team_id, args[0])
+        locked = await runs.get_run(runtime, request.team_id, check_run_key("status", args[0]))
         now = runtime.clock.now()
         text, blocks = run_card(runtime.templates, locked.run, locked.steps, now)
         projection = (await forecast_runs(runtime, request.team_id, [locked])).get(
@@ -83,17 +119,36 @@ async def status(runtime: Runtime, request: SlashRequest) -> Reply:
     active = await runs.active_runs(runtime, request.team_id, request.channel_id)
     if not active:
         return Reply("No active runs in this channel. `/baton list` shows the workflows to run.")
-    projections = await forecast_runs(runtime, request.team_id, active[:20])
-    lines = []
-    for item in active[:20]:
-        open_steps = step_lines(
-            runtime.templates, (s for s in item.steps if s.state in OPEN_STATES)
-        )
-        eta = eta_suffix(projections.get(item.run.id or 0), runtime.clock.now())
-        lines.append(f"*{item.run.title}* · `{item.run.key}`{eta}\n" + "\n".join(open_steps[:5]))
-    more = f"\n…and {len(active) - 20} more" if len(active) > 20 else ""
-    text = "*Active runs here*\n" + "\n\n".join(lines) + more
-    return Reply(text, [section(text)])
+    detailed = active[:STATUS_DETAILED]
+    projections = await forecast_runs(runtime, request.team_id, detailed)
+    now = runtime.clock.now()
+    entries = [
+        _status_entry(runtime, item, eta_suffix(projections.get(item.run.id or 0), now))
+        for item in detailed
+    ]
+    entries += [f"*{item.run.title}* · `{item.run.key}`" for item in active[STATUS_DETAILED:]]
+    heading = "*Active runs here*"
+    more = "…and {} more active runs here: `/baton status &lt;run-id&gt;` shows one.".format
+    blocks = listing(entries, len(entries), str, more, max_blocks=MESSAGE_BLOCKS, heading=heading)
+    return Reply(fallback("\n".join([heading, *entries]), heading), blocks)
+
+
+def _status_entry(runtime: Runtime, item: LockedRun, eta: str) -> str:
+    """A run and its first open steps, in at most one listing line's worth of text (so none
+    is ever cut), ending in a blank line; what does not fit is counted."""
+    key = item.run.key
+    open_steps = [s for s in item.steps if s.state in OPEN_STATES]
+    lines = [f"*{item.run.title}* · `{key}`{eta}"]
+    room = LINE_TEXT - 80 - len(lines[0])  # 80: the count of steps left out, and the blank
+    for line in step_lines(runtime.templates, open_steps[:STATUS_STEPS]):
+        room -= len(line) + 1
+        if room < 0:
+            break
+        lines.append(line)
+    left = len(open_steps) - (len(lines) - 1)
+    if left:
+        lines.append(f"…and {plural(left, 'more open step')}: `/baton status {key}`")
+    return "\n".join(lines) + "\n"
 
 
 async def mine(runtime: Runtime, request: SlashRequest) -> Reply:
@@ -107,7 +162,7 @@ async def cancel(runtime: Runtime, request: SlashRequest) -> Reply:
     if not key:
         raise usage_error("cancel", "Which run? Give its id, e.g. `onboarding-3`.")
     actor = await actor_for(runtime, request.team_id, request.user_id)
-    cancelled = await runs.cancel_run(runtime, actor, key, reason.strip())
+    cancelled = await runs.cancel_run(runtime, actor, check_run_key("cancel", key), reason.strip())
     return Reply(f"Cancelled `{cancelled.key}`.")
 
 
@@ -115,16 +170,23 @@ async def history(runtime: Runtime, request: SlashRequest) -> Reply:
     args = request.command.args
     if not args:
         raise usage_error("history", "Which run? Give its id, e.g. `onboarding-3`.")
-    run, events = await runs.history(runtime, request.team_id, args[0])
+    run, events = await runs.history(runtime, request.team_id, check_run_key("history", args[0]))
     lines = []
-    for event in events[-40:]:
+    for event in events:
         who = f"<@{event.actor_id}>" if event.actor_id else "Baton"
         step = f" `{event.step_key}`" if event.step_key else ""
         reason = event.detail.get("reason")
         why = f": {escape(str(reason))}" if reason else ""
         lines.append(f"{when(event.created_at)} {who} {event.action}{step}{why}")
-    text = f"*History of `{run.key}`*\n" + "\n".join(lines)
-    return Reply(text, [section(text)])
+    heading = f"*History of `{run.key}`*"
+    older = "_{} not shown; the newest follow._".format
+    blocks = latest_listing(
+        lines,
+        lambda n: older(plural(n, "older event")),
+        max_blocks=MESSAGE_BLOCKS,
+        heading=heading,
+    )
+    return Reply(f"History of `{run.key}`: {plural(len(lines), 'event')}.", checked(blocks))
 
 
 def _step_verb(action: StepAction, needs_reason: bool = False) -> Subcommand:
@@ -134,7 +196,9 @@ def _step_verb(action: StepAction, needs_reason: bool = False) -> Subcommand:
         words = split_words(request.command.rest)
         if len(words) < 2:
             raise usage_error(name, "Name the run and the step, e.g. `onboarding-3 docs`.")
-        run_key, step_key, rest = words[0], words[1], " ".join(words[2:]).strip()
+        run_key = check_run_key(name, words[0])
+        step_key = check_step_key(name, words[1], run_key)
+        rest = " ".join(words[2:]).strip()
         change = StepChange(action)
         if needs_reason:
             if not rest:
@@ -144,13 +208,24 @@ def _step_verb(action: StepAction, needs_reason: bool = False) -> Subcommand:
         elif action == StepAction.REASSIGN:
             found = USER.fullmatch(rest)
             if found is None:
-                raise usage_error(name, "Who should take it? Mention them: `@someone`.")
+                raise usage_error(name, _reassign_problem(rest))
             change = StepChange(action, new_assignee=found.group(1))
         actor = await actor_for(runtime, request.team_id, request.user_id)
         changed = await change_step(runtime, actor, run_key, step_key, change)
         return Reply(changed.message)
 
     return verb
+
+
+def _reassign_problem(rest: str) -> str:
+    """What is wrong with the `@user` part of `reassign`."""
+    words = rest.split()
+    if not words:
+        return "Who should take it? Mention them: `@someone`."
+    if USER.fullmatch(words[0]) is None:
+        return f"`{escape(words[0])}` is not a person: mention one with `@`, e.g. `@someone`."
+    extra = escape(" ".join(words[1:]))
+    return f"Give just the one person, with nothing after them (`{extra}` is extra)."
 
 
 STEP_VERBS = {

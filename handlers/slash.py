@@ -13,7 +13,7 @@ from bot.inflight import InFlight
 from bot.replies import Reply
 from bot.runtime import Runtime
 from bot.slack_text import escape
-from handlers import builder, digests, hooks, runs, time, workflows
+from handlers import builder, digests, hooks, runs, settings, time, workflows
 from handlers.listening import listener
 from handlers.requests import SlashRequest, Subcommand
 
@@ -41,6 +41,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "history": runs.history,
     "digest": digests.digest,
     "hook": hooks.hook,
+    "settings": settings.settings,
     **runs.STEP_VERBS,
     **time.SUBCOMMANDS,
 }

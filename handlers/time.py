@@ -9,17 +9,18 @@ from slack_bolt.async_app import AsyncApp
 
 from bot import availability, reminders, schedules
 from bot.channel_access import require_member
-from bot.command_line import SPEC_BY_NAME, usage_error
+from bot.command_line import SPEC_BY_NAME, check_workflow_name, row_id, usage_error
+from bot.errors import NotFound
 from bot.ids import ActionId, TimerRef
 from bot.inflight import InFlight
 from bot.permissions import actor_for
 from bot.render.blocks import listing, section
 from bot.replies import Reply
 from bot.runtime import Runtime
-from bot.slack_text import escape, when
+from bot.slack_text import clip, escape, when
 from handlers.listening import listener
 from handlers.requests import ClickRequest, SlashRequest
-from handlers.runs import CHANNEL, USER
+from handlers.runs import CHANNEL, USER, add_param
 
 Ack = Callable[..., Awaitable[None]]
 Respond = Callable[..., Awaitable[Any]]
@@ -31,6 +32,7 @@ async def schedule(runtime: Runtime, request: SlashRequest) -> Reply:
         raise usage_error(
             "schedule", "Name the workflow and when it runs, e.g. `standup weekdays 09:00`."
         )
+    name = check_workflow_name("schedule", words[0])
     try:
         spec, rest = schedules.parse_when(words[1:])
     except ValueError as exc:
@@ -41,8 +43,7 @@ async def schedule(runtime: Runtime, request: SlashRequest) -> Reply:
         if (found := CHANNEL.fullmatch(word)) is not None:
             chosen = found.group(1)
         elif "=" in word:
-            key, _, value = word.partition("=")
-            params[key] = value
+            add_param("schedule", word, params)
         else:
             raise usage_error("schedule", f"`{escape(word)}` is not a parameter: write key=value.")
     if chosen is not None and chosen != request.channel_id:  # where it was typed needs no check
@@ -53,7 +54,7 @@ async def schedule(runtime: Runtime, request: SlashRequest) -> Reply:
     added = await schedules.add_schedule(
         runtime,
         actor,
-        name=words[0].lower(),
+        name=name,
         when=spec,
         params=params,
         channel_id=request.channel_id,
@@ -93,10 +94,13 @@ async def list_schedules(runtime: Runtime, request: SlashRequest) -> Reply:
 
 async def unschedule(runtime: Runtime, request: SlashRequest) -> Reply:
     args = request.command.args
-    if len(args) != 1 or not args[0].isdigit():
+    if len(args) != 1 or not (args[0].isascii() and args[0].isdigit()):
         raise usage_error("unschedule", "Give the schedule's number, as `/baton schedules` shows.")
+    schedule_id = row_id(args[0])
+    if schedule_id is None:  # more digits than any id has: none can match
+        raise NotFound(f"There is no schedule {clip(args[0], 30)}. `/baton schedules` lists them.")
     actor = await actor_for(runtime, request.team_id, request.user_id)
-    removed = await schedules.remove_schedule(runtime, actor, int(args[0]))
+    removed = await schedules.remove_schedule(runtime, actor, schedule_id)
     return Reply(
         f"Removed schedule {removed.schedule.id}: `{removed.workflow}` {removed.schedule.spec} "
         "runs no more. Runs already started go on."
@@ -121,7 +125,7 @@ async def away(runtime: Runtime, request: SlashRequest) -> Reply:
     try:
         until, rest = availability.parse_until(words, zone, runtime.clock.now())
     except ValueError as exc:
-        raise usage_error("away", str(exc)) from None
+        raise usage_error("away", escape(str(exc))) from None
     delegate = None
     if rest:
         found = (
@@ -149,7 +153,7 @@ async def hours(runtime: Runtime, request: SlashRequest) -> Reply:
     try:
         wanted = availability.parse_hours(words)
     except ValueError as exc:
-        raise usage_error("hours", str(exc)) from None
+        raise usage_error("hours", escape(str(exc))) from None
     saved = await availability.set_hours(runtime, team, user, wanted)
     return Reply(f"Your working hours are now {saved.describe()}. Reminders reach you only then.")
 

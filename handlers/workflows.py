@@ -2,22 +2,65 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot import workflows
-from bot.command_line import usage_error
+from bot.command_line import check_workflow_name, quoted, usage_error
 from bot.digests.forecast import forecast_definition, forecast_text
-from bot.language import describe_plan, format_text, format_yaml, make_plan, parse_text
-from bot.permissions import actor_for, require_editor
-from bot.render.blocks import context, section
+from bot.language import (
+    WorkflowDef,
+    describe_plan,
+    format_text,
+    format_yaml,
+    make_plan,
+    parse_text,
+)
+from bot.permissions import actor_for, describe_access, require_editor
+from bot.render.blocks import (
+    MESSAGE_BLOCKS,
+    SECTION_TEXT,
+    Block,
+    checked,
+    code_listing,
+    context,
+    fallback,
+    listing,
+    section,
+    split_text,
+)
 from bot.replies import Reply
 from bot.runtime import Runtime
+from bot.slack_text import FENCE, escape, plural
 from handlers.requests import SlashRequest
+
+PLAN_BLOCKS = 5  # a plan of 100 steps in parallel groups still fits
+GOES_ON = "_this line goes on in the next part_"
+EXPORT_PART = SECTION_TEXT - 2 * len(FENCE) - len(GOES_ON) - 1
 
 
 def _name_arg(request: SlashRequest, command: str) -> str:
     args = request.command.args
     if not args:
         raise usage_error(command, "Which workflow? Give its name.")
-    return args[0].lower()
+    return check_workflow_name(command, args[0])
+
+
+def _step_lines(defn: WorkflowDef) -> list[str]:
+    """The text form, a line a step, with each typed title escaped and assignees left as the
+    mentions they are."""
+    lines = []
+    for step in defn.steps:
+        line = format_text(replace(defn, steps=(step,)))
+        bare = format_text(replace(defn, steps=(replace(step, title="x"),)))
+        clauses = bare[len(f"{step.id}: x") :]  # what follows the title, the same for both
+        lines.append(escape(line[: len(line) - len(clauses)]) + clauses)
+    return lines
+
+
+def _plan_blocks(defn: WorkflowDef, heading: str | None = None) -> list[Block]:
+    plan = describe_plan(make_plan(defn), defn).splitlines()
+    more = "…and {} more lines of plan".format
+    return code_listing(plan, more, max_blocks=PLAN_BLOCKS, heading=heading)
 
 
 async def define(runtime: Runtime, request: SlashRequest) -> Reply:
@@ -26,20 +69,21 @@ async def define(runtime: Runtime, request: SlashRequest) -> Reply:
         raise usage_error("define", "Give the workflow a name, then its steps on the next lines.")
     if not request.command.body.strip():
         raise usage_error(
-            "define", f"`{name}` has no steps: write one step per line after the first line."
+            "define", f"{quoted(name)} has no steps: write one step per line after the first line."
         )
     defn = parse_text(name.lower(), title.strip() or name, request.command.body, channel=None)
     actor = await actor_for(runtime, request.team_id, request.user_id)
     result = await workflows.define(runtime, actor, defn)
     verb = "Created" if result.created else f"Saved version {result.version} of"
+    saved = f"{verb} `{defn.name}` ({plural(len(defn.steps), 'step')})."
     plan = describe_plan(make_plan(defn), defn)
-    text = (
-        f"{verb} `{defn.name}` ({len(defn.steps)} steps).\n```{plan}```\n"
+    start = (
         f"Start it with `/baton run {defn.name}"
         + "".join(f" {p.name}=…" for p in defn.params if p.required)
         + "`"
     )
-    return Reply(text, [section(text)])
+    blocks = [section(saved), *_plan_blocks(defn), section(start)]
+    return Reply(fallback(f"{saved}\n```{plan}```\n{start}", saved), checked(blocks))
 
 
 async def list_workflows(runtime: Runtime, request: SlashRequest) -> Reply:
@@ -48,31 +92,51 @@ async def list_workflows(runtime: Runtime, request: SlashRequest) -> Reply:
         text = "No workflows yet. Create one with `/baton define` (see `/baton help example`)."
         return Reply(text)
     lines = [
-        f"• `{wf.name}` {title} (v{wf.latest_version}, owner <@{wf.owner_id}>)"
+        f"• `{wf.name}` {escape(title)} (v{wf.latest_version}, owner <@{wf.owner_id}>)"
         for wf, title in rows
     ]
-    text = "*Workflows*\n" + "\n".join(lines)
-    return Reply(text, [section(text)])
+    heading = "*Workflows*"
+    more = "…and {} more workflows: `/baton show &lt;name&gt;` shows any one.".format
+    blocks = listing(lines, len(lines), str, more, max_blocks=MESSAGE_BLOCKS, heading=heading)
+    return Reply(fallback("\n".join([heading, *lines]), heading), blocks)
 
 
 async def show(runtime: Runtime, request: SlashRequest) -> Reply:
     name = _name_arg(request, "show")
     workflow, defn = await workflows.get_definition(runtime, request.team_id, name)
-    plan = describe_plan(make_plan(defn), defn)
     head = (
-        f"*{defn.title}* · `{defn.name}` v{workflow.latest_version} · owner <@{workflow.owner_id}>"
+        f"*{escape(defn.title)}* · `{defn.name}` v{workflow.latest_version} · "
+        f"owner <@{workflow.owner_id}>\n{describe_access(workflow)}"
     )
-    body = format_text(defn)
+    about = [section(escape(defn.description))] if defn.description else []
+    steps = _step_lines(defn)
+    plan = _plan_blocks(defn, heading="*Plan*")
     forecast = forecast_text(await forecast_definition(runtime, request.team_id, workflow, defn))
-    text = f"{head}\n```{body}```\n*Plan*\n```{plan}```\n*Forecast*\n{forecast}"
-    blocks = [
-        section(head),
-        section(f"```{body}```"),
-        section(f"*Plan*\n```{plan}```"),
+    ending = [
         section(f"*Forecast*\n{forecast}"),
         context(f"Edit with `/baton edit {defn.name}`; run with `/baton run {defn.name}`"),
     ]
-    return Reply(text, blocks)
+    room = MESSAGE_BLOCKS - 1 - len(about) - len(plan) - len(ending)
+    more = f"…and {{}} more steps: `/baton export {defn.name}` (for its editors) has them all."
+    blocks = [
+        section(head),
+        *about,
+        *code_listing(steps, more.format, max_blocks=room),
+        *plan,
+        *ending,
+    ]
+    text = "\n".join(
+        [
+            head,
+            *([escape(defn.description)] if defn.description else []),
+            FENCE + "\n".join(steps) + FENCE,
+            "*Plan*",
+            FENCE + describe_plan(make_plan(defn), defn) + FENCE,
+            "*Forecast*",
+            forecast,
+        ]
+    )
+    return Reply(fallback(text, head), checked(blocks))
 
 
 async def delete(runtime: Runtime, request: SlashRequest) -> Reply:
@@ -86,5 +150,29 @@ async def export(runtime: Runtime, request: SlashRequest) -> Reply:
     name = _name_arg(request, "export")
     workflow, defn = await workflows.get_definition(runtime, request.team_id, name)
     require_editor(await actor_for(runtime, request.team_id, request.user_id), workflow)
-    text = f"```{format_yaml(defn)}```"
-    return Reply(text, [section(text)])
+    pieces = split_text(escape(format_yaml(defn).rstrip("\n")), EXPORT_PART)
+    if len(pieces) == 1:
+        text = FENCE + pieces[0] + FENCE
+        return Reply(text, [section(text)])
+    # Too long for one section: several code blocks, each ending where a line ends unless a
+    # line is too long for one, which it then says.
+    parts = pieces if len(pieces) < MESSAGE_BLOCKS else pieces[: MESSAGE_BLOCKS - 2]
+    blocks = []
+    for number, piece in enumerate(parts, start=1):
+        ends_line = piece.endswith("\n") or number == len(pieces)
+        code = piece.removesuffix("\n")
+        blocks.append(section(FENCE + code + FENCE + ("" if ends_line else "\n" + GOES_ON)))
+    if len(parts) < len(pieces):
+        rest = "".join(pieces[len(parts) :]).count("\n") + 1
+        blocks.append(
+            section(
+                f"…and {plural(rest, 'more line')}: too long for one Slack message. An "
+                f"operator can write the whole file with `baton export {defn.name}`."
+            )
+        )
+    summary = (
+        f"`{defn.name}` is long, so its YAML comes in {len(parts)} parts: join them in order, "
+        "one after another."
+    )
+    blocks.append(context(summary))
+    return Reply(summary, checked(blocks))

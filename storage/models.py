@@ -56,7 +56,11 @@ class Workflow(SQLModel, table=True):
     team_id: str = Field(index=True, max_length=32)
     name: str = Field(max_length=40)
     owner_id: str = Field(max_length=32)
+    # People who may edit it besides its owner (user ids).
     editors: list[str] = _json_list()
+    # Who may start runs besides its owner, editors and admins: user ids and user group ids
+    # (S…). Empty: anyone may.
+    runners: list[str] = _json_list()
     latest_version: int = 0
     next_run_number: int = 1
     archived_at: datetime | None = _utc(nullable=True)

@@ -148,14 +148,14 @@ async def test_typed_lines_become_what_slack_sends(tmp_path: Path) -> None:
         "click 2\n",
     )
     # `@alice` reached Baton as Slack's escaped mention, so the definition was accepted.
-    assert "Created `solo` (1 steps)." in out
+    assert "Created `solo` (1 step)." in out
     assert "🔔 `only` Do the thing · @alice" in out
     completed = after(out, "(@alice clicks “Done”)")
     assert "✅ Completed in under a minute" in completed
     # The second click is on the message as it was shown: stale, refused, nothing changes.
     stale = after(completed, "(@alice clicks “Done”)")
     assert "[DM @alice, only you] Baton:" in stale
-    assert "`solo-1` is completed" in stale
+    assert "`solo-1` has completed" in stale
     steps = await steps_of(tmp_path / "console.db", "solo-1")
     assert steps["only"].state == "done"
 
@@ -208,7 +208,7 @@ async def test_a_multi_line_field_imports_yaml(tmp_path: Path) -> None:
     )
     assert "Workflow YAML: [____]   ← fill wf_yaml …" in out
     assert "[modal @alice] Import workflow: closed" in out
-    assert "Created `tiny` (1 steps)." in out
+    assert "Created `tiny` (1 step)." in out
 
 
 async def test_the_app_home_shows_my_open_steps(tmp_path: Path) -> None:

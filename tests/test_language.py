@@ -676,7 +676,11 @@ def test_params_must_be_declared_and_user_typed_when_assigned() -> None:
 def test_the_spec_yaml_parses() -> None:
     defn = parse_yaml(SPEC_YAML)
     assert defn.channel == "C0123456789"
-    assert defn.params == (ParamDef("manager", ParamType.USER), ParamDef("hire", ParamType.TEXT))
+    # SPEC writes `required: true` on manager alone: hire may be left out.
+    assert defn.params == (
+        ParamDef("manager", ParamType.USER),
+        ParamDef("hire", ParamType.TEXT, required=False),
+    )
     docs = defn.steps[0]
     assert docs.title == "Collect signed documents for {hire}"
     assert docs.assignee == Assignee(AssigneeKind.USER, "U0ALICE")
@@ -691,9 +695,9 @@ def test_text_and_yaml_of_the_same_workflow_are_equal() -> None:
         + SPEC_TEXT.split("\n", 1)[1]
     )
     from_text = parse_text("onboarding", "Onboard a new hire", text, channel="C0123456789")
-    yaml_text = SPEC_YAML.replace(
+    yaml_text = SPEC_YAML.replace(  # the text form's parameters are all required
         "  manager: {type: user, required: true}\n  hire: {type: text}",
-        "  hire: {type: text}\n  manager: {type: user, required: true}",
+        "  hire: {type: text, required: true}\n  manager: {type: user, required: true}",
     )
     assert parse_yaml(yaml_text) == from_text
 
@@ -715,7 +719,7 @@ def test_format_yaml_lays_out_as_the_spec() -> None:
         "channel: C0123456789\n"
         "params:\n"
         "  manager: {type: user, required: true}\n"
-        "  hire: {type: text, required: true}\n"
+        "  hire: {type: text}\n"
         "steps:\n"
         "  - {id: docs, title: 'Collect signed documents for {hire}', assignee: U0ALICE, due: 1d}\n"
         "  - {id: laptop, title: Prepare laptop, assignee: '@it-team', after: [docs], due: 2d}\n"
@@ -798,7 +802,7 @@ def test_yaml_unknown_keys_name_the_key_and_what_is_allowed() -> None:
     )
     assert [p.render() for p in problems] == [
         "line 2: unknown key 'stpes' in the workflow. Did you mean 'steps'? "
-        "Allowed keys: name, title, description, channel, params, steps",
+        "Allowed keys: name, title, description, channel, editors, runners, params, steps",
         "line 6 (step a): unknown key 'asignee' in a step. Did you mean 'assignee'? "
         "Allowed keys: id, title, kind, assignee, hook, after, due, wait",
     ]
@@ -888,9 +892,9 @@ def test_yaml_params_shorthands() -> None:
         "name: wf\nparams:\n  hire:\n  boss: user\n  day: {required: false}\n"
         "steps:\n  - {id: a, title: '{hire} {day}', assignee: '{boss}'}\n"
     )
-    assert defn.params == (
-        ParamDef("hire", ParamType.TEXT),
-        ParamDef("boss", ParamType.USER),
+    assert defn.params == (  # optional unless `required: true`, as in SPEC's example
+        ParamDef("hire", ParamType.TEXT, required=False),
+        ParamDef("boss", ParamType.USER, required=False),
         ParamDef("day", ParamType.TEXT, required=False),
     )
 

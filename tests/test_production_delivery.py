@@ -150,6 +150,7 @@ async def test_a_replica_dying_mid_post_is_taken_over_without_a_double(stack: St
     replica_a = Deliverer(replace(runtime, worker_id="replica-a"), channel_interval=0.0)
     replica_b = Deliverer(replace(runtime, worker_id="replica-b"), channel_interval=0.0)
     await send(stack, TRIO, "U0ALICE")
+    await runtime.listeners.wait_idle()  # defined before it is run (listeners work after acks)
     await send(stack, "run trio", "U0DAVE")
     await runtime.listeners.wait_idle()
 

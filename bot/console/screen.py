@@ -162,6 +162,8 @@ class Screen:
     def _input(self, field: Field, value: Any) -> str:
         kind = field.ref.type
         if value is None:
+            value = _initial(field.ref.element)
+        if value is None or value == [] or value == "":
             shown = "____"
         elif isinstance(value, list):
             shown = ", ".join(self._value(kind, item) for item in value)
@@ -176,6 +178,36 @@ class Screen:
         if _is_channel(kind):
             return self.reader.text(f"<#{value}>")
         return str(value)
+
+
+# The keys an element's prefilled value stands under (Block Kit's `initial_*`).
+_INITIAL_KEYS: Final = (
+    "initial_value",
+    "initial_user",
+    "initial_users",
+    "initial_conversation",
+    "initial_conversations",
+    "initial_channel",
+    "initial_channels",
+    "initial_date",
+    "initial_time",
+    "initial_date_time",
+)
+
+
+def _initial(element: JSON) -> Any:
+    """What a modal field shows before anyone fills it: its `initial_*` value, an option by
+    its label."""
+    option = element.get("initial_option")
+    if isinstance(option, dict):
+        return _plain(option.get("text"))
+    options = element.get("initial_options")
+    if isinstance(options, list):
+        return [_plain(item.get("text")) for item in options if isinstance(item, dict)]
+    for key in _INITIAL_KEYS:
+        if element.get(key) is not None:
+            return element[key]
+    return None
 
 
 def _is_channel(kind: str) -> bool:

@@ -15,6 +15,7 @@ from typing import Final
 __all__ = [
     "DURATION_HINT",
     "MAX_DURATION",
+    "DurationTooLong",
     "duration_problem",
     "format_duration",
     "parse_duration",
@@ -27,6 +28,10 @@ _UNIT_MINUTES: Final = {"w": 7 * 24 * 60, "d": 24 * 60, "h": 60, "m": 1}
 _PART: Final = re.compile(r"([0-9]+)([a-zA-Z])")
 _MAX_MINUTES: Final = MAX_DURATION // timedelta(minutes=1)
 _MINUTE: Final = timedelta(minutes=1)
+
+
+class DurationTooLong(ValueError):
+    """A well-formed duration beyond ``MAX_DURATION``: callers may state their own limit."""
 
 
 def parse_duration(text: str) -> timedelta:
@@ -51,13 +56,13 @@ def parse_duration(text: str) -> timedelta:
             raise ValueError(f"'{text}' gives '{unit}' twice")
         seen.add(unit)
         if len(digits) > 9:
-            raise ValueError(f"'{text}' is longer than 365 days")
+            raise DurationTooLong(f"'{text}' is longer than 365 days")
         minutes += int(digits) * _UNIT_MINUTES[unit]
         pos = match.end()
     if minutes <= 0:
         raise ValueError(f"'{text}' must be longer than zero")
     if minutes > _MAX_MINUTES:
-        raise ValueError(f"'{text}' is longer than 365 days")
+        raise DurationTooLong(f"'{text}' is longer than 365 days")
     return timedelta(minutes=minutes)
 
 

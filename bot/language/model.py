@@ -131,12 +131,18 @@ class StepDef:
 
 @dataclass(frozen=True, slots=True)
 class WorkflowDef:
+    """A workflow. ``editors`` (people who may edit it besides its owner) and ``runners`` (who
+    may start runs: people and user groups; empty means anyone) are ``None`` when the
+    definition does not say (the text form never does): saving it keeps the workflow's lists."""
+
     name: str
     title: str
     steps: tuple[StepDef, ...]
     description: str = ""
     channel: str | None = None
     params: tuple[ParamDef, ...] = ()
+    editors: tuple[Assignee, ...] | None = None
+    runners: tuple[Assignee, ...] | None = None
 
     def step(self, step_id: str) -> StepDef | None:
         """The step with this id, if any."""
@@ -345,7 +351,23 @@ def to_dict(defn: WorkflowDef) -> dict[str, Any]:
             {"name": p.name, "type": p.type.value, "required": p.required} for p in defn.params
         ],
         "steps": [_step_to_dict(s) for s in defn.steps],
+        "editors": _people_to_list(defn.editors),
+        "runners": _people_to_list(defn.runners),
     }
+
+
+def _people_to_list(people: tuple[Assignee, ...] | None) -> list[dict[str, Any]] | None:
+    if people is None:
+        return None
+    return [{"kind": a.kind.value, "value": a.value, "label": a.label} for a in people]
+
+
+def _people_from_list(data: Any) -> tuple[Assignee, ...] | None:
+    if data is None:
+        return None
+    return tuple(
+        Assignee(AssigneeKind(a["kind"]), _str(a["value"]), _opt_str(a.get("label"))) for a in data
+    )
 
 
 def _step_to_dict(step: StepDef) -> dict[str, Any]:
@@ -388,6 +410,8 @@ def from_dict(data: Mapping[str, Any]) -> WorkflowDef:
                 for p in data.get("params") or ()
             ),
             steps=tuple(_step_from_dict(s) for s in data["steps"]),
+            editors=_people_from_list(data.get("editors")),
+            runners=_people_from_list(data.get("runners")),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise DefinitionError(

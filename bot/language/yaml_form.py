@@ -8,6 +8,7 @@ read as the text that was written (``id: 123`` is the id ``"123"``).
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -18,7 +19,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bot.language.duration import DURATION_HINT, format_duration, parse_duration
 from bot.language.model import (
+    Assignee,
     AssigneeError,
+    AssigneeKind,
     DefinitionError,
     ParamDef,
     ParamType,
@@ -35,7 +38,16 @@ __all__ = ["MAX_SOURCE", "format_yaml", "parse_yaml"]
 
 MAX_SOURCE: Final = 200_000
 
-_TOP_KEYS: Final = ("name", "title", "description", "channel", "params", "steps")
+_TOP_KEYS: Final = (
+    "name",
+    "title",
+    "description",
+    "channel",
+    "editors",
+    "runners",
+    "params",
+    "steps",
+)
 _STEP_KEYS: Final = ("id", "title", "kind", "assignee", "hook", "after", "due", "wait")
 _PARAM_KEYS: Final = ("type", "required")
 _NULL_TAG: Final = "tag:yaml.org,2002:null"
@@ -49,6 +61,12 @@ _STAND_INS: Final[dict[str, Any]] = {
 }
 _ODD_BREAKS: Final = "\r\x85\u2028\u2029"
 _NAME_NOISE: Final = ("the workflow name", "the workflow title")
+# One person or group in a scalar list (``editors: "@bob, @carol"``): Slack's <...> forms whole.
+_PERSON_TOKEN_RE: Final = re.compile(r"(?:<[^<>]*>|[^\s,<])+")
+_PEOPLE_HINTS: Final = {
+    "editors": "Write e.g. editors: ['@bob', U0123ABCD] (people, by @name or user id)",
+    "runners": "Write e.g. runners: ['@bob', '@oncall'] (people and user groups)",
+}
 
 
 def parse_yaml(text: str) -> WorkflowDef:
@@ -78,9 +96,13 @@ def format_yaml(defn: WorkflowDef) -> str:
         data["description"] = defn.description
     if defn.channel is not None:
         data["channel"] = defn.channel
+    for key, people in (("editors", defn.editors), ("runners", defn.runners)):
+        if people is not None:
+            data[key] = _FlowList(format_assignee(a, bare_ids=True) for a in people)
     if defn.params:
-        data["params"] = {
-            p.name: _Flow(type=p.type.value, required=p.required) for p in defn.params
+        data["params"] = {  # `required` only where true, its default being false
+            p.name: _Flow(type=p.type.value, **({"required": True} if p.required else {}))
+            for p in defn.params
         }
     data["steps"] = [_Flow(_step_mapping(step)) for step in defn.steps]
     return yaml.dump(
@@ -98,6 +120,10 @@ def format_yaml(defn: WorkflowDef) -> str:
 
 class _Flow(dict[str, Any]):
     """A mapping written on one line, ``{id: docs, title: ...}``."""
+
+
+class _FlowList(list[str]):
+    """A list written on one line, ``[U0BOB, S0OPS]``."""
 
 
 class _Dumper(yaml.SafeDumper):
@@ -119,8 +145,13 @@ def _represent_flow(dumper: yaml.SafeDumper, value: _Flow) -> yaml.MappingNode:
     return dumper.represent_mapping("tag:yaml.org,2002:map", value, flow_style=True)
 
 
+def _represent_flow_list(dumper: yaml.SafeDumper, value: _FlowList) -> yaml.SequenceNode:
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=True)
+
+
 _Dumper.add_representer(str, _represent_str)
 _Dumper.add_representer(_Flow, _represent_flow)
+_Dumper.add_representer(_FlowList, _represent_flow_list)
 
 
 def _step_mapping(step: StepDef) -> dict[str, Any]:
@@ -266,6 +297,8 @@ class _Reader:
             "title": self.text,
             "description": self.text,
             "channel": self.text,
+            "editors": self.people,
+            "runners": self.people,
             "params": self.params,
             "steps": self.steps,
         }
@@ -284,7 +317,53 @@ class _Reader:
             description=values.get("description") or "",
             channel=values.get("channel"),
             params=values.get("params") or (),
+            editors=values.get("editors"),
+            runners=values.get("runners"),
         )
+
+    def people(self, node: Node, key: str) -> tuple[Assignee, ...]:
+        """``editors`` (people) or ``runners`` (people and user groups): a list, or one text
+        with the names separated by commas or spaces. Empty means nobody; repeats are dropped."""
+        if isinstance(node, ScalarNode):
+            spelled = self.text(node, key) or ""
+            items = [(word, node) for word in _PERSON_TOKEN_RE.findall(spelled)]
+        elif isinstance(node, SequenceNode):
+            items = []
+            for item in node.value:
+                word = self.text(item, key)
+                if word is not None:
+                    items.append((word, item))
+        else:
+            self.problem(f"{key} must be a list, not {_shape(node)}", node, hint=_PEOPLE_HINTS[key])
+            return ()
+        found: dict[tuple[AssigneeKind, str], Assignee] = {}
+        for word, item in items:
+            person = self.person(word, item, key)
+            if person is not None:
+                found.setdefault((person.kind, person.value), person)
+        return tuple(found.values())
+
+    def person(self, spelled: str, node: Node, key: str) -> Assignee | None:
+        try:
+            found = parse_assignee(spelled, bare_ids=True)
+        except AssigneeError as exc:
+            self.problem(f"{key}: {exc.message}", node, hint=_PEOPLE_HINTS[key])
+            return None
+        if found.kind is AssigneeKind.PARAM:
+            self.problem(
+                f"{key}: '{spelled}' is a run parameter, not a person",
+                node,
+                hint=_PEOPLE_HINTS[key],
+            )
+            return None
+        if found.kind is AssigneeKind.GROUP and key == "editors":
+            self.problem(
+                f"editors: '{spelled}' is a user group; editors are people",
+                node,
+                hint="Name each person (a group may be given in runners, who may start runs)",
+            )
+            return None
+        return found
 
     def params(self, node: Node, key: str) -> tuple[ParamDef, ...]:
         if isinstance(node, ScalarNode) and node.tag == _NULL_TAG:
@@ -320,7 +399,7 @@ class _Reader:
 
     def param(self, name: str, node: Node) -> ParamDef | None:
         if isinstance(node, ScalarNode):  # shorthand ``hire: text``, or empty for text
-            return self.param_type(name, self.text(node, "type"), node, required=True)
+            return self.param_type(name, self.text(node, "type"), node, required=False)
         if not isinstance(node, MappingNode):
             self.problem(
                 f"the parameter '{name}' must be a mapping, not {_shape(node)}",
@@ -330,7 +409,7 @@ class _Reader:
             return None
         type_node: Node = node
         spelled: str | None = None
-        required = True
+        required = False  # SPEC section 2 writes `required: true` where a parameter must be given
         for key, _, value in self.entries(node, _PARAM_KEYS, f"the parameter '{name}'"):
             if key == "type":
                 type_node, spelled = value, self.text(value, "type")
@@ -488,6 +567,8 @@ class _Reader:
 _EXAMPLE: Final = "name: onboarding, title: ..., steps: [{id: docs, title: Collect documents}]"
 _TEXT_HINTS: Final = {
     "assignee": "Write one assignee, e.g. assignee: '@alice'",
+    "editors": _PEOPLE_HINTS["editors"],
+    "runners": _PEOPLE_HINTS["runners"],
     "after": "Write e.g. after: [docs, laptop]",
     "title": "Quote the title if it contains a colon or brackets",
 }

@@ -4,7 +4,8 @@ limits as it becomes JSON) and kept inside Slack's limits whatever the data: lon
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from slack_sdk.models.blocks import (
@@ -19,7 +20,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.ids import ActionId, StepRef
-from bot.slack_text import clip
+from bot.slack_text import FENCE, clip
 
 T = TypeVar("T")
 Block = dict[str, Any]
@@ -32,6 +33,9 @@ HEADER_TEXT = 150
 BUTTON_TEXT = 75
 LINE_TEXT = 800
 MORE_TEXT = 150
+HEADING_TEXT = 300
+ZERO_WIDTH = "\u200b"
+_BACKTICKS = re.compile(r"`(?=`)")  # a backtick another follows: a code block could end there
 FALLBACK_TEXT = 3000
 
 
@@ -91,7 +95,7 @@ def listing(
     at most 3000 characters. Items are rendered only as far as they are shown; whatever does
     not fit (by count or by size) is summarised by `more(n)` on the last line."""
     budget = SECTION_TEXT - MORE_TEXT - 1  # the "and N more" line always has room
-    sections: list[list[str]] = [[clip(heading, 300)] if heading else []]
+    sections: list[list[str]] = [[clip(heading, HEADING_TEXT)] if heading else []]
     size = len(sections[0][0]) if heading else -1
     shown = 0
     for item in items:
@@ -112,6 +116,109 @@ def listing(
     if total > shown:
         sections[-1].append(clip(more(total - shown), MORE_TEXT))
     return [section("\n".join(lines)) for lines in sections if lines]
+
+
+def latest_listing(
+    lines: Sequence[str],
+    older: Callable[[int], str],
+    *,
+    max_blocks: int,
+    heading: str | None = None,
+) -> list[Block]:
+    """The newest (last) of `lines` that fit into at most `max_blocks` sections, oldest first,
+    under an optional heading; the older lines left out are counted by `older(n)` right under
+    it. For logs, where what happened last matters most."""
+    budget = SECTION_TEXT - HEADING_TEXT - MORE_TEXT - 2  # room for the heading and the count
+    sections: list[list[str]] = [[]]
+    size = -1
+    kept = 0
+    for item in reversed(lines):
+        line = clip(item, LINE_TEXT)
+        if sections[-1] and size + 1 + len(line) > budget:
+            if len(sections) == max_blocks:
+                break
+            sections.append([])
+            size = -1
+        sections[-1].append(line)
+        size += 1 + len(line)
+        kept += 1
+    ordered = [part[::-1] for part in reversed(sections)]
+    top = [clip(heading, HEADING_TEXT)] if heading else []
+    if kept < len(lines):
+        top.append(clip(older(len(lines) - kept), MORE_TEXT))
+    ordered[0] = top + ordered[0]
+    return [section("\n".join(part)) for part in ordered if part]
+
+
+def code_listing(
+    lines: Sequence[str],
+    more: Callable[[int], str],
+    *,
+    max_blocks: int,
+    heading: str | None = None,
+) -> list[Block]:
+    """Preformatted lines as code blocks in at most `max_blocks` sections of at most 3000
+    characters, each section closing its own block (Slack draws no block across sections). A
+    line too long for a section is clipped; lines that do not fit are summarised by `more(n)`
+    after the last block. An optional heading goes above the first block. Backticks in a line
+    get zero-width spaces between them, so none ends its block early."""
+    head = clip(heading, HEADING_TEXT) + "\n" if heading else ""
+    budget = SECTION_TEXT - len(head) - 2 * len(FENCE) - 2 - MORE_TEXT - 1  # 2: see _code
+    chunks: list[list[str]] = [[]]
+    size = -1
+    shown = 0
+    for item in lines:
+        line = clip(_BACKTICKS.sub("`" + ZERO_WIDTH, item), budget)  # so it ends no block
+        if chunks[-1] and size + 1 + len(line) > budget:
+            if len(chunks) == max_blocks:
+                break
+            chunks.append([])
+            size = -1
+        chunks[-1].append(line)
+        size += 1 + len(line)
+        shown += 1
+    texts = [FENCE + _code("\n".join(chunk)) + FENCE for chunk in chunks if chunk]
+    if texts:
+        texts[0] = head + texts[0]
+    elif head:
+        texts = [head.rstrip("\n")]
+    if len(lines) > shown and texts:
+        texts[-1] += "\n" + clip(more(len(lines) - shown), MORE_TEXT)
+    return [section(text) for text in texts]
+
+
+def _code(text: str) -> str:
+    """A code block's content, kept from running into its fences."""
+    if text.startswith("`"):
+        text = ZERO_WIDTH + text
+    if text.endswith("`"):
+        text += ZERO_WIDTH
+    return text or " "
+
+
+def split_text(text: str, size: int) -> list[str]:
+    """`text` in pieces of at most `size` characters that join back into it exactly. A piece
+    ends just after its last line break when it has one; a line longer than `size` is cut at a
+    space where it can be, and never inside an `&…;` entity or a `<…>` token."""
+    pieces: list[str] = []
+    while len(text) > size:
+        window = text[:size]
+        cut = window.rfind("\n") + 1
+        if cut == 0:
+            space = window.rfind(" ") + 1
+            cut = space if space > size * 0.6 else size
+            amp = window.rfind("&", 0, cut)
+            if amp != -1 and ";" not in window[amp:cut]:
+                cut = amp
+            angle = window.rfind("<", 0, cut)
+            if angle != -1 and ">" not in window[angle:cut]:
+                cut = angle
+            if cut <= 0:
+                cut = size
+        pieces.append(text[:cut])
+        text = text[cut:]
+    pieces.append(text)
+    return pieces
 
 
 def fallback(text: str, default: str) -> str:

@@ -7,6 +7,8 @@ from typing import Any
 from bot.ids import BlockId, CallbackId, InputId, WorkflowRef
 
 View = dict[str, Any]
+INPUT_TEXT = 3000
+"""The most a plain_text_input holds, or starts with: Slack refuses a longer initial value."""
 
 
 def _text_input(
@@ -17,7 +19,7 @@ def _text_input(
     multiline: bool = False,
     optional: bool = False,
     hint: str | None = None,
-    max_length: int = 3000,
+    max_length: int = INPUT_TEXT,
 ) -> dict[str, Any]:
     element: dict[str, Any] = {
         "type": "plain_text_input",
@@ -26,7 +28,9 @@ def _text_input(
         "max_length": max_length,
     }
     if initial:
-        element["initial_value"] = initial[:max_length]
+        if len(initial) > max_length:  # cut, it could not be saved back as it was
+            raise ValueError(f"{len(initial)} characters for a box of {max_length}")
+        element["initial_value"] = initial
     block_json: dict[str, Any] = {
         "type": "input",
         "block_id": block.value,

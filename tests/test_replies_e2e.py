@@ -1,0 +1,423 @@
+"""Replies to `/baton` commands as a person sees them: long answers split over several sections
+and summarised rather than cut, typed text escaped, and arguments checked before they reach
+the database."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlmodel import select
+
+from bot import audit, workflows
+from bot.language import format_yaml
+from bot.render import blocks as kit
+from bot.slack_emulator import Message, check_blocks
+from bot.slack_text import clip, escape, when
+from handlers.requests import slack_unescape
+from storage.db import session_factory, unit_of_work
+from storage.models import Run
+from tests.stack import Stack
+from tests.test_runs_e2e import last_dm
+
+FENCE = "```"
+CODE = re.compile(r"```(.*?)```", re.DOTALL)
+# A Slack token (<@U…>, <#C…>, <!date^…|…>) cut before its end.
+OPEN_TOKEN = re.compile(r"<[^<>]*$|<[^<>]*<")
+
+
+def answer(stack: Stack, user: str = "U0ALICE") -> Message:
+    """The newest ephemeral reply `user` got, which Slack would accept as it is."""
+    messages = stack.emulator.ephemerals(user)
+    assert messages, f"{user} got no reply"
+    message = messages[-1]
+    assert check_blocks(message.blocks) == []
+    return message
+
+
+def block_texts(message: Message) -> list[str]:
+    texts = []
+    for block in message.blocks:
+        if block["type"] == "section":
+            texts.append(block["text"]["text"])
+        elif block["type"] == "context":
+            texts.extend(element["text"] for element in block["elements"])
+    return texts
+
+
+def shown(message: Message) -> str:
+    return "\n".join(block_texts(message))
+
+
+def assert_well_formed(message: Message) -> None:
+    """Every section closes its code blocks and its Slack tokens."""
+    for text in block_texts(message):
+        assert text.count(FENCE) % 2 == 0, text
+        assert OPEN_TOKEN.search(text) is None, text
+
+
+def long_workflow(name: str = "quarterly", steps: int = 40) -> str:
+    """A chain of steps, as Slack sends it: `&` arrives as `&amp;`."""
+    lines = [f"define {name} Quarterly report"]
+    for n in range(1, steps + 1):
+        after = f" after s{n - 1:02d}" if n > 1 else ""
+        lines.append(
+            f"s{n:02d}: Prepare section {n} of the quarterly report &amp; its charts "
+            f"<@U0BOB|bob>{after} due 1d"
+        )
+    return "\n".join(lines)
+
+
+# -- the pieces, on any text (pure) -----------------------------------------------------------
+
+TYPED_TEXT = st.text(alphabet=st.sampled_from(list("ab &<>;\n`é")), max_size=400).map(escape)
+QUICK = settings(max_examples=300, deadline=None)
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+@QUICK
+@given(TYPED_TEXT, st.integers(min_value=8, max_value=60))
+def test_split_text_joins_back_and_never_cuts_an_entity(text: str, size: int) -> None:
+    pieces = kit.split_text(text, size)
+    assert "".join(pieces) == text
+    assert all(len(piece) <= size for piece in pieces)
+    for piece in pieces[:-1]:
+        assert re.search(r"&[a-z]*$", piece) is None  # "&am" | "p;" would show as text
+
+
+@QUICK
+@given(TYPED_TEXT, st.integers(min_value=10, max_value=120))
+def test_clip_closes_what_it_cuts(text: str, limit: int) -> None:
+    framed = f"{FENCE}{text} {when(NOW)} {text}{FENCE}"
+    cut = clip(framed, limit)
+    assert len(cut) <= limit
+    assert cut.count(FENCE) % 2 == 0
+    assert OPEN_TOKEN.search(cut) is None and re.search(r"&[a-z]*…", cut) is None
+
+
+@QUICK
+@given(
+    st.lists(TYPED_TEXT.map(lambda text: text.replace("\n", "") * 20), max_size=60),
+    st.integers(min_value=1, max_value=6),
+)
+def test_code_listing_fits_closes_and_counts(lines: list[str], max_blocks: int) -> None:
+    dicts = kit.code_listing(lines, "…and {} more".format, max_blocks=max_blocks)
+    assert check_blocks(dicts) == [] and len(dicts) <= max_blocks
+    texts = [block["text"]["text"] for block in dicts]
+    assert all(text.count(FENCE) % 2 == 0 for text in texts)
+    bodies = [text.split("\n…and")[0] for text in texts]
+    assert all(CODE.fullmatch(body) for body in bodies)
+    left = re.search(r"…and (\d+) more$", texts[-1]) if texts else None
+    shown = sum(body.count("\n") + 1 for body in bodies)
+    assert shown + (int(left[1]) if left else 0) == len(lines)
+
+
+@QUICK
+@given(st.integers(min_value=0, max_value=400), st.integers(min_value=1, max_value=5))
+def test_latest_listing_keeps_the_newest_and_counts_the_rest(count: int, max_blocks: int) -> None:
+    lines = [f"event {n:03d} " + "x" * (n % 7 * 100) for n in range(count)]
+    dicts = kit.latest_listing(lines, "{} older".format, max_blocks=max_blocks, heading="*Log*")
+    assert check_blocks(dicts) == [] and len(dicts) <= max_blocks
+    shown = "\n".join(block["text"]["text"] for block in dicts).split("\n")
+    assert shown[0] == "*Log*"
+    kept = [line for line in shown if line.startswith("event")]
+    assert kept == lines[len(lines) - len(kept) :]  # the newest, in order
+    left = len(lines) - len(kept)
+    assert (f"{left} older" in shown) == (left > 0)
+
+
+# -- long replies ---------------------------------------------------------------------------
+
+
+async def test_export_of_a_long_workflow_comes_in_parts_that_join_to_the_yaml(
+    stack: Stack,
+) -> None:
+    await stack.command(long_workflow(), user="U0ALICE")
+    await stack.command("export quarterly", user="U0ALICE")
+    reply = answer(stack)
+    texts = block_texts(reply)
+    parts = [CODE.fullmatch(text) for text in texts if text.startswith(FENCE)]
+    assert len(parts) >= 2, "one section holds 3000 characters: the YAML needs several"
+    _, defn = await workflows.get_definition(stack.baton.runtime, "T0BATON", "quarterly")
+    yaml_text = format_yaml(defn).rstrip("\n")
+    assert len(yaml_text) > 3000
+    codes = [part.group(1) for part in parts if part is not None]
+    assert slack_unescape("\n".join(codes)) == yaml_text
+    assert "report &amp; its charts" in codes[0] and "report & its" not in shown(reply)
+    assert f"in {len(codes)} parts" in shown(reply)
+
+
+async def test_export_splits_a_line_too_long_for_one_section(stack: Stack) -> None:
+    description = " ".join(["Every quarter &amp; every year <b>."] * 100)[:2990]
+    await stack.command("import", user="U0ALICE")
+    modal = stack.emulator.open_view("U0ALICE")
+    assert modal is not None
+    yaml_in = (
+        f'name: notes\ntitle: Notes\ndescription: "{description}"\n'
+        "steps:\n  - {id: write, title: Write them, assignee: U0BOB}\n"
+    )
+    response = await stack.driver.submit_view(
+        modal, user="U0ALICE", values={"wf_yaml": {"text": yaml_in}}
+    )
+    assert stack.driver.view_errors(response) is None
+    await stack.settle()
+    await stack.command("export notes", user="U0ALICE")
+    reply = answer(stack)
+    # Escaped, the description's one line is longer than a section: it goes on in the next.
+    texts = [text for text in block_texts(reply) if text.startswith(FENCE)]
+    assert len(texts) >= 2
+    joined = ""
+    for text in texts:
+        code = CODE.match(text)
+        assert code is not None
+        joined += code.group(1) + ("" if "goes on in the next part" in text else "\n")
+    _, defn = await workflows.get_definition(stack.baton.runtime, "T0BATON", "notes")
+    assert slack_unescape(joined.rstrip("\n")) == format_yaml(defn).rstrip("\n")
+
+
+async def test_show_of_a_long_workflow_closes_each_code_block(stack: Stack) -> None:
+    await stack.command(long_workflow(), user="U0ALICE")
+    await stack.command("show quarterly", user="U0ALICE")
+    reply = answer(stack)
+    assert_well_formed(reply)
+    text = shown(reply)
+    for n in range(1, 41):
+        assert f"s{n:02d}: Prepare section {n} of the quarterly report &amp; its charts" in text
+    assert "→ s39 → s40 (5w5d)" in text  # the plan's critical path, after all the steps
+    assert "By the plan: 5w5d" in text
+    assert "/baton edit quarterly" in text
+
+
+async def test_status_lists_every_active_run_without_cutting_a_token(stack: Stack) -> None:
+    steps = "\n".join(f"p{n}: Check printer {n} <@U0BOB|bob> due {n}d" for n in range(1, 7))
+    await stack.command(f"define printers Printer rounds\n{steps}", user="U0ALICE")
+    for _ in range(8):
+        await stack.command("run printers", user="U0ALICE")
+    await stack.command("status", user="U0ALICE")
+    reply = answer(stack)
+    assert_well_formed(reply)
+    text = shown(reply)
+    for n in range(1, 9):
+        assert f"`printers-{n}`" in text
+    # Five open steps a run, then where to see the rest of them.
+    assert text.count("`p5`") == 8 and "`p6`" not in text
+    assert text.count("…and 1 more open step: `/baton status printers-") == 8
+    assert len(reply.blocks) > 1
+
+
+async def test_status_summarises_runs_beyond_one_message(stack: Stack) -> None:
+    await stack.command("define tiny Tiny\nonly: Only step <@U0BOB|bob>", user="U0ALICE")
+    for _ in range(25):
+        await stack.command("run tiny", user="U0ALICE")
+    await stack.command("status", user="U0ALICE")
+    reply = answer(stack)
+    assert_well_formed(reply)
+    text = shown(reply)
+    # The first twenty in detail, the rest by name: every one is there.
+    for n in range(1, 26):
+        assert f"`tiny-{n}`" in text
+    assert text.count("`only`") == 20
+
+
+async def test_history_of_a_long_run_keeps_its_newest_events(stack: Stack) -> None:
+    chain = "\n".join(
+        f"s{n:02d}: Step {n} <@U0ALICE|alice>" + (f" after s{n - 1:02d}" if n > 1 else "")
+        for n in range(1, 36)
+    )
+    await stack.command(f"define chain Chain\n{chain}", user="U0ALICE")
+    await stack.command("run chain", user="U0ALICE")
+    for n in range(1, 36):
+        await stack.command(f"done chain-1 s{n:02d}", user="U0ALICE")
+    await stack.command("history chain-1", user="U0ALICE")
+    reply = answer(stack)
+    assert_well_formed(reply)
+    text = shown(reply)
+    mentioned = re.findall(r"`(s\d\d)`", text)
+    assert mentioned[-1] == "s35"  # the newest events are there
+    assert set(mentioned) == {f"s{n:02d}" for n in range(1, 36)}
+    assert text.rstrip().endswith("run.completed")
+    assert "older" not in text  # everything fitted
+    assert len(reply.blocks) > 1
+
+
+async def test_history_too_long_for_a_message_says_how_many_older_events_it_left_out(
+    stack: Stack,
+) -> None:
+    await stack.command("define solo Solo\nonly: Only step <@U0ALICE|alice>", user="U0ALICE")
+    await stack.command("run solo", user="U0ALICE")
+    sessions = session_factory(stack.baton.runtime.engine)
+    async with unit_of_work(sessions) as session:
+        run = (await session.exec(select(Run).where(Run.key == "solo-1"))).one()
+        for n in range(300):
+            audit.record(
+                session,
+                stack.clock,
+                team_id="T0BATON",
+                actor_id="U0ALICE",
+                action="step.blocked",
+                run_id=run.id,
+                step_key="only",
+                reason=f"note {n:03d} <!channel> " + "waiting on the vendor " * 40,
+            )
+    await stack.command("done solo-1 only", user="U0ALICE")
+    await stack.command("history solo-1", user="U0ALICE")
+    reply = answer(stack)
+    assert_well_formed(reply)
+    text = shown(reply)
+    assert "<!channel>" not in text and "&lt;!channel&gt;" in text
+    assert "note 299" in text  # the newest are shown…
+    assert "note 000" not in text
+    found = re.search(r"(\d+) older events? not shown", text)
+    assert found is not None
+    first_shown = int(re.findall(r"note (\d{3})", text)[0])
+    # …after the started event and the notes before the first one shown.
+    assert int(found[1]) == 1 + first_shown
+    assert text.rstrip().endswith("run.completed")
+
+
+# -- the builder ------------------------------------------------------------------------------
+
+
+async def test_edit_of_a_workflow_too_long_for_the_builder_says_what_to_do(stack: Stack) -> None:
+    await stack.command(long_workflow(), user="U0ALICE")
+    await stack.command("edit quarterly", user="U0ALICE")
+    assert stack.emulator.open_view("U0ALICE") is None, "no builder that would lose steps"
+    reply = answer(stack).text
+    assert "too long for the builder" in reply
+    assert "/baton define quarterly" in reply or "/baton export quarterly" in reply
+
+    await stack.command(long_workflow("short", steps=10), user="U0ALICE")
+    await stack.command("edit short", user="U0ALICE")
+    modal = stack.emulator.open_view("U0ALICE")
+    assert modal is not None and modal.spec["title"]["text"] == "Edit workflow"
+
+
+async def test_new_refuses_a_name_that_exists(stack: Stack) -> None:
+    await stack.command("define onboarding Onboard\ndocs: Docs <@U0BOB|bob>", user="U0ALICE")
+    await stack.command("new onboarding", user="U0ALICE")
+    assert stack.emulator.open_view("U0ALICE") is None
+    assert answer(stack).text == "`onboarding` already exists: `/baton edit onboarding` changes it."
+
+    await stack.command("delete onboarding", user="U0ALICE")
+    await stack.command("new onboarding", user="U0ALICE")  # archived: the name is free again
+    modal = stack.emulator.open_view("U0ALICE")
+    assert modal is not None and modal.spec["title"]["text"] == "New workflow"
+
+
+# -- escaping ---------------------------------------------------------------------------------
+
+TYPED = "define t1 Hello <!channel> &amp; &lt;b&gt;\na: Read &lt;i&gt; &amp; sign <@U0BOB|bob>"
+
+
+async def test_typed_titles_are_shown_escaped(stack: Stack) -> None:
+    await stack.command(TYPED, user="U0ALICE")
+    await stack.command("list", user="U0ALICE")
+    listed = answer(stack)
+    for text in [listed.text, shown(listed)]:
+        assert "Hello &lt;!channel&gt; &amp; &lt;b&gt;" in text
+        assert "<!channel>" not in text and "<b>" not in text
+
+    await stack.command("show t1", user="U0ALICE")
+    reply = answer(stack)
+    assert_well_formed(reply)
+    for text in [reply.text, shown(reply)]:
+        assert "*Hello &lt;!channel&gt; &amp; &lt;b&gt;*" in text
+        assert "a: Read &lt;i&gt; &amp; sign <@U0BOB>" in text  # the mention stays a mention
+        assert "<!channel>" not in text and "<i>" not in text
+
+
+@pytest.mark.parametrize(
+    ("command", "echo"),
+    [
+        ("show a&amp;b&lt;c&gt;", "`a&amp;b&lt;c&gt;`"),
+        ("export a&amp;b&lt;c&gt;", "`a&amp;b&lt;c&gt;`"),
+        ("delete a&amp;b&lt;c&gt;", "`a&amp;b&lt;c&gt;`"),
+        ("edit a&amp;b&lt;c&gt;", "`a&amp;b&lt;c&gt;`"),
+        ("run a&amp;b&lt;c&gt;", "`a&amp;b&lt;c&gt;`"),
+        ("new <!channel>", "`&lt;!channel&gt;`"),
+        ("define x&amp;y", "`x&amp;y`"),
+        ("schedule <!here> daily 09:00", "`&lt;!here&gt;`"),
+        ("run t1 by <!channel>", "`by &lt;!channel&gt;`"),
+        ("run t1 <!channel>=x", "`&lt;!channel&gt;`"),
+        ("status <!channel>", "`&lt;!channel&gt;`"),
+        ("history <b>", "`&lt;b&gt;`"),
+        ("cancel <!here> now", "`&lt;!here&gt;`"),
+        ("done t1-1 <!channel>", "`&lt;!channel&gt;`"),
+        ("away <!channel>", "`&lt;!channel&gt;`"),
+        ("hours <!channel>", "`&lt;!channel&gt;`"),
+    ],
+)
+async def test_typed_arguments_are_echoed_escaped(stack: Stack, command: str, echo: str) -> None:
+    await stack.command(TYPED, user="U0ALICE")
+    await stack.command("run t1", user="U0ALICE")
+    await stack.command(command, user="U0ALICE")
+    reply = answer(stack).text
+    assert echo in reply, reply
+    assert not re.search(r"<(?!@U0|#C0)", reply.replace("<@U0ALICE>", "")), reply
+    assert "Something went wrong" not in reply
+
+
+# -- numbers ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("number", "says"),
+    [
+        ("99999999999999999999999", "There is no schedule 99999999999999999999999"),
+        ("2147483648", "There is no schedule 2147483648"),
+        ("9" * 5000, "There is no schedule 999"),
+        ("²", "Give the schedule's number"),
+        ("-1", "Give the schedule's number"),
+    ],
+)
+async def test_unschedule_takes_any_number_calmly(stack: Stack, number: str, says: str) -> None:
+    await stack.command(f"unschedule {number}", user="U0ALICE")
+    reply = answer(stack).text
+    assert says in reply
+    assert "Something went wrong" not in reply
+
+
+# -- descriptions and wording -----------------------------------------------------------------
+
+
+async def test_show_has_the_description_and_list_stays_compact(stack: Stack) -> None:
+    await stack.command("import", user="U0ALICE")
+    modal = stack.emulator.open_view("U0ALICE")
+    assert modal is not None
+    yaml_in = (
+        "name: review\ntitle: Review\ndescription: |\n  Every <quarter> & each release.\n"
+        "  Ask #ops first.\nsteps:\n  - {id: read, title: Read it, assignee: U0BOB}\n"
+    )
+    response = await stack.driver.submit_view(
+        modal, user="U0ALICE", values={"wf_yaml": {"text": yaml_in}}
+    )
+    assert stack.driver.view_errors(response) is None
+    await stack.settle()
+    await stack.command("show review", user="U0ALICE")
+    text = shown(answer(stack))
+    assert "Every &lt;quarter&gt; &amp; each release.\nAsk #ops first." in text
+    await stack.command("list", user="U0ALICE")
+    listed = shown(answer(stack))
+    assert "`review` Review" in listed and "quarter" not in listed
+
+
+async def test_counts_read_as_english(stack: Stack) -> None:
+    await stack.command("define one One\nonly: Only step <@U0BOB|bob>", user="U0ALICE")
+    assert "Created `one` (1 step)." in answer(stack).text
+    await stack.command("define one One\na: A <@U0BOB|bob>\nb: B <@U0BOB|bob>", user="U0ALICE")
+    assert "Saved version 2 of `one` (2 steps)." in answer(stack).text
+
+    await stack.command("new solo", user="U0ALICE")
+    modal = stack.emulator.open_view("U0ALICE")
+    assert modal is not None
+    response = await stack.driver.submit_view(
+        modal,
+        user="U0ALICE",
+        values={"wf_title": {"text": "Solo"}, "wf_steps": {"text": "only: Only step @bob"}},
+    )
+    assert stack.driver.view_errors(response) is None
+    await stack.settle()
+    assert "Created `solo` (1 step)." in last_dm(stack, "U0ALICE").text

@@ -6,7 +6,7 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Column, Integer, MetaData, Table, inspect
+from sqlalchemy import Column, Integer, MetaData, Table, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
@@ -49,3 +49,25 @@ async def test_upgrade_twice_is_harmless(engine: AsyncEngine) -> None:
     before = await current_revision(engine)
     await upgrade(engine)
     assert await current_revision(engine) == before
+
+
+async def test_a_workflow_from_before_runners_upgrades_to_anyone_may_run(
+    empty_database_url: str,
+) -> None:
+    engine = create_engine(empty_database_url)
+    try:
+        await upgrade(engine, "a83d270d7d23")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO workflow (team_id, name, owner_id, editors, latest_version,"
+                    " next_run_number, created_at, updated_at) VALUES ('T1', 'old', 'U1', '[]',"
+                    " 1, 1, '2026-11-01 00:00:00+00:00', '2026-11-01 00:00:00+00:00')"
+                )
+            )
+        await upgrade(engine)
+        async with engine.connect() as conn:
+            runners = (await conn.execute(text("SELECT runners FROM workflow"))).scalar_one()
+        assert runners in ([], "[]")
+    finally:
+        await engine.dispose()

@@ -3,23 +3,52 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.slack_clients import SlackClients
 from storage.db import SessionFactory, unit_of_work
 from storage.models import Person
+from storage.upserts import insert_for
 
 PERSON_TTL = timedelta(hours=12)
 GROUP_TTL_SECONDS = 300.0
 # Channel members are trusted this long: someone who left is let in for at most a minute more.
 CHANNEL_TTL_SECONDS = 60.0
 MEMBERS_PAGE = 200  # Slack's recommended page size for conversations.members
+
+
+async def save_person(
+    session: AsyncSession,
+    team_id: str,
+    user_id: str,
+    info: dict[str, object] | None,
+    now: datetime,
+) -> Person:
+    """Create or refresh the person's row from users.info (None: keep what is known).
+
+    An upsert: a person's first requests arrive together, and each must find the row created
+    rather than fail on the one another request inserted a moment before.
+    """
+    fresh: dict[str, Any] = {"fetched_at": now}
+    if info is not None:
+        fresh["name"] = str(info.get("name") or info.get("real_name") or user_id)
+        fresh["tz"] = str(info.get("tz") or "UTC")
+        fresh["is_admin"] = bool(info.get("is_admin") or info.get("is_owner"))
+    await session.exec(
+        insert_for(session, Person)
+        .values(team_id=team_id, user_id=user_id, **fresh)
+        .on_conflict_do_update(index_elements=["team_id", "user_id"], set_=fresh)
+    )
+    query = select(Person).where(Person.team_id == team_id, Person.user_id == user_id)
+    return (await session.exec(query.execution_options(populate_existing=True))).one()
 
 
 class Directory:
@@ -47,18 +76,7 @@ class Directory:
             return person
         info = await self._users_info(team_id, user_id)
         async with unit_of_work(self._sessions) as session:
-            row = (
-                await session.exec(
-                    select(Person).where(Person.team_id == team_id, Person.user_id == user_id)
-                )
-            ).first() or Person(team_id=team_id, user_id=user_id)
-            if info is not None:
-                row.name = str(info.get("name") or info.get("real_name") or user_id)
-                row.tz = str(info.get("tz") or "UTC")
-                row.is_admin = bool(info.get("is_admin") or info.get("is_owner"))
-            row.fetched_at = now
-            session.add(row)
-        return row
+            return await save_person(session, team_id, user_id, info, now)
 
     async def _users_info(self, team_id: str, user_id: str) -> dict[str, object] | None:
         client = await self._clients.for_team(team_id)

@@ -22,7 +22,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.delivery import Deliverer
-from bot.directory import PERSON_TTL
+from bot.directory import PERSON_TTL, save_person
 from bot.errors import BatonError
 from bot.ids import ActionId, TimerRef
 from bot.outbox import Note, enqueue
@@ -186,19 +186,14 @@ async def _person(session: AsyncSession, runtime: Runtime, team_id: str, user_id
     ).first()
     if row is not None and row.fetched_at is not None and now - row.fetched_at < PERSON_TTL:
         return row
-    row = row or Person(team_id=team_id, user_id=user_id)
     client = await runtime.slack.for_team(team_id)
     try:
         info = (await client.users_info(user=user_id)).get("user")
     except SlackApiError:
         info = None  # an unknown user keeps the defaults (UTC, 09:00-18:00)
-    if isinstance(info, dict):
-        row.name = str(info.get("name") or info.get("real_name") or user_id)
-        row.tz = str(info.get("tz") or "UTC")
-        row.is_admin = bool(info.get("is_admin") or info.get("is_owner"))
-    row.fetched_at = now
-    session.add(row)
-    return row
+    return await save_person(
+        session, team_id, user_id, info if isinstance(info, dict) else None, now
+    )
 
 
 async def _add_to_message(

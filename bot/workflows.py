@@ -26,6 +26,7 @@ from bot.slack_text import plural
 from bot.workflow_store import add_steps, add_version, find_version, find_workflow, load_definition
 from storage.db import unit_of_work
 from storage.models import Integration, Workflow, WorkflowVersion
+from storage.upserts import insert_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,15 +139,29 @@ async def define(
         )
         created = workflow is None or workflow.archived_at is not None
         if workflow is None:
-            workflow = Workflow(
-                team_id=actor.team_id,
-                name=defn.name,
-                owner_id=actor.user_id,
-                created_at=now,
-                updated_at=now,
+            # Insert-or-ignore: whoever defines the name first owns it; a second definer at
+            # the same moment is then checked as an editor like anyone else.
+            inserted = await session.exec(
+                insert_for(session, Workflow)
+                .values(
+                    team_id=actor.team_id,
+                    name=defn.name,
+                    owner_id=actor.user_id,
+                    editors=[],
+                    runners=[],
+                    created_at=now,
+                    updated_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["team_id", "name"])
+                .returning(col(Workflow.id))
             )
-            session.add(workflow)
-            await session.flush()
+            mine = inserted.first() is not None
+            workflow = await find_workflow(
+                session, team_id=actor.team_id, name=defn.name, archived=True
+            )
+            assert workflow is not None
+            if not mine:
+                require_editor(actor, workflow)
         else:
             require_editor(actor, workflow)
         number = workflow.latest_version + 1

@@ -21,6 +21,7 @@ from bot.runtime import Runtime
 from bot.slack_text import when
 from storage.db import unit_of_work
 from storage.models import DigestSubscription
+from storage.upserts import insert_for
 
 # What "finished since the last digest" covers when a channel has had none yet.
 FIRST_WINDOW = timedelta(days=1)
@@ -80,17 +81,23 @@ async def subscribe(
     now = runtime.clock.now()
     try:
         async with unit_of_work(runtime.sessions) as session:
-            row = await find(session, team_id=team_id, channel_id=channel_id)
-            if row is None:
-                row = DigestSubscription(
+            # Insert-or-ignore, then read: two people subscribing a channel at once both land.
+            await session.exec(
+                insert_for(session, DigestSubscription)
+                .values(
                     team_id=team_id,
                     channel_id=channel_id,
                     spec="",
                     cron="",
                     tz=tz,
                     created_by=user_id,
+                    active=False,
                     created_at=now,
                 )
+                .on_conflict_do_nothing(index_elements=["team_id", "channel_id"])
+            )
+            row = await find(session, team_id=team_id, channel_id=channel_id)
+            assert row is not None
             row.spec, row.cron, row.tz, row.created_by = cadence.spec, cadence.cron, tz, user_id
             row.active = True
             row.next_fire_at = next_fire(cadence.cron, tz, now)
@@ -168,9 +175,9 @@ async def send_now(runtime: Runtime, *, team_id: str, user_id: str, channel_id: 
     now = runtime.clock.now()
     try:
         async with unit_of_work(runtime.sessions) as session:
-            row = await find(session, team_id=team_id, channel_id=channel_id)
-            if row is None:
-                row = DigestSubscription(
+            created = await session.exec(
+                insert_for(session, DigestSubscription)
+                .values(
                     team_id=team_id,
                     channel_id=channel_id,
                     spec="",
@@ -181,8 +188,13 @@ async def send_now(runtime: Runtime, *, team_id: str, user_id: str, channel_id: 
                     created_at=now,
                     last_sent_at=now,
                 )
-                session.add(row)
-                await session.flush()
+                .on_conflict_do_nothing(index_elements=["team_id", "channel_id"])
+                .returning(col(DigestSubscription.id))
+            )
+            new_id = created.first()
+            row = await find(session, team_id=team_id, channel_id=channel_id)
+            assert row is not None
+            if new_id is not None:
                 last = None
             else:
                 last = row.last_sent_at

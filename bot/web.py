@@ -11,11 +11,13 @@ from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.acks import ANSWERS, Answers
+from bot.body_limit import BodyLimit
 from bot.delivery import observe_outbox
 from bot.metrics import Metrics
 from bot.runtime import Runtime
@@ -91,4 +93,4 @@ def build_web(routes: list[BaseRoute], *, on_start: Lifecycle, on_stop: Lifecycl
         finally:
             await on_stop()
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(BodyLimit)])

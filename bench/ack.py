@@ -114,7 +114,9 @@ async def _bare(api_url: str, conn: Connection) -> None:
     async def nothing() -> None:
         return None
 
-    await _serve_until_told(build_web(slack_routes(bolt), on_start=nothing, on_stop=nothing), conn)
+    await _serve_until_told(
+        build_web(slack_routes(bolt, SECRET), on_start=nothing, on_stop=nothing), conn
+    )
 
 
 def serve_baton(api_url: str, database_url: str, conn: Connection) -> None:

@@ -54,7 +54,9 @@ class Baton:
 
     def __post_init__(self) -> None:
         routes = [
-            *slack_routes(self.bolt, self.runtime.metrics),
+            *slack_routes(
+                self.bolt, self.runtime.settings.SLACK_SIGNING_SECRET or "", self.runtime.metrics
+            ),
             *ops_routes(self.runtime),
             *hook_routes(self.runtime),
         ]
@@ -98,7 +100,7 @@ def build_bolt(settings: Settings, runtime: Runtime) -> AsyncApp:
     )
     bolt = AsyncApp(
         signing_secret=settings.SLACK_SIGNING_SECRET,
-        raise_error_for_unhandled_request=False,
+        raise_error_for_unhandled_request=True,  # answered 200 by handlers.unhandled
         logger=logging.getLogger("baton.slack"),
         **credentials,
         **oauth_options(settings, runtime),

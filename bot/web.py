@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,20 +22,45 @@ from bot.body_limit import BodyLimit
 from bot.delivery import observe_outbox
 from bot.metrics import Metrics
 from bot.runtime import Runtime
+from bot.slack_signature import signed_by_slack
+from handlers import shapes
 from storage.migrate import current_revision
 
+log = logging.getLogger("baton.web")
 
-def slack_routes(bolt: AsyncApp, metrics: Metrics | None = None) -> list[BaseRoute]:
+
+def slack_routes(
+    bolt: AsyncApp, signing_secret: str, metrics: Metrics | None = None
+) -> list[BaseRoute]:
     """Slack's Request URL, and OAuth's install page and redirect (Bolt answers 404 to these
     in single-workspace mode)."""
     handler = AsyncSlackRequestHandler(bolt)
     answers = Answers()
 
     async def events(request: Request) -> Response:
+        refusal = await refuse(request)
+        if refusal is not None:
+            return refusal
         if metrics is None:
             return await answer(request)
         with metrics.ack_seconds.time():  # Slack gives up on an answer after 3 seconds
             return await answer(request)
+
+    async def refuse(request: Request) -> Response | None:
+        """401 for a request Slack did not sign, 400 for a signed one Slack would not send:
+        one log line each, and nothing reaches Bolt (which would answer them 500)."""
+        body = await request.body()
+        timestamp = request.headers.get("x-slack-request-timestamp", "")
+        signed = request.headers.get("x-slack-signature", "")
+        if not signed_by_slack(signing_secret, body, timestamp, signed):
+            log.warning("refused a request to /slack/events: not signed by Slack")
+            return JSONResponse({"error": "invalid request"}, status_code=401)
+        try:
+            shapes.parse(body, request.headers.get("content-type"))
+        except shapes.Malformed as exc:
+            log.warning("refused a signed request to /slack/events: %s", exc)
+            return JSONResponse({"error": f"malformed request: {exc}"}, status_code=400)
+        return None
 
     async def oauth(request: Request) -> Response:
         return await handler.handle(request)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.inflight import InFlight
-from handlers import builder, buttons, home, installation, slash, time
+from handlers import builder, buttons, home, installation, slash, time, unhandled
 
 
 def register_all(app: AsyncApp, inflight: InFlight) -> None:
@@ -15,3 +15,4 @@ def register_all(app: AsyncApp, inflight: InFlight) -> None:
     home.register(app, inflight)
     time.register(app, inflight)
     installation.register(app, inflight)
+    unhandled.register(app)

@@ -5,13 +5,19 @@ mistakes that must get their usage rather than a generic error."""
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import time
+from urllib.parse import urlencode
 
+import httpx
 import pytest
 from sqlmodel import col, func, select
 
+from bot.slack_emulator.driver import signature
 from storage.db import unit_of_work
 from storage.models import Person, Run
-from tests.stack import Stack
+from tests.stack import SIGNING_SECRET, Stack
 
 # -- 1. a person's first requests, all at once ----------------------------------------------------
 
@@ -81,3 +87,221 @@ async def test_a_body_under_the_cap_is_still_answered(stack: Stack) -> None:
     # A large but plausible command (200 KB of text) reaches Baton and gets its answer.
     await stack.command("define big Big\ngo: " + "x" * 200_000 + " <@U0ALICE>", user="U0ALICE")
     assert stack.emulator.ephemerals("U0ALICE")
+
+
+# -- 3. junk gets 401 or 400, never 500, and one log line ----------------------------------------
+
+FORM = "application/x-www-form-urlencoded"
+JSON_TYPE = "application/json"
+ALICE = {"id": "U0ALICE", "team_id": "T0BATON"}
+TEAM = {"id": "T0BATON"}
+
+
+def form_payload(payload: object) -> bytes:
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def event_body(event: object, **extra: object) -> bytes:
+    body = {"type": "event_callback", "team_id": "T0BATON", "event": event, "event_id": "Ev1"}
+    return json.dumps({**body, **extra}).encode()
+
+
+def nested_actions(depth: int) -> bytes:
+    """A block_actions payload whose one action nests objects `depth` deep."""
+    action = '{"a":' * depth + "{}" + "}" * depth
+    user = json.dumps(ALICE)
+    return urlencode(
+        {"payload": f'{{"type":"block_actions","user":{user},"actions":[{action}]}}'}
+    ).encode()
+
+
+def signed_headers(body: bytes, content_type: str) -> dict[str, str]:
+    timestamp = str(int(time.time()))  # Bolt checks the signature's age against real time
+    return {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": signature(SIGNING_SECRET, timestamp, body),
+    }
+
+
+UNSIGNED: dict[str, tuple[bytes, dict[str, str]]] = {
+    "no body, no headers": (b"", {}),
+    "garbled form": (b"%%%&&&==\xff\xfe", {"Content-Type": FORM}),
+    "invalid JSON, no type": (b"{not json", {}),
+    "invalid JSON": (b"{not json", {"Content-Type": JSON_TYPE}),
+    "invalid payload JSON": (b"payload=%7Bx", {"Content-Type": FORM}),
+    "a JSON array": (b"[1,2]", {"Content-Type": JSON_TYPE}),
+    "a timestamp that is no number": (
+        b"payload=%7B%7D",
+        {"X-Slack-Request-Timestamp": "abc", "X-Slack-Signature": "v0=00"},
+    ),
+    "a timestamp too big for a float": (
+        b"a=b",
+        {"X-Slack-Request-Timestamp": "9" * 400, "X-Slack-Signature": "v0=00"},
+    ),
+}
+
+SIGNED_MALFORMED: dict[str, tuple[bytes, str]] = {
+    "not UTF-8": (b"payload=\xff\xfe", FORM),
+    "invalid payload JSON": (b"payload=%7Bx", FORM),
+    "a payload that is a list": (form_payload([1]), FORM),
+    "a payload that is a string": (form_payload("hi"), FORM),
+    "block_actions without actions": (form_payload({"type": "block_actions", "user": ALICE}), FORM),
+    "actions that are text": (
+        form_payload({"type": "block_actions", "actions": "x", "user": ALICE, "team": TEAM}),
+        FORM,
+    ),
+    "an action that is a number": (
+        form_payload({"type": "block_actions", "actions": [5], "user": ALICE, "team": TEAM}),
+        FORM,
+    ),
+    "a user that is a number": (
+        form_payload({"type": "block_actions", "actions": [{"action_id": "x"}], "user": 7}),
+        FORM,
+    ),
+    "an action_id that is a list": (
+        form_payload({"type": "block_actions", "actions": [{"action_id": ["x"]}], "user": ALICE}),
+        FORM,
+    ),
+    "a view that is text": (
+        form_payload({"type": "view_submission", "view": "x", "user": ALICE, "team": TEAM}),
+        FORM,
+    ),
+    "a view_submission without a view": (
+        form_payload({"type": "view_submission", "user": ALICE}),
+        FORM,
+    ),
+    "JSON nested 100 deep": (nested_actions(100), FORM),
+    "JSON nested 20,000 deep": (nested_actions(20_000), FORM),
+    "a command without a user": (
+        urlencode({"command": "/baton", "text": "list", "team_id": "T0BATON"}).encode(),
+        FORM,
+    ),
+    "an event_callback without an event": (
+        json.dumps({"type": "event_callback", "team_id": "T0BATON"}).encode(),
+        JSON_TYPE,
+    ),
+    "an event that is text": (event_body("x"), JSON_TYPE),
+    "app_home_opened without a user": (event_body({"type": "app_home_opened"}), JSON_TYPE),
+    "app_home_opened with a user object": (
+        event_body({"type": "app_home_opened", "user": {"id": 1}}),
+        JSON_TYPE,
+    ),
+    "tokens_revoked with text tokens": (
+        event_body({"type": "tokens_revoked", "tokens": "x"}),
+        JSON_TYPE,
+    ),
+    "a team_id that is a number": (event_body({"type": "app_home_opened"}, team_id=5), JSON_TYPE),
+}
+
+
+def slack_calls(stack: Stack) -> list[str]:
+    """The Web API calls Baton made, beyond the start-up's auth.test."""
+    return [call.method for call in stack.emulator.calls if call.method != "auth.test"]
+
+
+def problems_logged(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+@pytest.mark.parametrize("shape", list(UNSIGNED))
+async def test_an_unsigned_request_is_refused_401_in_one_line(
+    stack: Stack, caplog: pytest.LogCaptureFixture, shape: str
+) -> None:
+    body, headers = UNSIGNED[shape]
+    async with httpx.AsyncClient() as client:
+        response = await client.post(f"{stack.url}/slack/events", content=body, headers=headers)
+    await stack.settle()
+
+    assert response.status_code == 401, response.text
+    logged = problems_logged(caplog)
+    assert [r.getMessage() for r in logged] == [
+        "refused a request to /slack/events: not signed by Slack"
+    ]
+    assert not [r for r in caplog.records if r.exc_info]
+    assert slack_calls(stack) == []
+
+
+@pytest.mark.parametrize("shape", list(SIGNED_MALFORMED))
+async def test_a_signed_but_malformed_request_is_refused_400_in_one_line(
+    stack: Stack, caplog: pytest.LogCaptureFixture, shape: str
+) -> None:
+    body, content_type = SIGNED_MALFORMED[shape]
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{stack.url}/slack/events", content=body, headers=signed_headers(body, content_type)
+        )
+    await stack.settle()
+
+    assert response.status_code == 400, response.text
+    assert response.json()["error"].startswith("malformed request: ")
+    logged = problems_logged(caplog)
+    assert len(logged) == 1 and logged[0].getMessage().startswith("refused a signed request")
+    assert len(logged[0].getMessage()) < 200
+    assert not [r for r in caplog.records if r.exc_info]
+    assert slack_calls(stack) == []
+
+
+# -- 4. requests no listener wants: 200, logged once ----------------------------------------------
+
+NO_LISTENER: dict[str, tuple[bytes, str]] = {
+    "an unknown action": (
+        form_payload(
+            {
+                "type": "block_actions",
+                "user": ALICE,
+                "team": TEAM,
+                "trigger_id": "1.2.3",
+                "actions": [{"type": "button", "action_id": "from_an_old_version", "value": "x"}],
+            }
+        ),
+        FORM,
+    ),
+    "view_closed": (
+        form_payload(
+            {
+                "type": "view_closed",
+                "user": ALICE,
+                "team": TEAM,
+                "view": {"id": "V1", "callback_id": "builder", "type": "modal"},
+                "is_cleared": False,
+            }
+        ),
+        FORM,
+    ),
+    "an event type not subscribed to": (
+        event_body({"type": "pin_added", "user": "U0ALICE", "channel_id": "C0GENERAL"}),
+        JSON_TYPE,
+    ),
+    "app_rate_limited": (
+        json.dumps(
+            {
+                "token": "x",
+                "type": "app_rate_limited",
+                "team_id": "T0BATON",
+                "minute_rate_limited": 1518467820,
+                "api_app_id": "A0BATON",
+            }
+        ).encode(),
+        JSON_TYPE,
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", list(NO_LISTENER))
+async def test_a_request_no_listener_wants_is_answered_200_and_logged_once(
+    stack: Stack, caplog: pytest.LogCaptureFixture, shape: str
+) -> None:
+    body, content_type = NO_LISTENER[shape]
+    caplog.set_level(logging.INFO, logger="baton")
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{stack.url}/slack/events", content=body, headers=signed_headers(body, content_type)
+        )
+    await stack.settle()
+
+    assert response.status_code == 200, response.text
+    said = [r.getMessage() for r in caplog.records if "no listener" in r.getMessage()]
+    assert len(said) == 1, said
+    assert problems_logged(caplog) == []
+    assert slack_calls(stack) == []

@@ -17,6 +17,7 @@ from sqlmodel import col
 from bot.language.duration import DurationTooLong, parse_duration
 from bot.reminders import REMINDER_KINDS, hours_of
 from bot.runtime import Runtime
+from bot.slack_text import clip
 from bot.working_hours import FULL_DAY_NAMES, WorkingHours, parse_clock, parse_days, zone_or_utc
 from storage.db import unit_of_work
 from storage.models import Person, Timer
@@ -51,7 +52,9 @@ def parse_until(words: list[str], tz: str, now: datetime) -> tuple[Until, list[s
         try:
             day = date(int(match[1]), int(match[2]), int(match[3]))
         except ValueError:
-            raise ValueError(f"`{first}` is not a date") from None
+            raise ValueError(f"`{clip(first, 80)}` is not a date") from None
+        if day - today > MAX_AWAY:
+            raise ValueError(AWAY_LIMIT)
         if len(words) > 1 and ":" in words[1]:
             at = datetime.combine(day, parse_clock(words[1]), tzinfo=zone)
             return _checked(
@@ -61,10 +64,12 @@ def parse_until(words: list[str], tz: str, now: datetime) -> tuple[Until, list[s
         try:
             span = parse_duration(first)
         except DurationTooLong:
-            raise ValueError(f"`{words[0]}` is too long: {AWAY_LIMIT}") from None
+            raise ValueError(f"`{clip(words[0], 80)}` is too long: {AWAY_LIMIT}") from None
         except ValueError:
-            raise ValueError(f"`{words[0]}` is not a time: {UNTIL_HINT}") from None
+            raise ValueError(f"`{clip(words[0], 80)}` is not a time: {UNTIL_HINT}") from None
         return _checked(Until(now + span, "for " + first), now), words[1:]
+    if day - today > MAX_AWAY:  # checked first: a day near year 9999 has no next day
+        raise ValueError(AWAY_LIMIT)
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
     return _checked(Until(end, f"through {day:%A} {day.day} {day:%B %Y} ({tz})"), now), words[1:]
 
@@ -90,14 +95,18 @@ def parse_hours(words: list[str]) -> WorkingHours:
         raise ValueError("Give your hours as HH:MM-HH:MM, e.g. 08:30-17:00")
     start_text, dash, end_text = words[0].partition("-")
     if not dash:
-        raise ValueError(f"`{words[0]}` is not a span: write HH:MM-HH:MM, e.g. 08:30-17:00")
+        raise ValueError(
+            f"`{clip(words[0], 80)}` is not a span: write HH:MM-HH:MM, e.g. 08:30-17:00"
+        )
     if not start_text.strip() or not end_text.strip():
         missing = " and ".join(
             part
             for part, text in (("a start", start_text), ("an end", end_text))
             if not text.strip()
         )
-        raise ValueError(f"`{words[0]}` lacks {missing}: write HH:MM-HH:MM, e.g. 08:30-17:00")
+        raise ValueError(
+            f"`{clip(words[0], 80)}` lacks {missing}: write HH:MM-HH:MM, e.g. 08:30-17:00"
+        )
     start, end = parse_clock(start_text), parse_clock(end_text)
     if start == end:
         raise ValueError("Your hours must not start and end at the same time")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bot.slack_text import escape
+from bot.slack_text import clip, escape
+
+MAX_PROBLEM_CHARS = 1500  # a problem quoting a huge argument still leaves room for the usage
 
 
 class BatonError(Exception):
@@ -11,7 +13,7 @@ class BatonError(Exception):
 
 class UsageError(BatonError):
     def __init__(self, problem: str, usage: str) -> None:
-        super().__init__(f"{problem}\nUsage: `{escape(usage)}`")
+        super().__init__(f"{clip(problem, MAX_PROBLEM_CHARS)}\nUsage: `{escape(usage)}`")
         self.problem = problem
         self.usage = usage
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Self
+from typing import Annotated, Final, Self
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.command_line import MAX_ROW_ID
 from bot.errors import NotFound
+
+# Baton's own values are a few hundred characters; anything far longer was not written by it.
+MAX_VALUE_CHARS: Final = 2000
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 
 
 class ActionId(StrEnum):
@@ -61,8 +66,10 @@ class _Value(BaseModel):
     @classmethod
     def decode(cls, raw: str | None) -> Self:
         try:
+            if raw is not None and len(raw) > MAX_VALUE_CHARS:
+                raise ValueError("too long")
             return cls.model_validate(json.loads(raw or ""))
-        except (ValueError, ValidationError):
+        except (ValueError, ValidationError, RecursionError):
             # A value Baton did not write (or an old format): treat it as a thing not found.
             raise NotFound("That button is no longer valid.") from None
 
@@ -84,4 +91,4 @@ class WorkflowRef(_Value):
 class TimerRef(_Value):
     """A reminder message's snooze buttons: which reminders to push back."""
 
-    timers: list[int]
+    timers: Annotated[list[RowId], Field(max_length=100)]

@@ -27,7 +27,7 @@ from bot.permissions import Actor, can_edit_workflow, require_editor
 from bot.progress import tell_thread
 from bot.runs import RunRequest, add_run
 from bot.runtime import Runtime
-from bot.slack_text import escape
+from bot.slack_text import clip, escape
 from bot.sweep import Sweeper
 from bot.workflow_store import find_version, find_workflow, load_definition
 from bot.working_hours import FULL_DAY_NAMES, parse_clock
@@ -70,22 +70,27 @@ def parse_when(words: list[str]) -> tuple[When, list[str]]:
         return When(f"weekly {day} {at:%H:%M}", cron), words[3:]
     fields = words[:5]
     if len(fields) < 5 or not all(_CRON_FIELD.fullmatch(field) for field in fields):
-        raise ValueError(f"`{' '.join(words)}` is not a schedule: {WHEN_HINT}")
+        raise ValueError(f"`{clip(' '.join(words), 80)}` is not a schedule: {WHEN_HINT}")
     cron = " ".join([*fields[:4], _cron_weekdays(fields[4])])
     if fields[2] != "*" and fields[4] != "*":
         raise ValueError(
             "Give a day of the month or days of the week, not both (cron would run on either)"
         )
     try:
-        CronTrigger.from_crontab(cron, timezone=ZoneInfo("UTC"))
+        trigger = CronTrigger.from_crontab(cron, timezone=ZoneInfo("UTC"))
     except ValueError as exc:
-        raise ValueError(f"`{' '.join(fields)}` is not a valid cron: {exc}") from None
+        raise ValueError(f"`{clip(' '.join(fields), 80)}` is not a valid cron: {exc}") from None
+    # A date no calendar has (`0 0 31 2 *`, February 31st): the trigger would never fire.
+    if trigger.get_next_fire_time(None, datetime(2000, 1, 1, tzinfo=UTC)) is None:
+        raise ValueError(
+            f"`{clip(' '.join(fields), 80)}` never happens: no date matches it. {WHEN_HINT}"
+        )
     return When(" ".join(fields), cron), words[5:]
 
 
 def _word(words: list[str], index: int, after: str) -> str:
     if len(words) <= index:
-        raise ValueError(f"`{after}` needs more: {WHEN_HINT}")
+        raise ValueError(f"`{clip(after, 80)}` needs more: {WHEN_HINT}")
     return words[index]
 
 
@@ -93,7 +98,7 @@ def _weekday(word: str) -> str:
     for full in FULL_DAY_NAMES:
         if len(word) >= 3 and full.startswith(word.lower()):
             return full
-    raise ValueError(f"`{word}` is not a day of the week: write e.g. `weekly fri 16:00`")
+    raise ValueError(f"`{clip(word, 80)}` is not a day of the week: write e.g. `weekly fri 16:00`")
 
 
 def _cron_weekdays(spelled: str) -> str:
@@ -106,7 +111,7 @@ def _cron_weekdays(spelled: str) -> str:
         span, _, step_text = part.partition("/")
         step = int(step_text) if step_text.isdigit() else 1
         if step_text and not step_text.isdigit():
-            raise ValueError(f"`{spelled}` is not a day-of-week field")
+            raise ValueError(f"`{clip(spelled, 80)}` is not a day-of-week field")
         if span == "*":
             first, last = 0, 6
         else:
@@ -117,7 +122,7 @@ def _cron_weekdays(spelled: str) -> str:
                 last += 7  # `fri-sun`, `sat-mon`: ranges run on through the week's end
         days.update(day % 7 for day in range(first, last + 1, step))
     if not days:
-        raise ValueError(f"`{spelled}` names no day of the week")
+        raise ValueError(f"`{clip(spelled, 80)}` names no day of the week")
     return ",".join(_CRON_NAMES[day] for day in sorted(days))
 
 
@@ -126,7 +131,7 @@ def _cron_day(text: str, spelled: str) -> int:
         return int(text) % 7
     if text[:3] in _CRON_NAMES:
         return _CRON_NAMES.index(text[:3])
-    raise ValueError(f"`{spelled}` is not a day-of-week field")
+    raise ValueError(f"`{clip(spelled, 80)}` is not a day-of-week field")
 
 
 def next_fire(cron: str, tz: str, after: datetime) -> datetime:

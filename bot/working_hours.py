@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.slack_text import clip
+
 DEFAULT_START = time(9, 0)
 DEFAULT_END = time(18, 0)
 DEFAULT_DAYS = frozenset(range(5))  # Monday to Friday; Monday is 0 as in date.weekday()
@@ -32,7 +34,7 @@ def parse_clock(text: str) -> time:
     """`HH:MM` (24-hour); ValueError says what was wrong."""
     match = _CLOCK.fullmatch(text.strip())
     if match is None:
-        raise ValueError(f"`{text}` is not a time: write it as HH:MM, e.g. 09:00")
+        raise ValueError(f"`{clip(text, 80)}` is not a time: write it as HH:MM, e.g. 09:00")
     return time(int(match[1]), int(match[2]))
 
 
@@ -62,7 +64,7 @@ def _day(word: str) -> int:
     for index, full in enumerate(FULL_DAY_NAMES):
         if len(word) >= 3 and full.startswith(word):
             return index
-    raise ValueError(f"`{word}` is not a day: write mon, tue, wed, thu, fri, sat or sun")
+    raise ValueError(f"`{clip(word, 80)}` is not a day: write mon, tue, wed, thu, fri, sat or sun")
 
 
 def days_text(days: frozenset[int]) -> str:

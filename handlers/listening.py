@@ -18,19 +18,24 @@ from bot.acks import ack_then_wait
 from bot.errors import BatonError
 from bot.inflight import InFlight
 from bot.language import DefinitionError
-from bot.slack_text import escape
+from bot.slack_text import clip, escape
 
 log = logging.getLogger("baton.handlers")
 
 Listener = Callable[..., Awaitable[None]]
 
 
+# Refusals quote what was typed; however long that was, the answer stays readable.
+MAX_ERROR_CHARS = 3000
+
+
 def error_text(error: Exception) -> str:
     if isinstance(error, BatonError):
-        return str(error)
+        return clip(str(error), MAX_ERROR_CHARS)
     if isinstance(error, DefinitionError):
         # Problems quote what was typed, which Slack must show as text.
-        return f"That workflow has problems; nothing was saved.\n{escape(str(error))}"
+        problems = clip(escape(str(error)), MAX_ERROR_CHARS)
+        return f"That workflow has problems; nothing was saved.\n{problems}"
     log.exception("unhandled error in a Slack listener", exc_info=error)
     return "Something went wrong on Baton's side, and nothing was changed. Please try again."
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.command_line import SPEC_BY_NAME, suggest
+from bot.command_line import SPEC_BY_NAME, suggest, usage_error
 from bot.help import help_reply
 from bot.inflight import InFlight
 from bot.replies import Reply
@@ -60,6 +60,10 @@ async def dispatch(runtime: Runtime, request: SlashRequest) -> Reply:
     handler = SUBCOMMANDS.get(name)
     if handler is None:
         return unknown_subcommand(name)
+    if "\x00" in request.text:  # no database stores it (PostgreSQL refuses it in text)
+        raise usage_error(
+            name, "Your command contains a NUL character (\\0); type it again without it."
+        )
     return await handler(runtime, request)
 
 

@@ -8,12 +8,14 @@ import asyncio
 import json
 import logging
 import time
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import httpx
 import pytest
 from sqlmodel import col, func, select
 
+from bot.ids import ActionId
 from bot.slack_emulator.driver import signature
 from storage.db import unit_of_work
 from storage.models import Person, Run
@@ -305,3 +307,92 @@ async def test_a_request_no_listener_wants_is_answered_200_and_logged_once(
     assert len(said) == 1, said
     assert problems_logged(caplog) == []
     assert slack_calls(stack) == []
+
+
+# -- 5. user mistakes get their usage, never "Something went wrong" -------------------------------
+
+GENERIC = "Something went wrong"
+
+
+async def answer_to(stack: Stack, text: str, user: str = "U0ALICE") -> str:
+    await stack.command(text, user=user)
+    return stack.ephemeral(user)
+
+
+async def test_a_cron_that_never_fires_is_explained(stack: Stack) -> None:
+    await stack.command("define x X\ngo: Go <@U0ALICE>", user="U0ALICE")
+    said = await answer_to(stack, "schedule x 0 0 31 2 *")
+    assert "`0 0 31 2 *` never happens" in said, said
+    assert "Usage: `/baton schedule" in said
+    assert (await answer_to(stack, "schedules")).startswith("No recurring runs yet.")
+
+
+async def test_away_until_the_end_of_time_is_explained(stack: Stack) -> None:
+    said = await answer_to(stack, "away 9999-12-31")
+    assert "up to a year" in said and "Usage: `/baton away" in said, said
+    said = await answer_to(stack, "away 9999-12-31 23:59")
+    assert "up to a year" in said and "Usage: `/baton away" in said, said
+    assert (await answer_to(stack, "away")).startswith("You're not away.")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "away {huge}",
+        "hours {huge}",
+        "hours 09:00-17:00 {huge}",
+        "schedule x {huge}",
+        "schedule x daily {huge}",
+        "digest daily {huge}",
+    ],
+)
+async def test_a_huge_argument_is_echoed_clipped_and_escaped(stack: Stack, command: str) -> None:
+    await stack.command("define x X\ngo: Go <@U0ALICE>", user="U0ALICE")
+    huge = "<!channel>" + "w" * 200_000
+    said = await answer_to(stack, command.format(huge=huge))
+    assert "Usage: `/baton" in said, said[:300]
+    assert len(said) < 1000, said[:300]
+    assert "&lt;!channel&gt;" in said and "<!channel>" not in said
+
+
+async def test_a_nul_byte_in_an_argument_gets_the_usage(stack: Stack) -> None:
+    await stack.command("define x X\ngo: Go <@U0ALICE>", user="U0ALICE")
+    await stack.command("run x", user="U0ALICE")
+    for command in ["block x-1 go waiting\x00for it", "away 2d delegate <@U0BOB>\x00"]:
+        said = await answer_to(stack, command)
+        assert "NUL character" in said and "Usage: `/baton" in said, said
+    async with unit_of_work(stack.baton.runtime.sessions) as session:
+        rows = (await session.exec(select(Person).where(col(Person.user_id) == "U0ALICE"))).all()
+    assert [row.away_until for row in rows] == [None]
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        '{"timers":[9223372036854775808]}',  # 2**63: past any SQL integer
+        '{"timers":[-1]}',
+        '{"timers":' + "[" * 1500 + "]" * 1500 + "}",  # nested deeper than a JSON parser recurses
+        '{"timers":[' + ",".join(["1"] * 5000) + "]}",  # longer than any value Baton writes
+    ],
+)
+async def test_a_forged_snooze_value_is_refused_politely(stack: Stack, forged: str) -> None:
+    await stack.command("define review Review\nread: Read it <@U0ALICE> due 4h", user="U0DAVE")
+    await stack.command("run review", user="U0DAVE")
+    stack.clock.set(datetime(2026, 11, 23, 11, 12, tzinfo=UTC))
+    await stack.baton.sweeper.sweep()
+    await stack.settle()
+    [(reminder, snooze)] = [
+        (m, b)
+        for m in stack.emulator.dm("U0ALICE")
+        for b in m.buttons
+        if b.action_id == ActionId.SNOOZE_HOUR
+    ]
+    snooze.element["value"] = forged  # what a forger would send in place of Baton's value
+
+    response = await stack.driver.click(reminder, user="U0ALICE", action_id=ActionId.SNOOZE_HOUR)
+    await stack.settle()
+
+    assert response.status_code == 200
+    said = stack.ephemeral("U0ALICE")
+    assert said == "That button is no longer valid.", said
+    assert GENERIC not in said

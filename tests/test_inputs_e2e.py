@@ -396,3 +396,24 @@ async def test_a_forged_snooze_value_is_refused_politely(stack: Stack, forged: s
     said = stack.ephemeral("U0ALICE")
     assert said == "That button is no longer valid.", said
     assert GENERIC not in said
+
+
+# -- 6. status's plain-text fallback stays within bounds ----------------------------------------
+
+
+async def test_status_of_many_runs_clips_its_plain_text_like_its_blocks(stack: Stack) -> None:
+    steps = "\n".join(
+        f"s{n}: {'Check every clause of the contract once more ' * 3}<@U0ALICE>" for n in range(5)
+    )
+    await stack.command(f"define long {'A very long title ' * 5}\n{steps}", user="U0ALICE")
+    for _ in range(24):
+        await stack.driver.command("run long", user="U0ALICE", channel="C0GENERAL")
+    await stack.settle()
+
+    await stack.command("status", user="U0ALICE", channel="C0GENERAL")
+    [reply] = [m for m in stack.emulator.ephemerals("U0ALICE") if "Active runs here" in m.text]
+    assert len(reply.text) <= 3000, len(reply.text)
+    assert reply.text.startswith("*Active runs here*")
+    assert "`long-1`" in reply.text
+    rendered = str(reply.blocks)
+    assert "`long-24`" in rendered or "more active runs here" in rendered

@@ -19,7 +19,7 @@ from bot.errors import NotFound
 from bot.ids import ActionId, StepRef
 from bot.language import fill_title
 from bot.outbox import Note, enqueue, step_conversation
-from bot.render.blocks import context, section, step_buttons
+from bot.render.blocks import FALLBACK_TEXT, context, section, step_buttons
 from bot.slack_text import clip, escape, format_span
 from bot.states import (
     FINISHED_STATES,
@@ -85,13 +85,14 @@ def tell_card(session: AsyncSession, clock: Clock, run: Run) -> None:
 
 
 def tell_thread(session: AsyncSession, clock: Clock, run: Run, text: str) -> None:
+    # A line may quote a reason someone typed; however long, the post must fit one message.
     enqueue(
         session,
         clock,
         team_id=run.team_id,
         kind=Note.RUN_EVENT,
         conversation=run.channel_id,
-        payload={"run_id": run.id, "text": text},
+        payload={"run_id": run.id, "text": clip(text, FALLBACK_TEXT)},
     )
 
 

@@ -417,3 +417,17 @@ async def test_status_of_many_runs_clips_its_plain_text_like_its_blocks(stack: S
     assert "`long-1`" in reply.text
     rendered = str(reply.blocks)
     assert "`long-24`" in rendered or "more active runs here" in rendered
+
+
+@pytest.mark.parametrize("command", ["block x-1 go {huge}", "cancel x-1 {huge}"])
+async def test_a_huge_reason_reaches_the_thread_clipped(stack: Stack, command: str) -> None:
+    await stack.command("define x X\ngo: Go <@U0ALICE>", user="U0ALICE")
+    await stack.command("run x", user="U0ALICE")
+    huge = "<!channel> " + "r" * 200_000
+    await stack.command(command.format(huge=huge), user="U0ALICE")
+
+    assert [call.error for call in stack.emulator.calls if not call.ok] == []
+    thread = [m for m in stack.emulator.messages("C0GENERAL", replies=True) if m.is_reply]
+    assert thread and all(len(m.text) <= 3000 for m in thread)
+    assert any("&lt;!channel&gt; rrr" in m.text and m.text.endswith("…") for m in thread)
+    assert not [m for m in stack.emulator.dm("U0ALICE") if "could not deliver" in m.text]

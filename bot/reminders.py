@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -44,6 +44,10 @@ log = logging.getLogger("baton.reminders")
 REMINDER_KINDS = ("due_soon", "overdue", "repeat", "escalation")
 MAX_REPEATS = 3
 SNOOZE = timedelta(hours=1)
+# A snooze is kept as a Timer row of this kind in state HELD (never swept): until its due_at,
+# every reminder of its step for its recipient waits, whichever timer it comes from.
+HOLD_KIND = "snooze"
+HELD = "held"
 # A button value holds at most 2000 characters: enough for this many timer ids.
 MAX_SNOOZE_IDS = 150
 
@@ -76,7 +80,7 @@ async def fire_reminder(session: AsyncSession, runtime: Runtime, timer: Timer) -
         session.add(timer)
     for user_id in targets:
         person = await _person(session, runtime, run.team_id, user_id)
-        later = _deliverable_at(person, now)
+        later = _deliverable_at(person, now, await _held_until(session, user_id, step, now))
         own = timer if timer.recipient_id is not None else _child(runtime, timer, user_id, now)
         if later is None:
             own.state, own.fired_at, own.claimed_by = "fired", now, runtime.worker_id
@@ -125,12 +129,31 @@ async def _targets(runtime: Runtime, timer: Timer, step: StepRun, run: Run) -> l
     return current
 
 
-def _deliverable_at(person: Person, now: datetime) -> datetime | None:
-    """None when the person can be reminded now; else when they next can (back from being
-    away, at the start of their working hours)."""
+async def _held_until(
+    session: AsyncSession, user_id: str, step: StepRun, now: datetime
+) -> datetime | None:
+    """When the person's snooze of this step ends, if one is running."""
+    until = (
+        await session.exec(
+            select(func.max(Timer.due_at)).where(
+                col(Timer.kind) == HOLD_KIND,
+                col(Timer.state) == HELD,
+                col(Timer.step_run_id) == step.id,
+                col(Timer.recipient_id) == user_id,
+            )
+        )
+    ).first()
+    return until if until is not None and until > now else None
+
+
+def _deliverable_at(person: Person, now: datetime, held: datetime | None) -> datetime | None:
+    """None when the person can be reminded now; else when they next can (after their
+    snooze, back from being away, at the start of their working hours)."""
     start = now
     if person.away_until is not None and person.away_until > now:
         start = person.away_until
+    if held is not None and held > start:
+        start = held
     at = hours_of(person).next_start(start)
     return None if at <= now else at
 
@@ -352,6 +375,8 @@ async def snooze(
             .returning(col(Timer.step_run_id))
         )
         step_ids = {int(i) for i in result.scalars().all() if i is not None}
+        for step_id in sorted(step_ids):
+            session.add(_hold(team_id, user_id, step_id, until, now))
         named = (
             (
                 await session.exec(
@@ -365,6 +390,18 @@ async def snooze(
             else []
         )
     return Snoozed(until, [(run_key, step_key) for run_key, step_key in named])
+
+
+def _hold(team_id: str, user_id: str, step_id: int, until: datetime, now: datetime) -> Timer:
+    return Timer(
+        team_id=team_id,
+        kind=HOLD_KIND,
+        step_run_id=step_id,
+        recipient_id=user_id,
+        due_at=until,
+        state=HELD,
+        created_at=now,
+    )
 
 
 # -- wait steps -------------------------------------------------------------------------------

@@ -144,11 +144,14 @@ async def test_snooze_an_hour_and_until_tomorrow(stack: Stack) -> None:
     await stack.settle()
     assert "Nothing to snooze" in stack.ephemeral("U0ALICE")
 
-    await sweep_at(stack, utc(23, 12, 11))
-    # The overdue reminder (12:00) came on time; the snoozed "due soon" is superseded by it.
+    # The snooze holds every reminder of the step, the overdue one (12:00) too, until 12:12;
+    # then one message comes, and the snoozed "due soon" is superseded by the overdue.
+    await walk(stack, utc(23, 12, 11), timedelta(minutes=10))
+    assert len(reminders_for(stack, "U0ALICE")) == 1
+    await sweep_at(stack, utc(23, 12, 12))
     assert len(reminders_for(stack, "U0ALICE")) == 2
     overdue = reminders_for(stack, "U0ALICE")[-1]
-    assert "Overdue" in overdue.render()
+    assert "Overdue" in overdue.render() and "Due soon" not in overdue.render()
 
     await stack.driver.click(overdue, user="U0ALICE", action_id=ActionId.SNOOZE_TOMORROW)
     await stack.settle()
@@ -158,6 +161,9 @@ async def test_snooze_an_hour_and_until_tomorrow(stack: Stack) -> None:
     await sweep_at(stack, utc(24, 8))
     assert len(reminders_for(stack, "U0ALICE")) == 3
     assert "Overdue: `read`" in reminders_for(stack, "U0ALICE")[-1].render()
+    # The day's repeat (one working day after the due time) is the next, not an hour later.
+    await walk(stack, utc(24, 11, 59))
+    assert len(reminders_for(stack, "U0ALICE")) == 3
 
 
 async def test_snooze_buttons_belong_to_their_recipient(stack: Stack) -> None:

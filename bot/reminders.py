@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -25,7 +25,7 @@ from bot.delivery import Deliverer
 from bot.directory import PERSON_TTL, save_person
 from bot.errors import BatonError
 from bot.ids import ActionId, TimerRef
-from bot.outbox import Note, enqueue
+from bot.outbox import AT_ONCE, Note, enqueue
 from bot.permissions import system_actor
 from bot.render.blocks import Block, actions, button, context, fallback, listing
 from bot.render.runs import StepView, step_view
@@ -50,6 +50,10 @@ HOLD_KIND = "snooze"
 HELD = "held"
 # A button value holds at most 2000 characters: enough for this many timer ids.
 MAX_SNOOZE_IDS = 150
+# One message names at most this many reminders, then says how many more and where they are.
+MAX_LINES = 25
+# A reminder message's next_attempt_at while its sweep is still adding to it (never reached).
+UNTIL_SWEPT = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def hours_of(person: Person) -> WorkingHours:
@@ -240,7 +244,7 @@ async def _add_to_message(
         query = query.with_for_update()
     waiting = (await session.exec(query)).first()
     if waiting is None:
-        enqueue(
+        row = enqueue(
             session,
             runtime.clock,
             team_id=team_id,
@@ -248,6 +252,9 @@ async def _add_to_message(
             conversation=user_id,
             payload={"user_id": user_id, "timer_ids": [timer.id]},
         )
+        # Held back until the sweep has handled all its batches, so that everything due for
+        # the person in this sweep joins this one message.
+        row.next_attempt_at = UNTIL_SWEPT
         return
     ids = [int(i) for i in waiting.payload.get("timer_ids", [])]
     waiting.payload = {"user_id": user_id, "timer_ids": [*ids, timer.id]}
@@ -320,6 +327,7 @@ def reminder_message(macros: Macros, due: Sequence[Due]) -> tuple[str, list[Bloc
         lambda view: macros("line", view),
         lambda n: macros("more", n),
         max_blocks=47,
+        max_lines=MAX_LINES,
         heading=macros("heading", len(views)),
     )
     blocks.append(context(macros("footer")))
@@ -423,9 +431,30 @@ async def finish_wait(session: AsyncSession, runtime: Runtime, timer: Timer) -> 
         log.info("wait step %s/%s not completed: %s", run.key, step.step_key, exc)
 
 
+async def release_reminders(runtime: Runtime, now: datetime) -> int:
+    """The sweep's timers are all handled: let the reminder messages it gathered go out (and
+    any a sweep that died half-way left held)."""
+    async with unit_of_work(runtime.sessions) as session:
+        result = await session.exec(
+            update(Outbox)
+            .where(
+                col(Outbox.kind) == Note.REMINDER.value,
+                col(Outbox.state) == "pending",
+                col(Outbox.next_attempt_at) == UNTIL_SWEPT,
+            )
+            .values(next_attempt_at=AT_ONCE)
+            .execution_options(synchronize_session=False)
+        )
+    released = int(result.rowcount or 0)
+    if released:
+        runtime.outbox_signal.set()
+    return released
+
+
 def register(sweeper: Sweeper, deliverer: Deliverer) -> None:
     for kind in REMINDER_KINDS:
         sweeper.on_timer(kind, fire_reminder)
+    sweeper.on_tick("release_reminders", release_reminders)
     sweeper.on_timer("wait", finish_wait)
     runtime = sweeper.runtime
 

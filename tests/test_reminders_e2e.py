@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import col, select
 
+from bench.digest import seed
 from bot.app import Baton, create_app
 from bot.ids import ActionId, TimerRef
 from bot.slack_emulator import Message
@@ -370,3 +371,30 @@ async def test_reminder_timers_fire_once_each(stack: Stack) -> None:
     # Alice: due soon, overdue, three repeats; Dave: the escalation. Each timer in one message.
     assert len(sent) == 6
     assert sorted(sent) == sorted(t.id or 0 for t in fired)
+
+
+async def test_a_thousand_reminders_arrive_as_one_short_message(stack: Stack) -> None:
+    # 1,000 runs whose `accounts` step (Carol's; 17:00 in Tokyo) is open; all overdue at once.
+    await seed(stack.baton.runtime.engine, active=1000, completed=0, now=stack.clock.now())
+    now = stack.clock.now()
+    async with unit_of_work(session_factory(stack.baton.runtime.engine)) as session:
+        steps = (await session.exec(select(StepRun).where(StepRun.step_key == "accounts"))).all()
+        for step in steps:
+            session.add(
+                Timer(
+                    team_id=step.team_id,
+                    kind="overdue",
+                    run_id=step.run_id,
+                    step_run_id=step.id,
+                    due_at=now,
+                    created_at=now,
+                )
+            )
+    await sweep_at(stack, now)
+
+    [message] = reminders_for(stack, "U0CAROL")  # one message, not one per sweep batch
+    text = message.render()
+    assert "*1000 reminders*" in text
+    assert text.count("⏰ Overdue: `accounts`") == 25
+    assert "…and 975 more: `/baton mine` and your App Home show your open steps" in text
+    assert sum(len(b["text"]["text"]) for b in message.blocks if b["type"] == "section") < 6000

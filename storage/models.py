@@ -242,6 +242,8 @@ class DigestSubscription(SQLModel, table=True):
     active: bool = True
     next_fire_at: datetime | None = _utc(nullable=True)
     last_sent_at: datetime | None = _utc(nullable=True)
+    # The last digest sent said "all quiet": the scheduled ones stay silent until that changes.
+    said_quiet: bool = False
     created_at: datetime = _utc()
 
 

@@ -209,6 +209,9 @@ async def test_a_digest_must_go_to_a_channel(stack: Stack) -> None:
 async def test_a_scheduled_digest_fires_once_per_occurrence(stack: Stack) -> None:
     # Monday 08:00 UTC is 09:00 in Alice's Berlin: the next weekday 09:00 is Tuesday's.
     await stack.command("digest weekdays 09:00", user="U0ALICE")
+    # A run in the channel, so that each digest has something to say.
+    await stack.command(ONBOARDING, user="U0ALICE")
+    await stack.command("run onboarding manager=<@U0DAVE|dave>", user="U0ALICE")
     await sweep(stack)
     assert digests(stack, "C0GENERAL") == []
 
@@ -227,6 +230,37 @@ async def test_a_scheduled_digest_fires_once_per_occurrence(stack: Stack) -> Non
     row = await subscription(stack, "C0GENERAL")
     assert row.next_fire_at == datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # Monday, not Sunday
     assert row.last_sent_at == datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+
+
+async def test_a_quiet_channel_hears_all_quiet_once_until_something_changes(stack: Stack) -> None:
+    await stack.command("digest daily 09:00", user="U0ALICE")
+
+    async def day(n: int) -> list[str]:
+        stack.clock.set(datetime(2026, 11, n, 8, 0, tzinfo=UTC))  # 09:00 in Berlin
+        await sweep(stack)
+        return [shown(m) for m in digests(stack, "C0GENERAL")]
+
+    assert [text.startswith("🌤️ All quiet in <#C0GENERAL>") for text in await day(24)] == [True]
+    assert len(await day(25)) == 1
+    assert len(await day(26)) == 1
+
+    # Something happens: a run starts and is cancelled. The next digest reports it, and the
+    # day after that the channel is quiet again, which is said once more.
+    stack.clock.advance(HOUR)
+    await stack.command(ONBOARDING, user="U0ALICE")
+    await stack.command("run onboarding manager=<@U0DAVE|dave>", user="U0ALICE")
+    await stack.command("cancel onboarding-1 not needed", user="U0ALICE")
+    texts = await day(27)
+    assert len(texts) == 2 and "onboarding-1" in texts[-1]
+    texts = await day(28)
+    assert len(texts) == 3 and texts[-1].startswith("🌤️ All quiet in <#C0GENERAL>")
+    assert len(await day(29)) == 3
+
+    # Asked for, it always answers.
+    await stack.command("digest now", user="U0ALICE")
+    texts = [shown(m) for m in digests(stack, "C0GENERAL")]
+    assert len(texts) == 4 and texts[-1].startswith("🌤️ All quiet in <#C0GENERAL>")
+    assert len(await day(30)) == 4
 
 
 async def test_daylight_saving_keeps_local_time(stack: Stack) -> None:

@@ -470,11 +470,19 @@ def compose(data: DigestData, macros: Macros) -> tuple[str, list[dict[str, Any]]
     return text, kit.checked(blocks)
 
 
+@dataclass(frozen=True, slots=True)
+class BuiltDigest:
+    text: str
+    blocks: list[dict[str, Any]]
+    quiet: bool  # it only says "all quiet"
+
+
 async def build_digest(
     runtime: Runtime, *, team_id: str, channel_id: str, window: Window
-) -> tuple[str, list[dict[str, Any]]]:
+) -> BuiltDigest:
     """The digest for a channel as it stands now (business time)."""
     now = runtime.clock.now()
     async with unit_of_work(runtime.sessions) as session:
         data = await gather(session, team_id=team_id, channel_id=channel_id, now=now, window=window)
-    return compose(data, runtime.templates.macros(TEMPLATE))
+    text, blocks = compose(data, runtime.templates.macros(TEMPLATE))
+    return BuiltDigest(text, blocks, data.quiet)

@@ -154,7 +154,9 @@ def queue_digest(
     channel_id: str,
     subscription_id: int | None,
     window: Window,
+    asked: bool = False,
 ) -> None:
+    """`asked`: someone typed `digest now`, so it goes out even when it has nothing new."""
     # The channel is the conversation, so the digest keeps its place among the run cards.
     enqueue(
         session,
@@ -162,8 +164,25 @@ def queue_digest(
         team_id=team_id,
         kind=Note.DIGEST,
         conversation=channel_id,
-        payload=window.payload(channel_id, subscription_id),
+        payload={**window.payload(channel_id, subscription_id), "asked": asked},
     )
+
+
+async def said_quiet(runtime: Runtime, subscription_id: int) -> bool:
+    """Whether the channel's last digest said "all quiet"."""
+    async with unit_of_work(runtime.sessions) as session:
+        row = await session.get(DigestSubscription, subscription_id)
+        return row is not None and row.said_quiet
+
+
+async def remember_quiet(runtime: Runtime, subscription_id: int, *, quiet: bool) -> None:
+    async with unit_of_work(runtime.sessions) as session:
+        await session.exec(
+            update(DigestSubscription)
+            .where(col(DigestSubscription.id) == subscription_id)
+            .values(said_quiet=quiet)
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def send_now(runtime: Runtime, *, team_id: str, user_id: str, channel_id: str) -> None:
@@ -206,6 +225,7 @@ async def send_now(runtime: Runtime, *, team_id: str, user_id: str, channel_id: 
                 channel_id=channel_id,
                 subscription_id=row.id,
                 window=Window(last or now - FIRST_WINDOW, now),
+                asked=True,
             )
     except IntegrityError:
         raise Conflict("A digest for this channel is going out right now.") from None

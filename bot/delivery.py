@@ -53,6 +53,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    delete,
     exists,
     func,
     insert,
@@ -70,7 +71,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.errors import NotFound
 from bot.logs import log_context
 from bot.outbox import AT_ONCE, Note
-from bot.render.runs import run_card, step_message
+from bot.render.runs import moved_on_message, run_card, step_message
 from bot.runtime import Runtime
 from bot.slack_limits import retry_after
 from storage.db import is_postgres, unit_of_work
@@ -1068,19 +1069,26 @@ class Deliverer:
                 raise PermanentFailure("step is gone")
             run = await session.get(Run, step.run_id)
             assert run is not None
-            already = set(
-                (
-                    await session.exec(
-                        select(StepMessage.user_id).where(StepMessage.step_run_id == step_run_id)
-                    )
-                ).all()
-            )
+            earlier = (
+                await session.exec(
+                    select(StepMessage).where(StepMessage.step_run_id == step_run_id)
+                )
+            ).all()
+        already = {message.user_id for message in earlier}
         # A retried delivery skips the people who already have their message.
         for user_id in await self._step_recipients(step):
             if user_id in already and step.assignee_id != user_id:
                 continue
             text, blocks = step_message(self.runtime.templates, run, step, user_id)
             data = await self.post(client, user_id, text=text, blocks=blocks)
+            # The step came back to them (a retry, a reassign back): their older message
+            # loses its buttons, so one live message acts on the step.
+            for old in (message for message in earlier if message.user_id == user_id):
+                text, blocks = moved_on_message(self.runtime.templates, run, step)
+                await client.chat_update(
+                    channel=old.channel_id, ts=old.ts, text=text, blocks=blocks
+                )
+                self.commit_with(_DROP_STEP_MESSAGE, b_id=old.id)
             # Stored with the record of the post (its outcome, or before the next DM).
             self.commit_with(
                 _ADD_STEP_MESSAGE,
@@ -1143,6 +1151,11 @@ _SET_CARD = (
     .execution_options(dml_strategy="core_only")
 )
 _ADD_STEP_MESSAGE = insert(StepMessage)
+_DROP_STEP_MESSAGE = (
+    delete(StepMessage)
+    .where(col(StepMessage.id) == bindparam("b_id"))
+    .execution_options(dml_strategy="core_only")
+)
 _NEW_PACE = {
     "postgresql": postgresql.insert(ChannelPace)
     .on_conflict_do_nothing()

@@ -214,6 +214,27 @@ async def test_only_editors_may_redefine_and_cancel(stack: Stack) -> None:
     assert docs_dm.buttons == []
 
 
+async def test_a_step_reassigned_back_leaves_one_live_message(stack: Stack) -> None:
+    await start_onboarding(stack)
+    first = last_dm(stack, "U0ALICE")
+    await stack.command("reassign onboarding-1 docs <@U0CAROL|carol>", user="U0ALICE")
+    await stack.command("reassign onboarding-1 docs <@U0ALICE|alice>", user="U0ALICE")
+    await stack.settle()
+
+    dms = [m for m in stack.emulator.dm("U0ALICE") if "Collect signed documents" in m.text]
+    assert len(dms) == 2 and dms[0].ts == first.ts
+    old, new = dms
+    assert old.buttons == []
+    assert "This step moved on: the newer message about it has its buttons." in str(old.blocks)
+    assert button_texts(new) == ["Start", "Done", "Blocked…", "Reassign…"]
+    # The old message stays as it is when the step changes; the new one shows the outcome.
+    await click(stack, new, "U0ALICE", "Done")
+    redrawn = stack.emulator.message(old.channel, old.ts)
+    assert redrawn is not None and redrawn.buttons == [] and "moved on" in str(redrawn.blocks)
+    done = stack.emulator.message(new.channel, new.ts)
+    assert done is not None and "Done by <@U0ALICE>" in str(done.blocks)
+
+
 async def test_block_unblock_and_reassign_from_the_dm(stack: Stack) -> None:
     await start_onboarding(stack)
     docs_dm = last_dm(stack, "U0ALICE")

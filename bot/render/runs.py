@@ -209,6 +209,19 @@ def step_message(
     return _step_message(templates.macros(STEP), run, step, viewer)
 
 
+def moved_on_message(templates: Templates, run: Run, step: StepRun) -> tuple[str, list[Block]]:
+    """An older message about a step that has since been sent again (a retry, or a reassign
+    back): no buttons, so only the newer message acts on the step."""
+    macros = templates.macros(STEP)
+    view = step_view(step)
+    run_part = _RunPart(key=run.key, title=Mrkdwn(run.title), owner=Mrkdwn(mention(run.owner_id)))
+    blocks: list[Block] = [
+        section(macros("body", view, run_part)),
+        context(macros("moved_on", view)),
+    ]
+    return fallback(macros("fallback", view, run_part), escape(run.key)), blocks
+
+
 def step_list_blocks(
     templates: Templates, items: list[tuple[Run, StepRun]], viewer: str, limit: int
 ) -> list[Block]:

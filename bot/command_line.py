@@ -98,6 +98,18 @@ SPECS: tuple[CommandSpec, ...] = (
         "hours", "/baton hours <HH:MM-HH:MM> [days]", "your working hours for reminders", "time"
     ),
     CommandSpec(
+        "editors",
+        "/baton editors <name> [add|remove @user ...]",
+        "who may edit a workflow (editors change it)",
+        "workflows",
+    ),
+    CommandSpec(
+        "runners",
+        "/baton runners <name> [add|remove @user|@group ... | anyone]",
+        "who may start runs of a workflow (default: anyone; editors change it)",
+        "workflows",
+    ),
+    CommandSpec(
         "settings",
         "/baton settings [escalation <working days>|off]",
         "workspace settings: when an overdue step escalates to its run's owner (admins change)",

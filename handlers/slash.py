@@ -13,7 +13,7 @@ from bot.inflight import InFlight
 from bot.replies import Reply
 from bot.runtime import Runtime
 from bot.slack_text import escape
-from handlers import builder, digests, hooks, runs, settings, time, workflows
+from handlers import access, builder, digests, hooks, runs, settings, time, workflows
 from handlers.listening import listener
 from handlers.requests import SlashRequest, Subcommand
 
@@ -42,6 +42,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "digest": digests.digest,
     "hook": hooks.hook,
     "settings": settings.settings,
+    "editors": access.editors,
+    "runners": access.runners,
     **runs.STEP_VERBS,
     **time.SUBCOMMANDS,
 }

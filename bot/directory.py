@@ -148,6 +148,11 @@ class Directory:
         names = await self._names(team_id)
         return names.get(key)
 
+    async def group_handle(self, team_id: str, group_id: str) -> str | None:
+        """A user group's @handle (without the @), to show it as people type it."""
+        names = await self._names(team_id)
+        return next((name for name, (kind, i) in names.items() if i == group_id), None)
+
     async def _names(self, team_id: str) -> dict[str, tuple[str, str]]:
         cached = self._name_cache.get(team_id)
         if cached is not None and time.monotonic() - cached[0] < GROUP_TTL_SECONDS:

@@ -46,6 +46,9 @@ class BlockId(StrEnum):
     DESCRIPTION = "wf_description"
     CHANNEL = "wf_channel"
     STEPS = "wf_steps"
+    EDITORS = "wf_editors"
+    RUNNERS = "wf_runners"
+    RUNNER_GROUPS = "wf_runner_groups"
     YAML = "wf_yaml"
     REASON = "reason"
     ASSIGNEE = "assignee"
@@ -55,6 +58,7 @@ class InputId(StrEnum):
     TEXT = "text"
     CHANNEL = "channel"
     USER = "user"
+    USERS = "users"
 
 
 class _Value(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -14,14 +15,18 @@ from bot.errors import BatonError, NotFound
 from bot.ids import BlockId, CallbackId, InputId, WorkflowRef
 from bot.inflight import InFlight
 from bot.language import (
+    Assignee,
+    AssigneeError,
+    AssigneeKind,
     DefinitionError,
     WorkflowDef,
     format_text,
     format_yaml,
+    parse_assignee,
     parse_text,
     parse_yaml,
 )
-from bot.permissions import actor_for, require_editor
+from bot.permissions import actor_for, is_group_id, require_editor
 from bot.render.builder import INPUT_TEXT, builder_modal, import_modal
 from bot.replies import Reply
 from bot.runtime import Runtime
@@ -61,12 +66,20 @@ async def edit(runtime: Runtime, request: SlashRequest) -> Reply:
     if len(steps) > INPUT_TEXT:  # the box would cut them, and saving would lose the rest
         return Reply(_too_long_for_builder(defn, steps))
     ref = WorkflowRef(name=defn.name, channel=request.channel_id)
+    # Groups by @handle, as people type them in the box (the id if the directory is down).
+    handles = []
+    for group in (r for r in workflow.runners if is_group_id(r)):
+        handle = await runtime.directory.group_handle(request.team_id, group)
+        handles.append(f"@{handle}" if handle else group)
     view = builder_modal(
         ref,
         title=defn.title,
         description=defn.description,
         channel=defn.channel,
         steps=steps,
+        editors=list(workflow.editors),
+        runners=[r for r in workflow.runners if not is_group_id(r)],
+        runner_groups=", ".join(handles),
     )
     return await _open(runtime, request, view)
 
@@ -107,20 +120,63 @@ async def submit_builder(ack: Ack, body: dict[str, Any], runtime: Runtime) -> No
     title = submission.text(BlockId.TITLE, InputId.TEXT)
     steps = submission.text(BlockId.STEPS, InputId.TEXT)
     channel = submission.selected_conversation(BlockId.CHANNEL, InputId.CHANNEL)
+    try:
+        groups = await _runner_groups(
+            runtime, submission.team_id, submission.text(BlockId.RUNNER_GROUPS, InputId.TEXT)
+        )
+    except ValueError as problem:
+        await ack(response_action="errors", errors={BlockId.RUNNER_GROUPS.value: str(problem)})
+        return
+    editors = tuple(
+        Assignee(AssigneeKind.USER, user)
+        for user in submission.selected_users(BlockId.EDITORS, InputId.USERS)
+    )
+    runners = tuple(
+        Assignee(AssigneeKind.USER, user)
+        for user in submission.selected_users(BlockId.RUNNERS, InputId.USERS)
+    ) + tuple(Assignee(AssigneeKind.GROUP, group) for group in groups)
     await _save(
         ack,
         runtime,
         submission,
         ref.channel,
         (BlockId.STEPS, BlockId.CHANNEL),
-        lambda: parse_text(
-            ref.name or "",
-            title,
-            steps,
-            description=submission.text(BlockId.DESCRIPTION, InputId.TEXT),
-            channel=channel,
+        lambda: replace(
+            parse_text(
+                ref.name or "",
+                title,
+                steps,
+                description=submission.text(BlockId.DESCRIPTION, InputId.TEXT),
+                channel=channel,
+            ),
+            editors=editors,
+            runners=runners,
         ),
     )
+
+
+async def _runner_groups(runtime: Runtime, team_id: str, text: str) -> list[str]:
+    """The user group ids in the builder's groups box (`@it-team, @oncall`); ValueError says
+    which words are not user groups here."""
+    ids, wrong = [], []
+    for word in text.replace(",", " ").split():
+        try:
+            group = parse_assignee(word, bare_ids=True)
+        except AssigneeError:
+            group = None
+        if group is not None and group.kind == AssigneeKind.MENTION:
+            found = await runtime.directory.find_name(team_id, group.value)
+            group = Assignee(AssigneeKind(found[0]), found[1]) if found else None
+        if group is None or group.kind != AssigneeKind.GROUP:
+            wrong.append(word)
+            continue
+        ids.append(group.value)
+    if wrong:
+        raise ValueError(
+            f"Not user groups in this workspace: {', '.join(wrong)}. Write each group's "
+            "@handle (e.g. @it-team); pick people in the box above."
+        )
+    return list(dict.fromkeys(ids))
 
 
 async def submit_import(ack: Ack, body: dict[str, Any], runtime: Runtime) -> None:

@@ -99,6 +99,10 @@ class ViewSubmission:
         user = element.get("selected_user")
         return str(user) if user else None
 
+    def selected_users(self, block_id: str, action_id: str) -> list[str]:
+        element = self.values.get(block_id, {}).get(action_id, {})
+        return [str(user) for user in element.get("selected_users") or []]
+
     def selected_conversation(self, block_id: str, action_id: str) -> str | None:
         element = self.values.get(block_id, {}).get(action_id, {})
         chosen = element.get("selected_conversation") or element.get("selected_channel")

@@ -7,8 +7,11 @@ Carol make up the user group @it-team (S0ITTEAM).
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from bot.slack_emulator.state import View
 from tests.stack import Stack
 from tests.test_permissions_e2e import REVIEW, run_keys, workflow_row
 
@@ -104,3 +107,59 @@ async def test_help_lists_the_access_commands(stack: Stack) -> None:
     )
     await stack.command("help editors", user="U0ALICE")
     assert "/baton editors &lt;name&gt; [add|remove @user ...]" in stack.ephemeral("U0ALICE")
+
+
+# -- the builder modal -------------------------------------------------------------------------
+
+
+def _inputs(modal: View) -> dict[str, dict[str, Any]]:
+    return {b["block_id"]: b["element"] for b in modal.blocks if b.get("type") == "input"}
+
+
+async def test_the_builder_sets_and_shows_editors_and_runners(stack: Stack) -> None:
+    await stack.command("new deploy", user="U0ALICE")
+    modal = stack.emulator.open_view("U0ALICE")
+    assert modal is not None
+    inputs = _inputs(modal)
+    assert inputs["wf_editors"]["type"] == "multi_users_select"
+    assert inputs["wf_runners"]["type"] == "multi_users_select"
+
+    # A word in the groups box that is no user group: said inline, nothing saved.
+    values: dict[str, Any] = {
+        "wf_title": {"text": "Deploy"},
+        "wf_steps": {"text": "ship: Ship it <@U0BOB|bob>"},
+        "wf_editors": {"users": ["U0BOB"]},
+        "wf_runners": {"users": ["U0DAVE"]},
+        "wf_runner_groups": {"text": "@it-team, @alice"},
+    }
+    response = await stack.driver.submit_view(modal, user="U0ALICE", values=values)
+    errors = stack.driver.view_errors(response)
+    assert errors is not None
+    assert "Not user groups in this workspace: @alice" in errors["wf_runner_groups"]
+    assert await run_keys(stack) == []
+
+    values["wf_runner_groups"] = {"text": "@it-team"}
+    response = await stack.driver.submit_view(modal, user="U0ALICE", values=values)
+    assert stack.driver.view_errors(response) is None
+    await stack.settle()
+    row = await workflow_row(stack, "deploy")
+    assert (row.editors, row.runners) == (["U0BOB"], ["U0DAVE", "S0ITTEAM"])
+    await stack.command("run deploy", user="U0ALICE")  # Alice is no runner, but the owner
+    await stack.command("run deploy", user="U0CAROL")  # in @it-team
+    assert await run_keys(stack) == [("deploy-1", "U0ALICE"), ("deploy-2", "U0CAROL")]
+
+    # Bob, an editor, edits: the modal shows both lists as they are; he empties the runners.
+    await stack.command("edit deploy", user="U0BOB")
+    modal = stack.emulator.open_view("U0BOB")
+    assert modal is not None
+    inputs = _inputs(modal)
+    assert inputs["wf_editors"]["initial_users"] == ["U0BOB"]
+    assert inputs["wf_runners"]["initial_users"] == ["U0DAVE"]
+    assert inputs["wf_runner_groups"]["initial_value"] == "@it-team"
+    response = await stack.driver.submit_view(
+        modal, user="U0BOB", values={"wf_runners": {"users": []}, "wf_runner_groups": {"text": ""}}
+    )
+    assert stack.driver.view_errors(response) is None
+    await stack.settle()
+    row = await workflow_row(stack, "deploy")
+    assert (row.editors, row.runners, row.latest_version) == (["U0BOB"], [], 2)

@@ -50,6 +50,9 @@ def builder_modal(
     description: str = "",
     channel: str | None = None,
     steps: str = "",
+    editors: list[str] | None = None,
+    runners: list[str] | None = None,
+    runner_groups: str = "",
 ) -> View:
     channel_element: dict[str, Any] = {
         "type": "conversations_select",
@@ -91,7 +94,42 @@ def builder_modal(
                 hint="<id>: <title> @person|@group|{param}|hook:<name> after <id> due 2d "
                 "approval wait 1h. See /baton help language.",
             ),
+            _users_input(
+                BlockId.EDITORS,
+                "Editors (may change it)",
+                editors or [],
+                hint="Besides you and workspace admins.",
+            ),
+            _users_input(
+                BlockId.RUNNERS,
+                "People who may start runs",
+                runners or [],
+                hint="Leave this and the groups below empty and anyone may start runs.",
+            ),
+            _text_input(
+                BlockId.RUNNER_GROUPS,
+                "User groups who may start runs",
+                initial=runner_groups,
+                optional=True,
+                max_length=500,
+                hint="Their @handles, e.g. @it-team, @oncall. Members of these groups may "
+                "start runs.",
+            ),
         ],
+    }
+
+
+def _users_input(block: BlockId, label: str, users: list[str], hint: str) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "multi_users_select", "action_id": InputId.USERS.value}
+    if users:
+        element["initial_users"] = users
+    return {
+        "type": "input",
+        "block_id": block.value,
+        "label": {"type": "plain_text", "text": label},
+        "element": element,
+        "optional": True,
+        "hint": {"type": "plain_text", "text": hint},
     }
 
 

@@ -221,6 +221,14 @@ async def get_definition(runtime: Runtime, team_id: str, name: str) -> tuple[Wor
         return workflow, await load_definition(session, workflow=workflow, version=version)
 
 
+async def current_definition(runtime: Runtime, team_id: str, name: str) -> WorkflowDef | None:
+    """The live definition of `name`, or None when there is none (or it is archived)."""
+    try:
+        return (await get_definition(runtime, team_id, name))[1]
+    except NotFound:
+        return None
+
+
 async def _not_found_message(runtime: Runtime, team_id: str, name: str) -> str:
     names = [workflow.name for workflow, _ in await list_workflows(runtime, team_id)]
     nearest = suggest(name, names)

@@ -71,7 +71,16 @@ async def define(runtime: Runtime, request: SlashRequest) -> Reply:
         raise usage_error(
             "define", f"{quoted(name)} has no steps: write one step per line after the first line."
         )
-    defn = parse_text(name.lower(), title.strip() or name, request.command.body, channel=None)
+    # A new version keeps what the text form cannot say (description, default channel) and
+    # the title unless one is given.
+    current = await workflows.current_definition(runtime, request.team_id, name.lower())
+    defn = parse_text(
+        name.lower(),
+        title.strip() or (current.title if current else name),
+        request.command.body,
+        description=current.description if current else "",
+        channel=current.channel if current else None,
+    )
     actor = await actor_for(runtime, request.team_id, request.user_id)
     result = await workflows.define(runtime, actor, defn)
     verb = "Created" if result.created else f"Saved version {result.version} of"

@@ -38,7 +38,16 @@ SPECS: tuple[CommandSpec, ...] = (
     CommandSpec("list", "/baton list", "the workspace's workflows", "workflows"),
     CommandSpec("show", "/baton show <name>", "a workflow with its plan", "workflows"),
     CommandSpec(
-        "delete", "/baton delete <name>", "archive a workflow (running runs go on)", "workflows"
+        "delete",
+        "/baton delete <name>",
+        "archive a workflow (running runs go on, schedules pause)",
+        "workflows",
+    ),
+    CommandSpec(
+        "restore",
+        "/baton restore <name>",
+        "bring back an archived workflow (its schedules resume)",
+        "workflows",
     ),
     CommandSpec(
         "run", "/baton run <name> [key=value ...] [by <date>] [#channel]", "start a run", "runs"

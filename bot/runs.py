@@ -26,7 +26,7 @@ from bot.progress import (
 from bot.runtime import Runtime
 from bot.slack_text import escape, mention
 from bot.states import RunState, StepState
-from bot.workflow_store import find_version, find_workflow, load_definition
+from bot.workflow_store import archived_message, find_version, find_workflow, load_definition
 from storage.db import unit_of_work
 from storage.models import AuditEvent, Run, StepRun, Workflow
 
@@ -131,7 +131,10 @@ async def add_run(
     now = runtime.clock.now()
     workflow = await find_workflow(session, team_id=actor.team_id, name=request.name)
     if workflow is None:
-        raise NotFound(f"There is no workflow named `{request.name}`. `/baton list` shows them.")
+        raise NotFound(
+            await archived_message(session, team_id=actor.team_id, name=request.name)
+            or f"There is no workflow named `{escape(request.name)}`. `/baton list` shows them."
+        )
     await require_runner(runtime, actor, workflow)  # the workflow's `runners`, if it has any
     version = await find_version(session, workflow=workflow)
     assert version is not None and workflow.id is not None

@@ -29,7 +29,7 @@ from bot.runs import RunRequest, add_run
 from bot.runtime import Runtime
 from bot.slack_text import clip, escape
 from bot.sweep import Sweeper
-from bot.workflow_store import find_version, find_workflow, load_definition
+from bot.workflow_store import archived_message, find_version, find_workflow, load_definition
 from bot.working_hours import FULL_DAY_NAMES, parse_clock
 from storage.db import is_postgres, unit_of_work
 from storage.models import Schedule, Workflow
@@ -169,7 +169,8 @@ async def add_schedule(
         workflow = await find_workflow(session, team_id=actor.team_id, name=name)
         if workflow is None:
             raise NotFound(
-                f"There is no workflow named `{escape(name)}`. `/baton list` shows them."
+                await archived_message(session, team_id=actor.team_id, name=name)
+                or f"There is no workflow named `{escape(name)}`. `/baton list` shows them."
             )
         require_editor(actor, workflow)
         version = await find_version(session, workflow=workflow)
@@ -251,6 +252,34 @@ async def remove_schedule(runtime: Runtime, actor: Actor, schedule_id: int) -> L
             .values(active=False, next_fire_at=None)
         )
     return Listed(schedule, workflow.name)
+
+
+async def pause_workflow_schedules(session: AsyncSession, workflow_id: int) -> int:
+    """While a workflow is archived its schedules wait (no next time) instead of firing and
+    failing; returns how many were paused."""
+    result = await session.exec(
+        update(Schedule)
+        .where(col(Schedule.workflow_id) == workflow_id, col(Schedule.active).is_(True))
+        .values(next_fire_at=None)
+    )
+    return int(result.rowcount or 0)
+
+
+async def resume_workflow_schedules(session: AsyncSession, workflow_id: int, now: datetime) -> int:
+    """A restored workflow's paused schedules fire again from their next time after now."""
+    paused = (
+        await session.exec(
+            select(Schedule).where(
+                Schedule.workflow_id == workflow_id,
+                col(Schedule.active).is_(True),
+                col(Schedule.next_fire_at).is_(None),
+            )
+        )
+    ).all()
+    for schedule in paused:
+        schedule.next_fire_at = next_fire(schedule.cron, schedule.tz, now)
+        session.add(schedule)
+    return len(paused)
 
 
 # -- the sweep job ----------------------------------------------------------------------------

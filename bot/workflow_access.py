@@ -13,7 +13,7 @@ from bot.errors import NotFound
 from bot.language import Assignee, AssigneeKind
 from bot.permissions import Actor, require_editor
 from bot.runtime import Runtime
-from bot.workflow_store import find_workflow
+from bot.workflow_store import archived_message, find_workflow
 from storage.db import unit_of_work
 from storage.models import Workflow
 
@@ -70,7 +70,10 @@ async def change_access(
     async with unit_of_work(runtime.sessions) as session:
         workflow = await find_workflow(session, team_id=actor.team_id, name=name)
         if workflow is None:
-            raise NotFound(f"There is no workflow named `{name}`.")
+            raise NotFound(
+                await archived_message(session, team_id=actor.team_id, name=name)
+                or f"There is no workflow named `{name}`. `/baton list` shows them."
+            )
         require_editor(actor, workflow)
         before = list(getattr(workflow, key))
         if change == "anyone":

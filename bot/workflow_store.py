@@ -28,6 +28,17 @@ async def find_workflow(
     return (await session.exec(query)).first()
 
 
+async def archived_message(session: AsyncSession, *, team_id: str, name: str) -> str | None:
+    """What to say when `name` is an archived workflow (None when it is not one)."""
+    found = await find_workflow(session, team_id=team_id, name=name, archived=True)
+    if found is None or found.archived_at is None:
+        return None
+    return (
+        f"`{name}` is archived. Its owner (<@{found.owner_id}>), its editors or an admin can "
+        f"bring it back with `/baton restore {name}`."
+    )
+
+
 async def find_version(
     session: AsyncSession, *, workflow: Workflow, number: int | None = None
 ) -> WorkflowVersion | None:

@@ -22,8 +22,16 @@ from bot.language import (
 from bot.permissions import Actor, require_editor
 from bot.progress import tell_person
 from bot.runtime import Runtime
+from bot.schedules import pause_workflow_schedules, resume_workflow_schedules
 from bot.slack_text import plural
-from bot.workflow_store import add_steps, add_version, find_version, find_workflow, load_definition
+from bot.workflow_store import (
+    add_steps,
+    add_version,
+    archived_message,
+    find_version,
+    find_workflow,
+    load_definition,
+)
 from storage.db import unit_of_work
 from storage.models import Integration, Workflow, WorkflowVersion
 from storage.upserts import insert_for
@@ -180,6 +188,9 @@ async def define(
         )
         if result.rowcount != 1:
             raise Conflict(f"`{defn.name}` was changed by someone else just now; try again.")
+        if workflow.archived_at is not None:  # defining it again brings it back, schedules too
+            assert workflow.id is not None
+            await resume_workflow_schedules(session, workflow.id, now)
         version = add_version(
             session, workflow=workflow, number=number, defn=defn, created_by=actor.user_id, now=now
         )
@@ -215,7 +226,8 @@ async def get_definition(runtime: Runtime, team_id: str, name: str) -> tuple[Wor
     async with unit_of_work(runtime.sessions) as session:
         workflow = await find_workflow(session, team_id=team_id, name=name)
         if workflow is None:
-            raise NotFound(await _not_found_message(runtime, team_id, name))
+            archived = await archived_message(session, team_id=team_id, name=name)
+            raise NotFound(archived or await _not_found_message(runtime, team_id, name))
         version = await find_version(session, workflow=workflow)
         assert version is not None
         return workflow, await load_definition(session, workflow=workflow, version=version)
@@ -255,14 +267,24 @@ async def list_workflows(runtime: Runtime, team_id: str) -> list[tuple[Workflow,
     return [(workflow, title) for workflow, title in rows]
 
 
-async def archive(runtime: Runtime, actor: Actor, name: str) -> Workflow:
+@dataclass(frozen=True, slots=True)
+class Archived:
+    workflow: Workflow
+    schedules: int  # how many were paused (archive) or resumed (restore)
+
+
+async def archive(runtime: Runtime, actor: Actor, name: str) -> Archived:
+    """Archive a workflow: running runs go on, its schedules pause, its owner is told."""
     async with unit_of_work(runtime.sessions) as session:
         workflow = await find_workflow(session, team_id=actor.team_id, name=name)
         if workflow is None:
-            raise NotFound(f"There is no workflow named `{name}`.")
+            archived = await archived_message(session, team_id=actor.team_id, name=name)
+            raise NotFound(archived or f"There is no workflow named `{name}`.")
         require_editor(actor, workflow)
+        assert workflow.id is not None
         workflow.archived_at = runtime.clock.now()
         session.add(workflow)
+        paused = await pause_workflow_schedules(session, workflow.id)
         audit.record(
             session,
             runtime.clock,
@@ -271,4 +293,46 @@ async def archive(runtime: Runtime, actor: Actor, name: str) -> Workflow:
             action="workflow.archived",
             workflow=name,
         )
-    return workflow
+        if actor.user_id != workflow.owner_id:
+            tell_person(
+                session,
+                runtime.clock,
+                team_id=actor.team_id,
+                user_id=workflow.owner_id,
+                text=f"<@{actor.user_id}> archived your workflow `{name}`. Runs already going "
+                f"carry on; no new runs start{_schedules_note(paused, 'paused')}. "
+                f"`/baton restore {name}` brings it back.",
+            )
+    runtime.outbox_signal.set()
+    return Archived(workflow, paused)
+
+
+async def restore(runtime: Runtime, actor: Actor, name: str) -> Archived:
+    """Bring an archived workflow back as it was; its paused schedules resume."""
+    async with unit_of_work(runtime.sessions) as session:
+        workflow = await find_workflow(session, team_id=actor.team_id, name=name, archived=True)
+        if workflow is None:
+            raise NotFound(await _not_found_message(runtime, actor.team_id, name))
+        if workflow.archived_at is None:
+            raise Conflict(f"`{name}` is not archived: `/baton show {name}` shows it.")
+        require_editor(actor, workflow)
+        assert workflow.id is not None
+        workflow.archived_at = None
+        workflow.updated_at = runtime.clock.now()
+        session.add(workflow)
+        resumed = await resume_workflow_schedules(session, workflow.id, runtime.clock.now())
+        audit.record(
+            session,
+            runtime.clock,
+            team_id=actor.team_id,
+            actor_id=actor.user_id,
+            action="workflow.restored",
+            workflow=name,
+        )
+    return Archived(workflow, resumed)
+
+
+def _schedules_note(count: int, done: str) -> str:
+    return (
+        f"; its {plural(count, 'schedule')} {'is' if count == 1 else 'are'} {done}" if count else ""
+    )

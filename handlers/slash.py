@@ -33,6 +33,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "list": workflows.list_workflows,
     "show": workflows.show,
     "delete": workflows.delete,
+    "restore": workflows.restore,
     "export": workflows.export,
     "run": runs.run,
     "status": runs.status,

@@ -1,4 +1,4 @@
-"""`/baton define | list | show | delete | export`."""
+"""`/baton define | list | show | delete | restore | export`."""
 
 from __future__ import annotations
 
@@ -151,8 +151,31 @@ async def show(runtime: Runtime, request: SlashRequest) -> Reply:
 async def delete(runtime: Runtime, request: SlashRequest) -> Reply:
     name = _name_arg(request, "delete")
     actor = await actor_for(runtime, request.team_id, request.user_id)
-    await workflows.archive(runtime, actor, name)
-    return Reply(f"Archived `{name}`. Runs already going carry on; no new runs can start.")
+    archived = await workflows.archive(runtime, actor, name)
+    paused = archived.schedules
+    schedules = (
+        f" Its {plural(paused, 'schedule')} {'is' if paused == 1 else 'are'} paused."
+        if paused
+        else ""
+    )
+    return Reply(
+        f"Archived `{name}`. Runs already going carry on; no new runs can start.{schedules} "
+        f"`/baton restore {name}` brings it back."
+    )
+
+
+async def restore(runtime: Runtime, request: SlashRequest) -> Reply:
+    name = _name_arg(request, "restore")
+    actor = await actor_for(runtime, request.team_id, request.user_id)
+    restored = await workflows.restore(runtime, actor, name)
+    count = restored.schedules
+    schedules = (
+        f" Its {plural(count, 'schedule')} {'runs' if count == 1 else 'run'} again "
+        "(`/baton schedules`)."
+        if count
+        else ""
+    )
+    return Reply(f"Restored `{name}`: new runs can start.{schedules}")
 
 
 async def export(runtime: Runtime, request: SlashRequest) -> Reply:

@@ -165,17 +165,21 @@ async def test_missed_occurrences_after_downtime_start_one_run(stack: Stack) -> 
     assert len(await runs(stack)) == 2
 
 
-async def test_schedule_of_a_deleted_workflow_stops_and_says_so(stack: Stack) -> None:
+async def test_schedule_of_a_deleted_workflow_pauses_until_it_is_restored(stack: Stack) -> None:
     await stack.command(STANDUP, user="U0ALICE")
     await stack.command("schedule standup daily 10:00", user="U0ALICE")
     await stack.command("delete standup", user="U0ALICE")
+    assert "Its 1 schedule is paused." in stack.ephemeral("U0ALICE")
     await sweep_at(stack, datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
     assert await runs(stack) == []
-    told = stack.emulator.dm("U0ALICE")[-1].text
-    assert "Schedule 1 (daily 10:00) could not start a run of `standup`" in told
-    assert "The schedule is removed." in told
+    assert not any("could not start" in m.text for m in stack.emulator.dm("U0ALICE"))
     await stack.command("schedules", user="U0ALICE")
-    assert "No recurring runs yet" in stack.ephemeral("U0ALICE")
+    assert "paused" in stack.ephemeral("U0ALICE")
+
+    await stack.command("restore standup", user="U0ALICE")
+    assert "Restored `standup`" in stack.ephemeral("U0ALICE")
+    await sweep_at(stack, datetime(2026, 11, 24, 9, 0, tzinfo=UTC))
+    assert len(await runs(stack)) == 1
 
 
 # -- the claim and the run commit together ----------------------------------------------------

@@ -29,23 +29,41 @@ UNTIL_HINT = "write a date (2026-12-04), a date and time (2026-12-04 13:00), `to
 UNTIL_HINT += "(friday) or a duration (3d, 1w)"
 
 
+class TimePassed(ValueError):
+    """The moment given is already past."""
+
+
 @dataclass(frozen=True, slots=True)
 class Until:
     at: datetime  # UTC: reminders resume from this moment
     shown: str  # how the person wrote it, spelled out in their zone
 
 
-def parse_until(words: list[str], tz: str, now: datetime) -> tuple[Until, list[str]]:
-    """The `<until>` of `away`, read in the person's zone; a day means through its end.
-    ValueError explains a mistake."""
+def parse_until(
+    words: list[str],
+    tz: str,
+    now: datetime,
+    *,
+    day_ends: time | None = None,
+    limit: tuple[timedelta, str] = (MAX_AWAY, AWAY_LIMIT),
+    asked: str = "Away until when?",
+) -> tuple[Until, list[str]]:
+    """A moment as people write it, read in their zone: `tomorrow`, a day (`friday`), a date
+    (`2026-12-04`), a date and time (`2026-12-04 13:00`) or a duration (`3d`). The one parser
+    for `away <until>` and `run ... by <when>`. A day means through its end, or until
+    `day_ends` on it (a deadline's 18:00). Returns the words after it; ValueError explains a
+    mistake, including a moment already past or beyond `limit` (the span and why)."""
     if not words:
-        raise ValueError(f"Away until when? {UNTIL_HINT}")
+        raise ValueError(f"{asked} {UNTIL_HINT}")
     zone = zone_or_utc(tz)
     today = now.astimezone(zone).date()
     first = words[0].lower()
+    longest, too_long = limit
     day: date | None = None
     if first == "tomorrow":
         day = today + timedelta(days=1)
+    elif first == "today":
+        day = today
     elif (weekday := _weekday(first)) is not None:
         day = today + timedelta(days=(weekday - today.weekday()) % 7)
     elif (match := _DATE.fullmatch(first)) is not None:
@@ -53,25 +71,30 @@ def parse_until(words: list[str], tz: str, now: datetime) -> tuple[Until, list[s
             day = date(int(match[1]), int(match[2]), int(match[3]))
         except ValueError:
             raise ValueError(f"`{clip(first, 80)}` is not a date") from None
-        if day - today > MAX_AWAY:
-            raise ValueError(AWAY_LIMIT)
+        if day - today > longest:  # checked first: a day near year 9999 has no next day
+            raise ValueError(too_long)
         if len(words) > 1 and ":" in words[1]:
             at = datetime.combine(day, parse_clock(words[1]), tzinfo=zone)
-            return _checked(
-                Until(at, f"until {at:%A} {at.day} {at:%B %Y %H:%M} ({tz})"), now
-            ), words[2:]
+            shown = f"until {at:%A} {at.day} {at:%B %Y %H:%M} ({tz})"
+            return _checked(Until(at, shown), now, longest, too_long), words[2:]
     else:
         try:
             span = parse_duration(first)
         except DurationTooLong:
-            raise ValueError(f"`{clip(words[0], 80)}` is too long: {AWAY_LIMIT}") from None
+            raise ValueError(f"`{clip(words[0], 80)}` is too long: {too_long}") from None
         except ValueError:
             raise ValueError(f"`{clip(words[0], 80)}` is not a time: {UNTIL_HINT}") from None
-        return _checked(Until(now + span, "for " + first), now), words[1:]
-    if day - today > MAX_AWAY:  # checked first: a day near year 9999 has no next day
-        raise ValueError(AWAY_LIMIT)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
-    return _checked(Until(end, f"through {day:%A} {day.day} {day:%B %Y} ({tz})"), now), words[1:]
+        return _checked(Until(now + span, "for " + first), now, longest, too_long), words[1:]
+    named_day = _weekday(first) is not None
+    if named_day and day_ends and datetime.combine(day, day_ends, tzinfo=zone) <= now:
+        day += timedelta(days=7)  # that day's deadline has gone today: next week's
+    if day_ends is None:
+        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+        shown = f"through {day:%A} {day.day} {day:%B %Y} ({tz})"
+    else:
+        end = datetime.combine(day, day_ends, tzinfo=zone)
+        shown = f"until {day:%A} {day.day} {day:%B %Y} {day_ends:%H:%M} ({tz})"
+    return _checked(Until(end, shown), now, longest, too_long), words[1:]
 
 
 def _weekday(word: str) -> int | None:
@@ -81,11 +104,11 @@ def _weekday(word: str) -> int | None:
     return None
 
 
-def _checked(until: Until, now: datetime) -> Until:
+def _checked(until: Until, now: datetime, longest: timedelta, too_long: str) -> Until:
     if until.at <= now:
-        raise ValueError("That time has passed already")
-    if until.at - now > MAX_AWAY:
-        raise ValueError(AWAY_LIMIT)
+        raise TimePassed("That time has passed already")
+    if until.at - now > longest:
+        raise ValueError(too_long)
     return until
 
 

@@ -50,7 +50,10 @@ SPECS: tuple[CommandSpec, ...] = (
         "workflows",
     ),
     CommandSpec(
-        "run", "/baton run <name> [key=value ...] [by <date>] [#channel]", "start a run", "runs"
+        "run",
+        "/baton run <name> [key=value ...] [by <date>] [#channel]",
+        "start a run (a deadline `by` a date, 2026-12-04 13:00, friday, tomorrow or 3d)",
+        "runs",
     ),
     CommandSpec(
         "status",

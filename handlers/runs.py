@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, time
-from zoneinfo import ZoneInfo
+from datetime import datetime, time, timedelta
 
-from bot import runs
+from bot import availability, runs
+from bot.availability import TimePassed
 from bot.channel_access import require_member
 from bot.command_line import (
     SPEC_BY_NAME,
@@ -42,28 +42,39 @@ from handlers.requests import SlashRequest, Subcommand
 
 CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|[^>]*)?>")
 USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
-DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 STATUS_DETAILED = 20  # active runs `status` shows with their open steps; the rest by name
 STATUS_STEPS = 5  # open steps shown a run
 
 
-async def _deadline(runtime: Runtime, request: SlashRequest, text: str) -> datetime:
-    match = DATE.fullmatch(text)
-    if match is None:
-        raise usage_error(
-            "run", f"`by {escape(text)}`: write the deadline as a date, e.g. `by 2026-12-01`."
-        )
-    zone = ZoneInfo(await runtime.directory.zone(request.team_id, request.user_id))
+DEADLINE_TIME = time(18, 0)  # a deadline given as a day means the end of its working day
+MAX_DEADLINE = (timedelta(days=5 * 365), "Baton takes deadlines up to five years ahead")
+
+
+async def _deadline(
+    runtime: Runtime, request: SlashRequest, words: list[str]
+) -> tuple[datetime, list[str]]:
+    """`by <when>`, read as `away` reads its `<until>` (a day means 18:00 on it, the
+    caller's time); returns the deadline and the words after it."""
+    zone = await runtime.directory.zone(request.team_id, request.user_id)
     try:
-        day = datetime(int(match[1]), int(match[2]), int(match[3]), tzinfo=zone)
-    except ValueError:
-        raise usage_error("run", f"`{text}` is not a date.") from None
-    deadline = datetime.combine(day.date(), time(18, 0), tzinfo=zone)
-    if deadline <= runtime.clock.now():
-        raise usage_error(
-            "run", f"`by {text}`: that deadline (18:00 your time) has passed; give a later date."
+        until, rest = availability.parse_until(
+            words,
+            zone,
+            runtime.clock.now(),
+            day_ends=DEADLINE_TIME,
+            limit=MAX_DEADLINE,
+            asked="By when?",
         )
-    return deadline
+    except TimePassed:
+        timed = len(words) > 1 and ":" in words[1]
+        spelled = escape(" ".join(words[:2] if timed else words[:1]))
+        meaning = "" if timed else " (18:00 your time)"
+        raise usage_error(
+            "run", f"`by {spelled}`: that deadline{meaning} has passed; give a later date."
+        ) from None
+    except ValueError as exc:
+        raise usage_error("run", f"`by`: {escape(str(exc))}.") from None
+    return until.at, rest
 
 
 def add_param(command: str, word: str, params: dict[str, str]) -> None:
@@ -84,12 +95,13 @@ async def run(runtime: Runtime, request: SlashRequest) -> Reply:
         raise usage_error("run", "Which workflow? Give its name.")
     name, chosen, deadline = check_workflow_name("run", words[0]), None, None
     params: dict[str, str] = {}
-    rest = iter(words[1:])
-    for word in rest:
+    rest = words[1:]
+    while rest:
+        word, rest = rest[0], rest[1:]
         if (found := CHANNEL.fullmatch(word)) is not None:
             chosen = found.group(1)
-        elif word == "by":
-            deadline = await _deadline(runtime, request, next(rest, ""))
+        elif word.lower() == "by":
+            deadline, rest = await _deadline(runtime, request, rest)
         elif "=" in word:
             add_param("run", word, params)
         else:

@@ -289,6 +289,7 @@ class Deliverer:
             Note.STEP_READY: self._step_ready,
             Note.STEP_REFRESH: self._step_refresh,
             Note.DIRECT: self._direct,
+            Note.REDRAW: self._redraw,
         }
         self._own = set(self._handlers)
 
@@ -1124,6 +1125,15 @@ class Deliverer:
         if payload.get("blocks"):
             kwargs["blocks"] = payload["blocks"]
         await self.post(client, str(payload["user_id"]), **kwargs)
+
+    async def _redraw(self, client: AsyncWebClient, row: Outbox) -> None:
+        payload = row.payload
+        await client.chat_update(
+            channel=str(payload["channel_id"]),
+            ts=str(payload["ts"]),
+            text=str(payload["text"]),
+            blocks=payload["blocks"],
+        )
 
 
 async def observe_outbox(runtime: Runtime) -> None:

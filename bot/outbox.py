@@ -21,6 +21,7 @@ class Note(StrEnum):
     STEP_READY = "step_ready"  # DM the step's assignee(s) with buttons: {step_run_id}
     STEP_REFRESH = "step_refresh"  # redraw every message of a step: {step_run_id}
     DIRECT = "direct"  # a DM to one person: {user_id, text, blocks?}
+    REDRAW = "redraw"  # replace a posted message: {channel_id, ts, text, blocks}
     HOME = "home"  # publish someone's App Home: {user_id}
     REMINDER = "reminder"  # {user_id, timer_ids}
     DIGEST = "digest"  # {channel_id, subscription_id?}

@@ -24,10 +24,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.delivery import Deliverer
 from bot.directory import PERSON_TTL, save_person
 from bot.errors import BatonError
-from bot.ids import ActionId, TimerRef
+from bot.ids import ActionId, StepRef, TimerRef
 from bot.outbox import AT_ONCE, Note, enqueue
 from bot.permissions import system_actor
-from bot.render.blocks import Block, actions, button, context, fallback, listing
+from bot.render.blocks import Block, actions, button, context, fallback, listing, step_buttons
 from bot.render.runs import StepView, step_view
 from bot.runtime import Runtime
 from bot.slack_text import escape
@@ -298,6 +298,7 @@ async def deliver_reminder(
 
 
 TEMPLATE = "reminder.j2"
+ESCALATION_ACTIONS = 5  # escalated steps given their own buttons in one message
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,12 +322,15 @@ def reminder_message(macros: Macros, due: Sequence[Due]) -> tuple[str, list[Bloc
         if key not in shown:
             shown.add(key)
             views.append(_view(item))
+    # An escalation reaches the run's owner: give them what they can do about the step.
+    escalated = [d for d in ordered if d.timer.kind == "escalation"]
+    escalated = list({d.step.id: d for d in escalated}.values())[:ESCALATION_ACTIONS]
     blocks = listing(
         views,
         len(views),
         lambda view: macros("line", view),
         lambda n: macros("more", n),
-        max_blocks=47,
+        max_blocks=47 - 2 * len(escalated),
         max_lines=MAX_LINES,
         heading=macros("heading", len(views)),
     )
@@ -339,6 +343,14 @@ def reminder_message(macros: Macros, due: Sequence[Due]) -> tuple[str, list[Bloc
             block_id="reminder_snooze",
         )
     )
+    for item in escalated:
+        blocks.append(context(f"`{escape(item.run.key)}` · `{escape(item.step.step_key)}`:"))
+        blocks.append(
+            step_buttons(
+                StepRef(run=item.run.key, step=item.step.step_key),
+                [("Reassign…", ActionId.REASSIGN, None), ("Skip", ActionId.SKIP, None)],
+            )
+        )
     text = macros("fallback", views[0], len(views) - 1)
     return fallback(text, escape(views[0].run_key)), blocks
 

@@ -13,6 +13,7 @@ from bot.home import request_home
 from bot.ids import ActionId, BlockId, CallbackId, InputId, StepRef
 from bot.inflight import InFlight
 from bot.permissions import actor_for
+from bot.redraw import outcome_line, redraw, settled_blocks
 from bot.render.modals import reason_modal, reassign_modal
 from bot.runtime import Runtime
 from bot.states import StepAction
@@ -32,6 +33,9 @@ DIRECT_ACTIONS = {
     ActionId.RETRY: StepAction.RETRY,
 }
 
+# Buttons of messages that are not step DMs (those are redrawn from the step's state).
+OWNER_ACTIONS = {StepAction.RETRY: "Retried", StepAction.SKIP: "Skipped"}
+
 
 async def step_button(ack: Ack, body: dict[str, Any], runtime: Runtime) -> None:
     await ack()
@@ -42,6 +46,20 @@ async def step_button(ack: Ack, body: dict[str, Any], runtime: Runtime) -> None:
     await change_step(runtime, actor, ref.run, ref.step, change)
     if click.view_id:  # clicked in the App Home: redraw it with the step's new state
         await request_home(runtime, click.team_id, click.user_id)
+    elif change.action in OWNER_ACTIONS and click.message_ts:
+        # The owner's failed-step or escalation DM: its buttons for this step are spent.
+        outcome = outcome_line(OWNER_ACTIONS[change.action], click.user_id, runtime.clock)
+        blocks = settled_blocks(click.message_blocks, click.block_id, outcome)
+        if blocks is not None:
+            await redraw(
+                runtime,
+                team_id=click.team_id,
+                user_id=click.user_id,
+                channel_id=click.channel_id,
+                ts=click.message_ts,
+                text=click.message_text,
+                blocks=blocks,
+            )
 
 
 async def open_step_modal(ack: Ack, body: dict[str, Any], client: AsyncWebClient) -> None:

@@ -53,12 +53,20 @@ class ClickRequest:
     value: str
     trigger_id: str
     view_id: str | None
+    block_id: str = ""
+    # The message clicked in, when it was one Slack sent back (not an ephemeral or a view).
+    channel_id: str = ""
+    message_ts: str = ""
+    message_text: str = ""
+    message_blocks: tuple[dict[str, Any], ...] = ()
 
     @classmethod
     def from_payload(cls, body: dict[str, Any]) -> ClickRequest:
         action = (body.get("actions") or [{}])[0]
         team = body.get("team") or {}
         user = body.get("user") or {}
+        container = body.get("container") or {}
+        message = body.get("message") or {}
         return cls(
             team_id=str(team.get("id") or user.get("team_id") or ""),
             user_id=str(user.get("id") or ""),
@@ -66,6 +74,11 @@ class ClickRequest:
             value=str(action.get("value") or ""),
             trigger_id=str(body.get("trigger_id") or ""),
             view_id=(body.get("view") or {}).get("id"),
+            block_id=str(action.get("block_id") or ""),
+            channel_id=str(container.get("channel_id") or ""),
+            message_ts=str(container.get("message_ts") or ""),
+            message_text=str(message.get("text") or ""),
+            message_blocks=tuple(b for b in message.get("blocks") or [] if isinstance(b, dict)),
         )
 
 

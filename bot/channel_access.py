@@ -74,3 +74,33 @@ def _slack_refusal(shown: str, error: SlackApiError) -> str:
         f"Baton couldn't check who is in {shown} (Slack said `{code or 'error'}`). "
         "Nothing was changed; please try again."
     )
+
+
+async def require_postable(runtime: Runtime, *, team_id: str, channel_id: str, fix: str) -> None:
+    """Raises ChannelRefused unless Baton can post in the channel: it sees it (a private
+    channel it was invited to, or a DM with Baton) and it is not archived. `fix` says what
+    else the person can do; a refusal is better than a "Started" whose card never arrives."""
+    shown = f"<#{channel_id}>" if channel_id.startswith(("C", "G")) else "this conversation"
+    client = await runtime.slack.for_team(team_id)
+    try:
+        found = await client.conversations_info(channel=channel_id)
+    except SlackApiError as error:
+        response = error.response
+        code = str(response.get("error") or "") if response is not None else ""
+        if code in BOT_CANNOT_SEE:
+            if channel_id.startswith("D"):
+                raise ChannelRefused(
+                    f"Baton can't post in a direct message between people. {fix}", channel_id
+                ) from None
+            raise ChannelRefused(
+                f"Baton can't post in {shown}: type `/invite @Baton` there first. {fix}",
+                channel_id,
+            ) from None
+        raise ChannelRefused(_slack_refusal(shown, error), channel_id) from None
+    except (OSError, aiohttp.ClientError):
+        raise ChannelRefused(
+            f"Baton couldn't reach Slack to check {shown}. Nothing was changed; please try again.",
+            channel_id,
+        ) from None
+    if (found.get("channel") or {}).get("is_archived"):
+        raise ChannelRefused(f"{shown} is archived, so Baton can't post there. {fix}", channel_id)

@@ -727,21 +727,39 @@ class Deliverer:
     async def _dead(self, attempt: Attempt, reason: str, *, tell_owner: bool = True) -> None:
         row = attempt.row
         self._report(attempt)
-        owner = await self._owner_of(row) if tell_owner and row.kind != Note.DIRECT else None
+        owner, channel = (None, None)
+        if tell_owner and row.kind != Note.DIRECT:
+            owner, channel = await self._owner_of(row)
         outcome = [(attempt, {"state": "dead", "last_error": reason[:500], "claimed_until": None})]
         async with unit_of_work(self.runtime.sessions) as session:
             marked = row.id in await self._save(session, outcome)
-            if marked and owner:
+            payload: dict[str, Any] | None = None
+            if marked and owner and channel and reason in CHANNEL_GONE:
+                # A channel that stopped working fails every later post there too: its owner
+                # hears of it once, not once a post.
+                if not await _told_of_channel(session, row.team_id, owner, channel):
+                    payload = {
+                        "user_id": owner,
+                        "channel_trouble": channel,
+                        "text": f"Baton could not deliver a message ({row.kind}) to "
+                        f"<#{channel}> and can no longer post there (Slack said `{reason}`), "
+                        "so run cards and updates there are not delivered. "
+                        "Type `/invite @Baton` there, or start runs in another channel with "
+                        "`/baton run <name> #channel`.",
+                    }
+            elif marked and owner:
+                payload = {
+                    "user_id": owner,
+                    "text": f"Baton could not deliver a message ({row.kind}) to "
+                    f"{row.conversation}: Slack said `{reason}`.",
+                }
+            if payload is not None and owner:
                 session.add(
                     Outbox(
                         team_id=row.team_id,
                         kind=Note.DIRECT.value,
                         conversation=owner,
-                        payload={
-                            "user_id": owner,
-                            "text": f"Baton could not deliver a message ({row.kind}) to "
-                            f"{row.conversation}: Slack said `{reason}`.",
-                        },
+                        payload=payload,
                         next_attempt_at=AT_ONCE,
                         created_at=self.runtime.clock.now(),
                     )
@@ -753,16 +771,16 @@ class Deliverer:
         self.runtime.metrics.deliveries.labels("dead").inc()
         self.runtime.outbox_signal.set()
 
-    async def _owner_of(self, row: Outbox) -> str | None:
+    async def _owner_of(self, row: Outbox) -> tuple[str | None, str | None]:
+        """The owner of the run a notification is about, and the run's channel."""
         async with unit_of_work(self.runtime.sessions) as session:
+            run = None
             if "run_id" in row.payload:
                 run = await session.get(Run, int(row.payload["run_id"]))
-                return run.owner_id if run else None
-            if "step_run_id" in row.payload:
+            elif "step_run_id" in row.payload:
                 step = await session.get(StepRun, int(row.payload["step_run_id"]))
                 run = await session.get(Run, step.run_id) if step else None
-                return run.owner_id if run else None
-        return None
+        return (run.owner_id, run.channel_id) if run else (None, None)
 
     # -- posting: paced, recorded, never twice ------------------------------------------------
 
@@ -1184,6 +1202,27 @@ _MOVE_PACE = (
     .values(next_post_at=bindparam("b_next"))
     .execution_options(dml_strategy="core_only")
 )
+
+
+# Slack's answers when a channel cannot take posts at all (gone, archived, Baton removed).
+CHANNEL_GONE = frozenset({"channel_not_found", "is_archived", "not_in_channel"})
+TOLD_LOOKBACK = 200  # an owner's latest DMs searched for an earlier word about a channel
+
+
+async def _told_of_channel(session: AsyncSession, team_id: str, owner: str, channel: str) -> bool:
+    rows = (
+        await session.exec(
+            select(Outbox.payload)
+            .where(
+                Outbox.team_id == team_id,
+                Outbox.kind == Note.DIRECT.value,
+                Outbox.conversation == owner,
+            )
+            .order_by(col(Outbox.id).desc())
+            .limit(TOLD_LOOKBACK)
+        )
+    ).all()
+    return any(payload.get("channel_trouble") == channel for payload in rows)
 
 
 def _run_id(row: Outbox) -> int | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.channel_access import require_member
+from bot.channel_access import require_member, require_postable
 from bot.command_line import usage_error
 from bot.digests import subscriptions
 from bot.digests.cadence import parse_cadence
@@ -40,6 +40,9 @@ async def digest(runtime: Runtime, request: SlashRequest) -> Reply:
     cadence = parse_cadence(words) if words and verb not in ("off", "now") else None
     if channel != request.channel_id:  # "anyone in the channel": where it was typed, or a member
         await require_member(runtime, team_id=team, user_id=request.user_id, channel_id=channel)
+    if cadence is not None or verb == "now":  # else a digest is promised that never comes
+        fix = "Or add a channel Baton is in, e.g. `#general`."
+        await require_postable(runtime, team_id=team, channel_id=channel, fix=fix)
     if cadence is not None:
         row = await subscriptions.subscribe(
             runtime, team_id=team, user_id=request.user_id, channel_id=channel, cadence=cadence

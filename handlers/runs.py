@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from datetime import datetime, time, timedelta
 
-from bot import availability, runs
+from bot import availability, runs, workflows
 from bot.availability import TimePassed
-from bot.channel_access import require_member
+from bot.channel_access import require_member, require_postable
 from bot.command_line import (
     SPEC_BY_NAME,
     check_param_name,
@@ -77,6 +77,20 @@ async def _deadline(
     return until.at, rest
 
 
+async def _require_card_channel(
+    runtime: Runtime, request: SlashRequest, name: str, chosen: str | None
+) -> None:
+    """Where the run card will go (the #channel named, else the workflow's own, else here)
+    must be a place Baton can post: else nothing starts, and the person hears what to do."""
+    _, defn = await workflows.get_definition(runtime, request.team_id, name)
+    target = chosen or defn.channel or request.channel_id
+    if chosen or defn.channel:
+        fix = f"Name another channel Baton is in: `/baton run {name} #channel`."
+    else:
+        fix = f"Or name a channel Baton is in: `/baton run {name} #channel`."
+    await require_postable(runtime, team_id=request.team_id, channel_id=target, fix=fix)
+
+
 def add_param(command: str, word: str, params: dict[str, str]) -> None:
     """One `key=value` of `run` or `schedule` into `params`; a missing or repeated key is a
     mistake (the last one silently winning would hide it)."""
@@ -110,6 +124,7 @@ async def run(runtime: Runtime, request: SlashRequest) -> Reply:
         await require_member(
             runtime, team_id=request.team_id, user_id=request.user_id, channel_id=chosen
         )
+    await _require_card_channel(runtime, request, name, chosen)
     actor = await actor_for(runtime, request.team_id, request.user_id)
     wanted = RunRequest(name, params, request.channel_id, deadline, chosen_channel=chosen)
     started = await runs.start_run(runtime, actor, wanted, SPEC_BY_NAME["run"].usage)

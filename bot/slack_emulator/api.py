@@ -190,9 +190,10 @@ def _conversation(ctx: ApiContext, params: JSON, key: str = "channel") -> Conver
     for it, as in Slack."""
     ws = ctx.workspace
     conversation = ws.conversation(required(params, key, "channel_not_found"))
-    if conversation is None or (
-        conversation.is_private and ws.bot_user_id not in conversation.members
-    ):
+    hidden = conversation is not None and (
+        conversation.is_private or conversation.kind in ("im", "mpim")
+    )
+    if conversation is None or (hidden and ws.bot_user_id not in conversation.members):
         raise ApiError("channel_not_found")
     return conversation
 
@@ -265,6 +266,8 @@ def team_info(ctx: ApiContext, params: JSON) -> JSON:
 
 def chat_post_message(ctx: ApiContext, params: JSON) -> JSON:
     conversation = _conversation(ctx, params)
+    if conversation.is_archived:
+        raise ApiError("is_archived")
     text, blocks, attachments = content(params)
     message = new_message(
         ctx,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -228,6 +229,8 @@ class Conversation:
     members: tuple[str, ...] = ()
     # A private channel: invisible (channel_not_found) to the bot unless it is a member.
     is_private: bool = False
+    # An archived channel: readable, but posts are refused (`is_archived`).
+    is_archived: bool = False
     # Every non-ephemeral message in posting order, thread replies included.
     messages: list[Message] = field(default_factory=list)
     ephemerals: list[Message] = field(default_factory=list)
@@ -250,7 +253,7 @@ class Conversation:
             "is_mpim": self.kind == "mpim",
             "is_private": self.kind != "channel" or self.is_private,
             "is_member": True,
-            "is_archived": False,
+            "is_archived": self.is_archived,
             **({"user": self.members[0]} if self.kind == "im" else {}),
         }
 
@@ -473,6 +476,13 @@ class Workspace:
             if ref.startswith("D") and dm_id(candidate.id) == ref and not candidate.is_bot:
                 return self.open_dm(candidate.id)
         return None
+
+    def open_dm_between(self, first: str, second: str) -> Conversation:
+        """A DM between two people: the bot is not in it, so it does not exist for the bot."""
+        channel = "D" + hashlib.sha1(f"{first},{second}".encode()).hexdigest()[:9].upper()
+        return self.conversations.setdefault(
+            channel, Conversation(channel, "im", first, (first, second))
+        )
 
     def open_dm(self, user_id: str) -> Conversation:
         channel = dm_id(user_id)

@@ -92,7 +92,12 @@ class WorkflowRef(_Value):
     channel: str = ""
 
 
+# A button value holds at most 2000 characters: room for this many timer ids, and no more is
+# accepted from a click (a forged value naming more is refused).
+MAX_SNOOZE_IDS = 100
+
+
 class TimerRef(_Value):
     """A reminder message's snooze buttons: which reminders to push back."""
 
-    timers: Annotated[list[RowId], Field(max_length=100)]
+    timers: Annotated[list[RowId], Field(max_length=MAX_SNOOZE_IDS)]

@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.delivery import Deliverer
 from bot.directory import PERSON_TTL, save_person
 from bot.errors import BatonError
-from bot.ids import ActionId, StepRef, TimerRef
+from bot.ids import MAX_SNOOZE_IDS, ActionId, StepRef, TimerRef
 from bot.outbox import AT_ONCE, Note, enqueue
 from bot.permissions import system_actor
 from bot.render.blocks import Block, actions, button, context, fallback, listing, step_buttons
@@ -48,8 +48,6 @@ SNOOZE = timedelta(hours=1)
 # every reminder of its step for its recipient waits, whichever timer it comes from.
 HOLD_KIND = "snooze"
 HELD = "held"
-# A button value holds at most 2000 characters: enough for this many timer ids.
-MAX_SNOOZE_IDS = 150
 # One message names at most this many reminders, then says how many more and where they are.
 MAX_LINES = 25
 # A reminder message's next_attempt_at while its sweep is still adding to it (never reached).

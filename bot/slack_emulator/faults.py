@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -52,10 +53,31 @@ class Delay:
         return alive and self.method in (ANY_METHOD, method)
 
 
+@dataclass
+class Hold:
+    """Matching calls wait until the test calls `release()`, then are carried out: a slow
+    Slack answer whose length the test decides, with no wall-clock wait."""
+
+    method: str
+    match: Mapping[str, str] = field(default_factory=dict)
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+    # Calls waiting at the gate now.
+    waiting: int = 0
+
+    def applies(self, method: str, params: JSON) -> bool:
+        if self.gate.is_set() or self.method not in (ANY_METHOD, method):
+            return False
+        return all(str(params.get(key)) == value for key, value in self.match.items())
+
+    def release(self) -> None:
+        self.gate.set()
+
+
 class Faults:
     def __init__(self) -> None:
         self.faults: list[Fault] = []
         self.delays: list[Delay] = []
+        self.holds: list[Hold] = []
 
     def add(self, fault: Fault) -> None:
         self.faults.append(fault)
@@ -80,6 +102,12 @@ class Faults:
                 return delay.seconds
         return 0.0
 
+    def hold_for(self, method: str, params: JSON) -> Hold | None:
+        return next((hold for hold in self.holds if hold.applies(method, params)), None)
+
     def clear(self) -> None:
         self.faults.clear()
         self.delays.clear()
+        for hold in self.holds:
+            hold.release()
+        self.holds.clear()

@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from bot.slack_emulator import api, directory
 from bot.slack_emulator.blockkit import JSON, fill_ids
-from bot.slack_emulator.faults import Delay, Fault, Faults
+from bot.slack_emulator.faults import Delay, Fault, Faults, Hold
 from bot.slack_emulator.loopback import LoopbackServer
 from bot.slack_emulator.state import (
     Call,
@@ -260,6 +260,14 @@ class SlackEmulator:
         """Answer `method` only after `seconds` (the call is still carried out, as in Slack)."""
         self.faults.add_delay(Delay(method, seconds, times))
 
+    def hold(self, method: str, *, match: dict[str, str] | None = None) -> Hold:
+        """Keep calls of `method` (matching `match`) waiting until the hold is released; each
+        is then carried out and answered, as a slow Slack would. `wait_for` sees them arrive
+        (`hold.waiting`)."""
+        hold = Hold(method, dict(match or {}))
+        self.faults.holds.append(hold)
+        return hold
+
     def enforce_pacing(self, min_interval: float | None = 1.0) -> None:
         """Answer 429 to a chat.postMessage that follows another in its channel too closely."""
         self._min_post_interval = min_interval
@@ -493,6 +501,12 @@ class SlackEmulator:
         delay = self.faults.take_delay(method)
         if delay:
             await asyncio.sleep(delay)
+        hold = self.faults.hold_for(method, params)
+        if hold is not None:
+            hold.waiting += 1
+            self._wake()
+            await hold.gate.wait()
+            hold.waiting -= 1
         workspace = self._by_token.get(token or "")
         status, body, headers = self._answer(method, params, token, workspace, malformed)
         self._record(method, params, workspace, status, body)

@@ -84,6 +84,10 @@ log = logging.getLogger("baton.delivery")
 LEASE_SECONDS = 20.0
 HEARTBEAT_SECONDS = LEASE_SECONDS / 4
 BATCH = 100
+# Batches delivered side by side by the background loop (each holds its claims).
+MAX_BATCHES = 16
+# What a person is waiting for is claimed first; redraws and thread lines after.
+URGENT = (Note.STEP_READY, Note.DIRECT, Note.HOME, Note.REMINDER)
 # A channel whose next free slot is further away than this gives the notification back until
 # then, instead of holding its claim asleep.
 MAX_PACE_WAIT = 5.0
@@ -272,6 +276,7 @@ class Deliverer:
         self._spacing = channel_interval + PACE_MARGIN if channel_interval > 0 else 0.0
         self._busy = 0
         self._held: set[int] = set()
+        self._heartbeat_task: asyncio.Task[None] | None = None
         self._last_post: dict[tuple[str, str], float] = {}
         self._stopping = asyncio.Event()
         # Attempts that have not reported their outcome yet, and whether none is left.
@@ -301,18 +306,34 @@ class Deliverer:
     # -- the loop ---------------------------------------------------------------------------
 
     async def run_forever(self) -> None:
+        """Claim due work as it comes and deliver each batch in the background: a batch whose
+        messages wait (a channel's pace, a method's tier, a slow answer) holds up no other."""
         signal = self.runtime.outbox_signal
-        while not self._stopping.is_set():
-            signal.clear()
-            try:
-                delivered = await self.deliver_due()
-            except Exception:  # the database went away for a moment: try again shortly
-                log.exception("delivery pass failed")
-                delivered = 0
-            if delivered:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(signal.wait(), timeout=0.5)
+        batches: set[asyncio.Task[None]] = set()
+
+        def finished(task: asyncio.Task[None]) -> None:
+            batches.discard(task)
+            signal.set()  # the heads behind its notifications may be due now
+
+        try:
+            while not self._stopping.is_set():
+                signal.clear()
+                claimed: list[Attempt] = []
+                if len(batches) < MAX_BATCHES:
+                    try:
+                        claimed = await self._claim()
+                    except Exception:  # the database went away for a moment: try again shortly
+                        log.exception("delivery pass failed")
+                if claimed:
+                    task = asyncio.create_task(self._deliver_batch(claimed))
+                    batches.add(task)
+                    task.add_done_callback(finished)
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(signal.wait(), timeout=0.5)
+        finally:
+            if batches:
+                await asyncio.gather(*batches, return_exceptions=True)
 
     def stop(self) -> None:
         """Claim nothing more; deliveries in flight finish (run_forever returns after them)."""
@@ -328,12 +349,16 @@ class Deliverer:
         if self._stopping.is_set():
             return 0
         claimed = await self._claim()
-        if not claimed:
-            return 0
+        if claimed:
+            await self._deliver_batch(claimed)
+        return len(claimed)
+
+    async def _deliver_batch(self, claimed: list[Attempt]) -> None:
         self._busy += 1
         ids = {attempt.row.id for attempt in claimed if attempt.row.id is not None}
         self._held |= ids
-        heartbeat = asyncio.create_task(self._heartbeat())
+        if self._heartbeat_task is None:
+            self._heartbeat_task = asyncio.create_task(self._heartbeat())
         try:
             await self._clients(claimed[0].batch, {attempt.row.team_id for attempt in claimed})
             for attempt in claimed:
@@ -344,10 +369,12 @@ class Deliverer:
         finally:
             self._held -= ids
             self._busy -= 1
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
-        return len(claimed)
+            heartbeat = self._heartbeat_task
+            if self._busy == 0 and heartbeat is not None:
+                self._heartbeat_task = None
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await heartbeat
 
     async def pending(self) -> int:
         """Notifications still to deliver (those of uninstalled workspaces wait, uncounted)."""
@@ -396,7 +423,9 @@ class Deliverer:
                 head,
                 installed(col(Outbox.team_id)),
             )
-            .order_by(col(Outbox.id))
+            .order_by(
+                case((col(Outbox.kind).in_([n.value for n in URGENT]), 0), else_=1), col(Outbox.id)
+            )
             .limit(BATCH)
         )
         if is_postgres(self.runtime.engine):
@@ -420,6 +449,8 @@ class Deliverer:
                 .execution_options(synchronize_session=False)
             )
             rows = sorted(result.scalars().all(), key=lambda row: row.id or 0)
+            # Before the runs are read, so the state they show is the newest coalesced.
+            await self._coalesce(session, rows, now)
             batch = await self._prefetch(session, rows)
             # A start time other than ours is an earlier attempt whose outcome nobody recorded.
             attempts = [
@@ -444,6 +475,43 @@ class Deliverer:
         for (attempt, channel), slot in zip(first_posts, slots, strict=True):
             attempt.reserved[channel] = slot
         return attempts
+
+    async def _coalesce(self, session: AsyncSession, rows: list[Outbox], now: datetime) -> None:
+        """A claimed run card draws its run as the database holds it now, so the redraws of
+        the same card queued behind it have nothing left to show: they are marked sent, and
+        the card gets one chat.update with the latest state."""
+        heads: dict[tuple[str, str, int | None], int] = {
+            (row.team_id, row.conversation, run_id): row.id or 0
+            for row in rows
+            if row.kind == Note.RUN_CARD and (run_id := _run_id(row)) is not None
+        }
+        if not heads:
+            return
+        queued = await session.exec(
+            select(Outbox.id, Outbox.team_id, Outbox.conversation, Outbox.payload).where(
+                col(Outbox.state) == "pending",
+                col(Outbox.kind) == Note.RUN_CARD.value,
+                tuple_(col(Outbox.team_id), col(Outbox.conversation)).in_(
+                    sorted({(team, conversation) for team, conversation, _ in heads})
+                ),
+                col(Outbox.id) > min(heads.values()),
+            )
+        )
+        later = [
+            row_id
+            for row_id, team_id, conversation, payload in queued.all()
+            if row_id is not None
+            and row_id > heads.get((team_id, conversation, _payload_run_id(payload)), row_id)
+        ]
+        if not later:
+            return
+        await session.exec(
+            update(Outbox)
+            .where(col(Outbox.id).in_(later), col(Outbox.state) == "pending")
+            .values(state="sent", sent_at=now, last_error="coalesced with an earlier redraw")
+            .execution_options(synchronize_session=False)
+        )
+        self.runtime.metrics.deliveries.labels("coalesced").inc(len(later))
 
     async def _prefetch(self, session: AsyncSession, rows: list[Outbox]) -> Batch:
         """The runs (and the steps of the cards) the batch's run notifications show."""
@@ -1227,8 +1295,12 @@ async def _told_of_channel(session: AsyncSession, team_id: str, owner: str, chan
 
 def _run_id(row: Outbox) -> int | None:
     """The run a notification is about, if it names one (its handler judges a bad payload)."""
+    return _payload_run_id(row.payload)
+
+
+def _payload_run_id(payload: Any) -> int | None:
     try:
-        return int(row.payload["run_id"])
+        return int(payload["run_id"])
     except (KeyError, TypeError, ValueError):
         return None
 

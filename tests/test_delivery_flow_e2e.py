@@ -1,0 +1,134 @@
+"""Delivery that keeps up, over real HTTP: what a person waits for (a step DM, an App Home) is
+never held behind other messages, and redraws of one run card coalesce.
+
+A slow Slack is the emulator holding calls of one method until the test releases them, so
+nothing here depends on how long anything takes. These tests let Baton's own background
+deliverer work (no `settle` before the assertion under test): `settle` delivers by itself
+and would hide a deliverer that waits on a stuck batch."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from bot.outbox import Note, enqueue
+from bot.slack_emulator import Message
+from storage.db import unit_of_work
+from storage.models import Outbox, Run
+from tests.stack import Stack
+
+# Two steps in a row, then a workflow of three side by side, all Alice's.
+CHAIN = """define chain Two in a row
+first: First thing <@U0ALICE|alice>
+second: Second thing <@U0BOB|bob> after first"""
+TRIO = """define trio Three at once
+one: Step one <@U0ALICE|alice>
+two: Step two <@U0ALICE|alice>
+three: Step three <@U0ALICE|alice>"""
+
+
+def dm_for(stack: Stack, user: str, title: str) -> Message:
+    found = [m for m in stack.emulator.dm(user) if title in m.text and m.buttons]
+    assert found, f"{user} has no DM with buttons about {title!r}"
+    return found[-1]
+
+
+async def click(stack: Stack, message: Message, user: str, text: str) -> None:
+    """A click whose consequences are committed, but not delivered by the test."""
+    response = await stack.driver.click(message, user=user, text=text)
+    assert response.status_code == 200
+    await stack.baton.runtime.listeners.wait_idle()
+
+
+def card(stack: Stack) -> Message:
+    cards = [m for m in stack.emulator.messages("C0GENERAL") if not m.is_reply]
+    assert cards, "no run card"
+    return cards[-1]
+
+
+async def test_a_step_dm_is_not_held_behind_a_slow_redraw(stack: Stack) -> None:
+    await stack.command(CHAIN, user="U0ALICE")
+    await stack.command("run chain", user="U0ALICE")
+    assert "Started `chain-1`" in stack.ephemeral("U0ALICE")
+    updates = len(stack.emulator.calls_to("chat.update"))
+    slow = stack.emulator.hold("chat.update")
+
+    # Start redraws the card and Alice's DM: Slack sits on both.
+    first = dm_for(stack, "alice", "First thing")
+    await click(stack, first, "U0ALICE", "Start")
+    await stack.emulator.wait_for(lambda: slow.waiting >= 1)
+    # Done makes Bob's step ready: his DM goes while the redraws still wait.
+    await click(stack, first, "U0ALICE", "Done")
+    await stack.emulator.wait_for_call(
+        "chat.postMessage", lambda call: call.params.get("channel") == "U0BOB"
+    )
+    assert "Second thing" in dm_for(stack, "bob", "Second thing").text
+    assert len(stack.emulator.calls_to("chat.update")) == updates
+
+    slow.release()
+    await stack.settle()
+    assert "1/2 done" in card(stack).text
+    assert len([m for m in stack.emulator.dm("bob") if "Second thing" in m.text]) == 1
+
+
+async def test_redraws_of_one_card_coalesce_into_one_update(stack: Stack) -> None:
+    await stack.command(TRIO, user="U0ALICE")
+    await stack.command("run trio", user="U0ALICE")
+    assert "0/3 done" in card(stack).text
+    ts = card(stack).ts
+    slow = stack.emulator.hold("chat.update", match={"channel": "C0GENERAL"})
+
+    await click(stack, dm_for(stack, "alice", "Step one"), "U0ALICE", "Start")
+    await stack.emulator.wait_for(lambda: slow.waiting == 1)
+    # Four more changes to the run while its first redraw is on its way.
+    await click(stack, dm_for(stack, "alice", "Step one"), "U0ALICE", "Done")
+    await click(stack, dm_for(stack, "alice", "Step two"), "U0ALICE", "Start")
+    await click(stack, dm_for(stack, "alice", "Step two"), "U0ALICE", "Done")
+    await click(stack, dm_for(stack, "alice", "Step three"), "U0ALICE", "Start")
+
+    slow.release()
+    await stack.settle()
+    redraws = [
+        call
+        for call in stack.emulator.calls_to("chat.update")
+        if call.params.get("channel") == "C0GENERAL" and call.params.get("ts") == ts
+    ]
+    # The one in flight, then one with the latest state for the four queued behind it.
+    assert len(redraws) == 2
+    assert "2/3 done" in card(stack).text
+    async with unit_of_work(stack.baton.runtime.sessions) as session:
+        left = await session.exec(
+            select(Outbox.id).where(
+                col(Outbox.kind) == Note.RUN_CARD.value, col(Outbox.state) != "sent"
+            )
+        )
+        assert left.all() == []
+
+
+async def test_the_app_home_is_published_while_200_dms_wait(stack: Stack) -> None:
+    await stack.command(CHAIN, user="U0ALICE")
+    await stack.command("run chain", user="U0ALICE")
+    async with unit_of_work(stack.baton.runtime.sessions) as session:
+        run = (await session.exec(select(Run))).one()
+        for n in range(200):
+            enqueue(
+                session,
+                stack.clock,
+                team_id=run.team_id,
+                kind=Note.DIRECT,
+                conversation="U0ALICE",
+                payload={"user_id": "U0ALICE", "text": f"Notice {n}"},
+            )
+    slow = stack.emulator.hold("chat.postMessage", match={"channel": "U0ALICE"})
+    stack.baton.runtime.outbox_signal.set()
+    await stack.emulator.wait_for(lambda: slow.waiting >= 1)
+
+    response = await stack.driver.app_home_opened("alice")
+    assert response.status_code == 200
+    published = await stack.emulator.wait_for_call("views.publish")
+    assert published.params.get("user_id") == "U0ALICE"
+    assert "First thing" in str(published.params.get("view"))
+
+    slow.release()
+    await stack.settle()
+    notices = [m.text for m in stack.emulator.dm("alice") if m.text.startswith("Notice ")]
+    assert notices == [f"Notice {n}" for n in range(200)]

@@ -162,16 +162,16 @@ async def test_a_batch_taken_over_in_flight_writes_no_outcome_and_doubles_nothin
     count = 5
     await fleet.start("pause", [channel(i) for i in range(count)])
     replica_a, replica_b = fleet.replica("replica-a"), fleet.replica("replica-b")
-    emulator.delay("chat.postMessage", 1.0, times=count)
-    slow = emulator.faults.delays[-1]
+    slow = emulator.hold("chat.postMessage")
     delivering = asyncio.create_task(replica_a.deliver_due())
-    await emulator.wait_for(lambda: slow.times == 0)  # every post has reached Slack
+    await emulator.wait_for(lambda: slow.waiting == count)  # every post has reached Slack
     async with unit_of_work(fleet.baton.runtime.sessions) as session:
         await session.exec(  # B takes the rows over (A's lease ran out, say)
             update(Outbox).values(
                 claimed_by="replica-b", claimed_until=datetime(2000, 1, 1, tzinfo=UTC)
             )
         )
+    slow.release()
     assert await delivering == count  # A heard back, and found its claim gone
 
     rows = await fleet.rows()

@@ -155,18 +155,14 @@ async def test_a_replica_dying_mid_post_is_taken_over_without_a_double(stack: St
     await runtime.listeners.wait_idle()
 
     # Slack is slow to answer: all four posts (the card and three DMs) reach it, then A dies.
-    emulator.delay("chat.postMessage", 1.0, times=4)
-    slow = emulator.faults.delays[-1]
+    slow = emulator.hold("chat.postMessage")
     dying = asyncio.create_task(replica_a.deliver_due())
-    async with asyncio.timeout(5):
-        while True:  # the emulator counts a delayed call down as it arrives
-            if slow.times == 0:
-                break
-            await asyncio.sleep(0.01)
+    await emulator.wait_for(lambda: slow.waiting == 4)
     dying.cancel()
     with pytest.raises(asyncio.CancelledError):
         await dying
-    # Slack carries the post out all the same.
+    # Slack carries the posts out all the same.
+    slow.release()
     await emulator.wait_for(lambda: len(delivery_marks(emulator.calls)) == 4)
     held = [row for row in await outbox(stack) if row.state == "pending"]
     assert held and {row.claimed_by for row in held} == {"replica-a"}

@@ -12,8 +12,13 @@ How it holds with several replicas and crashes:
   recorded part again. `started_at` marks an attempt whose outcome is unknown (it was in
   flight when its replica died, or the connection broke, or Slack answered 5xx): the next
   attempt first looks for that part in the channel's history and takes it when found.
-- What remains at-least-once: when the history cannot be read (a missing history scope, a
-  public channel the bot never joined), an unknown outcome is posted again rather than lost.
+- Reading where the bot is no member. Baton posts into public channels it never joined
+  (chat:write.public), where Slack answers not_in_channel to a history read: the lookup then
+  joins the channel (channels:join) and reads it. Under Slack's 2025 limits for apps outside
+  the Marketplace (one history call a minute) a 429 keeps the post in doubt until Retry-After.
+- What remains at-least-once: when the history still cannot be read (a missing history or
+  join scope, a private channel the bot left, an archived one) or the post is older than the
+  pages read, an unknown outcome is posted again rather than lost.
   Lease and client timeout leave a dead replica's request 10 s to land before a takeover.
   chat.update and views.publish redraw from the database, so repeating them is harmless.
 - Pacing. chat.postMessage goes about once a second per Slack channel, whichever conversation
@@ -917,7 +922,9 @@ class Deliverer:
         part: str,
         thread_ts: str | None,
     ) -> dict[str, str] | None:
-        """The message an earlier attempt posted for `part`, from the channel's history."""
+        """The message an earlier attempt posted for `part`, from the channel's history. A
+        public channel Baton posts into without being a member (chat:write.public) cannot be
+        read until it joins it (channels:join), so it joins first."""
         row = attempt.row
         since = _aware(row.started_at) if row.started_at else self.runtime.wall.now()
         oldest = f"{(since - LOOKBACK_MARGIN).timestamp():.6f}"
@@ -926,25 +933,15 @@ class Deliverer:
             if channel.startswith(("U", "W")):  # a DM is read by its channel id
                 opened = await client.conversations_open(users=channel)
                 conversation = str(opened["channel"]["id"])
-            cursor: str | None = None
-            for _ in range(HISTORY_PAGES):
-                options: dict[str, Any] = {
-                    "channel": conversation,
-                    "oldest": oldest,
-                    "include_all_metadata": True,
-                    "limit": 200,
-                    "cursor": cursor,
-                }
-                if thread_ts:
-                    page = await client.conversations_replies(ts=thread_ts, **options)
-                else:
-                    page = await client.conversations_history(**options)
-                for message in page.get("messages") or []:
-                    if _names(message, row.id, part):
-                        return {"channel": conversation, "ts": str(message["ts"])}
-                cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-                if not cursor:
-                    return None
+            try:
+                ts = await _search(client, conversation, thread_ts, oldest, row.id, part)
+            except SlackApiError as exc:
+                if _error(exc) != "not_in_channel":
+                    raise
+                await client.conversations_join(channel=conversation)
+                log.info("outbox %s: joined %s to read its history", row.id, conversation)
+                ts = await _search(client, conversation, thread_ts, oldest, row.id, part)
+            return {"channel": conversation, "ts": ts} if ts is not None else None
         except SlackApiError as exc:
             if retry_after(exc) is not None or _maybe_done(exc):
                 raise  # Slack is struggling: the attempt is retried later, still in doubt
@@ -1337,6 +1334,38 @@ def _set_own(keys: tuple[str, ...]) -> UpdateBase:
         .values({key: bindparam(f"b_{key}", type_=columns[key].type) for key in keys})
         .execution_options(dml_strategy="core_only")
     )
+
+
+async def _search(
+    client: AsyncWebClient,
+    conversation: str,
+    thread_ts: str | None,
+    oldest: str,
+    outbox_id: int | None,
+    part: str,
+) -> str | None:
+    """The ts of the message in `conversation` (or its thread) since `oldest` that names the
+    notification's part in its metadata, reading at most HISTORY_PAGES pages."""
+    cursor: str | None = None
+    for _ in range(HISTORY_PAGES):
+        options: dict[str, Any] = {
+            "channel": conversation,
+            "oldest": oldest,
+            "include_all_metadata": True,
+            "limit": 200,
+            "cursor": cursor,
+        }
+        if thread_ts:
+            page = await client.conversations_replies(ts=thread_ts, **options)
+        else:
+            page = await client.conversations_history(**options)
+        for message in page.get("messages") or []:
+            if _names(message, outbox_id, part):
+                return str(message["ts"])
+        cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+        if not cursor:
+            return None
+    return None
 
 
 def _names(message: dict[str, Any], outbox_id: int | None, part: str) -> bool:

@@ -107,18 +107,21 @@ async def test_redraws_of_one_card_coalesce_into_one_update(stack: Stack) -> Non
 async def test_the_app_home_is_published_while_200_dms_wait(stack: Stack) -> None:
     await stack.command(CHAIN, user="U0ALICE")
     await stack.command("run chain", user="U0ALICE")
+    people = ("U0ALICE", "U0BOB", "U0CAROL", "U0DAVE")
     async with unit_of_work(stack.baton.runtime.sessions) as session:
         run = (await session.exec(select(Run))).one()
         for n in range(200):
+            person = people[n % len(people)]
             enqueue(
                 session,
                 stack.clock,
                 team_id=run.team_id,
                 kind=Note.DIRECT,
-                conversation="U0ALICE",
-                payload={"user_id": "U0ALICE", "text": f"Notice {n}"},
+                conversation=person,
+                payload={"user_id": person, "text": f"Notice {n}"},
             )
-    slow = stack.emulator.hold("chat.postMessage", match={"channel": "U0ALICE"})
+    # Slack sits on the DMs: the first to each person waits, the rest queue behind them.
+    slow = stack.emulator.hold("chat.postMessage")
     stack.baton.runtime.outbox_signal.set()
     await stack.emulator.wait_for(lambda: slow.waiting >= 1)
 
@@ -130,5 +133,33 @@ async def test_the_app_home_is_published_while_200_dms_wait(stack: Stack) -> Non
 
     slow.release()
     await stack.settle()
-    notices = [m.text for m in stack.emulator.dm("alice") if m.text.startswith("Notice ")]
-    assert notices == [f"Notice {n}" for n in range(200)]
+    for i, person in enumerate(people):
+        notices = [m.text for m in stack.emulator.dm(person) if m.text.startswith("Notice ")]
+        assert notices == [f"Notice {n}" for n in range(i, 200, len(people))]
+
+
+async def test_a_card_whose_answer_was_lost_in_a_channel_never_joined_is_posted_once(
+    stack: Stack,
+) -> None:
+    general = stack.emulator.workspace().conversations["C0GENERAL"]
+    bot = stack.emulator.workspace().bot_user_id
+    assert bot not in general.members  # Baton posts there with chat:write.public alone
+    await stack.command(CHAIN, user="U0ALICE")
+    # Slack posts the card but answers 500: Baton cannot know the card is there.
+    stack.emulator.fail(
+        "chat.postMessage", status=500, match={"channel": "C0GENERAL"}, carried_out=True
+    )
+    await stack.command("run chain", user="U0ALICE")
+
+    cards = [m for m in stack.emulator.messages("C0GENERAL") if not m.is_reply]
+    assert len(cards) == 1
+    assert "0/2 done" in cards[0].text
+    assert bot in general.members  # it joined to read the history, and found its card there
+    async with unit_of_work(stack.baton.runtime.sessions) as session:
+        run = (await session.exec(select(Run))).one()
+    assert run.card_ts == cards[0].ts
+    # Later changes edit that one card.
+    await click(stack, dm_for(stack, "alice", "First thing"), "U0ALICE", "Done")
+    await stack.settle()
+    cards = [m for m in stack.emulator.messages("C0GENERAL") if not m.is_reply]
+    assert len(cards) == 1 and "1/2 done" in cards[0].text

@@ -41,6 +41,9 @@ def test_manifest_declares_what_baton_uses() -> None:
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "im:write", "users:read", "usergroups:read"} <= scopes
+    # Posting into public channels Baton is not in, and joining one to read back a post
+    # whose answer was lost (bot/delivery.py).
+    assert {"chat:write.public", "channels:history", "channels:join"} <= scopes
     assert "app_home_opened" in manifest["settings"]["event_subscriptions"]["bot_events"]
 
 

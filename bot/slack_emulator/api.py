@@ -449,16 +449,40 @@ def _page(messages: list[Message], params: JSON) -> JSON:
     }
 
 
+def _readable(ctx: ApiContext, params: JSON) -> Conversation:
+    """A conversation whose messages the bot may read: Slack answers not_in_channel for a
+    public channel it has not joined (posting there needs only chat:write.public)."""
+    conversation = _conversation(ctx, params)
+    if conversation.kind == "channel" and ctx.workspace.bot_user_id not in conversation.members:
+        raise ApiError("not_in_channel")
+    return conversation
+
+
+def conversations_join(ctx: ApiContext, params: JSON) -> JSON:
+    """The bot joins a public channel (channels:join); a DM or group DM cannot be joined."""
+    conversation = _conversation(ctx, params)
+    if conversation.kind != "channel" or conversation.is_private:
+        raise ApiError("method_not_supported_for_channel_type")
+    bot = ctx.workspace.bot_user_id
+    joined = bot in conversation.members
+    if not joined:
+        conversation.members = (*conversation.members, bot)
+    answer: JSON = {"ok": True, "channel": conversation.info()}
+    if joined:
+        answer["warning"] = "already_in_channel"
+    return answer
+
+
 def conversations_history(ctx: ApiContext, params: JSON) -> JSON:
     """Top-level messages, newest first."""
-    conversation = _conversation(ctx, params)
+    conversation = _readable(ctx, params)
     top = [m for m in conversation.messages if not m.is_reply]
     return _page(list(reversed(top)), params)
 
 
 def conversations_replies(ctx: ApiContext, params: JSON) -> JSON:
     """A thread: its parent, then the replies, oldest first."""
-    conversation = _conversation(ctx, params)
+    conversation = _readable(ctx, params)
     parent = _message(ctx, conversation, required(params, "ts", "thread_not_found"))
     return _page([parent, *parent.replies], params)
 
@@ -604,6 +628,7 @@ METHODS: dict[str, Method] = {
     "conversations.info": conversations_info,
     "conversations.members": conversations_members,
     "conversations.history": conversations_history,
+    "conversations.join": conversations_join,
     "conversations.replies": conversations_replies,
     "users.info": users_info,
     "users.list": users_list,

@@ -26,6 +26,8 @@ class Fault:
     retry_after: float | None = None
     times: int | None = 1
     match: Mapping[str, str] = field(default_factory=dict)
+    # Carry the call out, then answer the error: an answer lost on Slack's side.
+    carried_out: bool = False
 
     def applies(self, method: str, params: JSON) -> bool:
         if self.times is not None and self.times <= 0:

@@ -51,6 +51,7 @@ _SCOPES: Final = ",".join(
         "users:read",
         "usergroups:read",
         "channels:read",
+        "channels:join",
         "groups:read",
     )
 )
@@ -234,11 +235,13 @@ class SlackEmulator:
         retry_after: float = 1,
         times: int | None = 1,
         match: dict[str, str] | None = None,
+        carried_out: bool = False,
     ) -> Fault:
         """Fail the next `times` calls of `method` ("*" for any, "response_url" too).
 
         status=429 answers `ratelimited` with Retry-After; 5xx answers `internal_error`;
         `error` alone answers HTTP 200 with ok=false, like Slack's own errors.
+        `carried_out` does the call all the same (a 5xx whose message was posted).
         """
         if status is None and error is None:
             raise ValueError("give a status, an error, or both")
@@ -252,6 +255,7 @@ class SlackEmulator:
             retry_after=retry_after if status == 429 else None,
             times=times,
             match=dict(match or {}),
+            carried_out=carried_out,
         )
         self.faults.add(fault)
         return fault
@@ -532,7 +536,7 @@ class SlackEmulator:
         if workspace is None:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         fault = self.faults.take(method, params)
-        if fault is not None:
+        if fault is not None and not fault.carried_out:
             return fault.answer()
         if method == "chat.postMessage" and self._too_soon(workspace, params):
             return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"}
@@ -543,6 +547,8 @@ class SlackEmulator:
         if method == "chat.postMessage" and body.get("ok"):
             key = (workspace.team_id, str(body["channel"]))
             self._post_times.setdefault(key, []).append(time.monotonic())
+        if fault is not None:
+            return fault.answer()
         headers = {"X-OAuth-Scopes": _SCOPES} if method == "auth.test" else {}
         return 200, body, headers
 

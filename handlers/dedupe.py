@@ -1,20 +1,27 @@
-"""A global middleware: an event whose id was already handled is acknowledged and dropped."""
+"""Global middleware: an event whose id, or a command or interaction whose trigger_id, was
+already received is acknowledged and dropped; a new command or interaction is recorded
+durably before its ack (bot/slack_requests.py)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
+from bot import slack_requests
 from bot.runtime import Runtime
 from bot.slack_events import first_sight
 
 
 def register(app: AsyncApp, runtime: Runtime) -> None:
     async def drop_repeats(
+        req: AsyncBoltRequest,
         body: dict[str, Any],
+        context: dict[str, Any],
         next: Callable[[], Awaitable[None]],
     ) -> BoltResponse | None:
         event_id = body.get("event_id")
@@ -24,7 +31,21 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             )
             if not fresh:
                 return BoltResponse(status=200, body="")
+        elif (key := slack_requests.key_of(body, context.get("team_id"))) is not None:
+            if context.get(slack_requests.RECOVERED) != key and not await _receive(
+                runtime, req, key
+            ):
+                return BoltResponse(status=200, body="")  # a replay: done once already
+            context[slack_requests.REQUEST] = key
         await next()
         return None
 
     app.use(drop_repeats)
+
+
+async def _receive(runtime: Runtime, req: AsyncBoltRequest, key: slack_requests.RequestKey) -> bool:
+    if req.mode == slack_requests.SOCKET_MODE:
+        raw, content_type = json.dumps(req.body), slack_requests.SOCKET_MODE
+    else:
+        raw, content_type = req.raw_body, req.content_type or ""
+    return await slack_requests.receive(runtime, key, body=raw, content_type=content_type)

@@ -8,6 +8,7 @@ would then see a 404 instead of the polite refusal.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,8 @@ from bot.acks import ack_then_wait
 from bot.errors import BatonError
 from bot.inflight import InFlight
 from bot.language import DefinitionError
+from bot.runtime import Runtime
+from bot.slack_requests import REQUEST, RequestKey, handling
 from bot.slack_text import clip, escape
 
 log = logging.getLogger("baton.handlers")
@@ -51,6 +54,15 @@ async def tell_error(args: AsyncArgs, error: Exception) -> None:
         await args.client.chat_postMessage(channel=user, text=text)
 
 
+def _kept(args: AsyncArgs) -> contextlib.AbstractAsyncContextManager[None]:
+    """The request's durable record (commands and interactions), held while the listener runs."""
+    key = args.context.get(REQUEST)
+    runtime = args.context.get("runtime")
+    if isinstance(key, RequestKey) and isinstance(runtime, Runtime):
+        return handling(runtime, key)
+    return contextlib.nullcontext()
+
+
 def listener(inflight: InFlight, function: Listener) -> Callable[[AsyncArgs], Awaitable[None]]:
     names = list(inspect.signature(function).parameters)
 
@@ -61,7 +73,7 @@ def listener(inflight: InFlight, function: Listener) -> Callable[[AsyncArgs], Aw
                 values[name] = args.context[name]
         if (ack := values.get("ack")) is not None:  # work after ack() waits for the answers
             values["ack"] = ack_then_wait(ack, args.context)
-        async with inflight.running():
+        async with inflight.running(), _kept(args):
             try:
                 await function(**values)
             except Exception as error:  # every listener failure ends as a message, not a 404

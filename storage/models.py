@@ -11,7 +11,7 @@ from typing import Any
 
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-from sqlalchemy import JSON, Column, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -343,6 +343,25 @@ class SlackEvent(SQLModel, table=True):
     event_id: str = Field(primary_key=True, max_length=64)
     team_id: str = Field(max_length=32)
     received_at: datetime = _utc(index=True)
+
+
+class SlackRequest(SQLModel, table=True):
+    """Slash commands and interactions, kept from before their ack until their listener has
+    run: a replay of one (same `trigger_id`) does nothing, and one whose process died after
+    the ack is run again, once, by the sweep."""
+
+    __tablename__ = "slack_request"
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    trigger_id: str = Field(primary_key=True, max_length=128)
+    body: str = Field(sa_type=Text)
+    content_type: str = Field(max_length=100)
+    received_at: datetime = _utc()
+    done_at: datetime | None = _utc(nullable=True, index=True)
+    # Wall time until which the worker running it owns it; after it the sweep takes it over.
+    claimed_by: str = Field(max_length=100)
+    claimed_until: datetime = _utc()
+    attempts: int = 1
 
 
 # Slack's OAuth installations, bots and states in slack_sdk's own schema (its stores read and

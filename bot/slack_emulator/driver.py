@@ -314,10 +314,11 @@ class SlackDriver:
         self,
         request: httpx.Request | None = None,
         *,
-        retry_num: int = 1,
+        retry_num: int | None = 1,
         retry_reason: str = "http_timeout",
     ) -> httpx.Response:
-        """Resends a request body unchanged (default: the last one), as a Slack retry does."""
+        """Resends a request body unchanged (default: the last one), as a Slack retry does
+        (with no retry_num, as a replay of the signed request does)."""
         request = request or self.last_request
         if request is None:
             raise LookupError("nothing sent yet")

@@ -29,6 +29,7 @@ from bot.outbox import Note
 from bot.runtime import Runtime
 from bot.slack_clients import SlackClients
 from bot.slack_limits import MethodLimits
+from bot.slack_requests import Ledger, recovery
 from bot.sweep import Sweeper, start_scheduler, stop_scheduler
 from bot.templates import Templates
 from bot.web import build_web, ops_routes, slack_routes
@@ -89,7 +90,7 @@ class Baton:
         await self.runtime.engine.dispose()
 
 
-def build_bolt(settings: Settings, runtime: Runtime) -> AsyncApp:
+def build_bolt(settings: Settings, runtime: Runtime, ledger: Ledger) -> AsyncApp:
     # With OAuth, each request's token comes from its workspace's installation, so the client
     # has none; one workspace gives Bolt its token. (A client as well as a token, which Bolt
     # also reads from an exported SLACK_BOT_TOKEN, makes it warn that the token goes unused.)
@@ -113,7 +114,7 @@ def build_bolt(settings: Settings, runtime: Runtime) -> AsyncApp:
 
     bolt.use(inject_runtime)
     bolt.use(slack_middleware(runtime.metrics))
-    dedupe.register(bolt, runtime)
+    dedupe.register(bolt, runtime, ledger)
     register_all(bolt, runtime.listeners)
     return bolt
 
@@ -155,9 +156,12 @@ def create_app(
     schedules.register(sweeper)
     register_integrations(sweeper)
     digests.register(sweeper, deliverer)
+    ledger = Ledger(runtime)
+    bolt = build_bolt(settings, runtime, ledger)
+    sweeper.on_tick("slack_requests", recovery(bolt, ledger))
     return Baton(
         runtime=runtime,
-        bolt=build_bolt(settings, runtime),
+        bolt=bolt,
         deliverer=deliverer,
         sweeper=sweeper,
         migrate_on_start=migrate_on_start,

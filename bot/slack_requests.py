@@ -14,25 +14,27 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
-from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import tuple_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
 from bot.runtime import Runtime
-from storage.db import unit_of_work
+from storage.db import is_postgres, unit_of_work
 from storage.models import SlackRequest
 
 log = logging.getLogger("baton.requests")
 
 REQUEST = "baton_request"  # the context key of the request's RequestKey
+LEDGER = "baton_ledger"  # the context key of the Ledger
 RECOVERED = "baton_recovered"  # set in the context of a request the sweep dispatches again
 LEASE_SECONDS = 20.0
 RENEW_SECONDS = LEASE_SECONDS / 4
@@ -50,51 +52,113 @@ def _lease_end(runtime: Runtime) -> datetime:
     return runtime.wall.now() + timedelta(seconds=LEASE_SECONDS)
 
 
-async def receive(runtime: Runtime, key: RequestKey, *, body: str, content_type: str) -> bool:
-    """Record the request; False when this trigger_id was already recorded (a replay)."""
-    now = runtime.wall.now()
-    row = SlackRequest(
-        team_id=key.team_id,
-        trigger_id=key.trigger_id,
-        body=body,
-        content_type=content_type,
-        received_at=now,
-        claimed_by=runtime.worker_id,
-        claimed_until=now + timedelta(seconds=LEASE_SECONDS),
-    )
-    try:
-        async with unit_of_work(runtime.sessions) as session:
-            session.add(row)
-    except IntegrityError:
-        return False
-    return True
+Item = TypeVar("Item")
+Outcome = TypeVar("Outcome")
 
 
-async def finish(runtime: Runtime, key: RequestKey) -> None:
-    async with unit_of_work(runtime.sessions) as session:
-        await session.exec(
-            update(SlackRequest)
-            .where(_is(key))
-            .values(done_at=runtime.wall.now())
-            .execution_options(synchronize_session=False)
-        )
+class GroupCommit(Generic[Item, Outcome]):
+    """Writes what concurrent callers ask for in one transaction: fifty people acting at once
+    cost one commit, not fifty queued for SQLite's write lock, so their acks stay fast."""
+
+    def __init__(self, write: Callable[[list[Item]], Awaitable[list[Outcome]]]) -> None:
+        self._write = write
+        self._waiting: list[tuple[Item, asyncio.Future[Outcome]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def __call__(self, item: Item) -> Outcome:
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        if self._writer is None or self._writer.done():
+            # It starts on the loop's next turn, by when the others of this moment are in.
+            self._writer = asyncio.create_task(self._write_all(), name="group-commit")
+        return await future
+
+    async def _write_all(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                outcomes = await self._write([item for item, _ in batch])
+            except Exception as error:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+            else:
+                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    if not future.done():
+                        future.set_result(outcome)
 
 
-@contextlib.asynccontextmanager
-async def handling(runtime: Runtime, key: RequestKey) -> AsyncIterator[None]:
-    """Hold the request's lease while its listener runs, and mark it done after (also when the
-    listener failed: its error was told to the user, and running it again would repeat it)."""
-    renewer = asyncio.create_task(_renew(runtime, key), name="request-lease")
-    try:
-        yield
-    finally:
-        renewer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await renewer
+class Ledger:
+    """The slack_request table as the middleware and the listeners use it."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._receive = GroupCommit(self._insert)
+        self._finish = GroupCommit(self._mark_done)
+
+    async def receive(self, key: RequestKey, *, body: str, content_type: str) -> bool:
+        """Record the request; False when this trigger_id was already recorded (a replay)."""
+        now = self.runtime.wall.now()
+        row = {
+            "team_id": key.team_id,
+            "trigger_id": key.trigger_id,
+            "body": body,
+            "content_type": content_type,
+            "received_at": now,
+            "claimed_by": self.runtime.worker_id,
+            "claimed_until": now + timedelta(seconds=LEASE_SECONDS),
+            "attempts": 1,
+        }
+        return await self._receive(row)
+
+    async def finish(self, key: RequestKey) -> None:
+        await self._finish(key)
+
+    @contextlib.asynccontextmanager
+    async def handling(self, key: RequestKey) -> AsyncIterator[None]:
+        """Hold the request's lease while its listener runs, and mark it done after (also when
+        the listener failed: its error was told to the user, and running it again would repeat
+        it)."""
+        renewer = asyncio.create_task(_renew(self.runtime, key), name="request-lease")
         try:
-            await finish(runtime, key)
-        except Exception:  # the sweep runs it again after the lease: better than losing it
-            log.exception("could not mark request %s done", key.trigger_id)
+            yield
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+            try:
+                await self.finish(key)
+            except Exception:  # the sweep runs it again after the lease: better than losing it
+                log.exception("could not mark request %s done", key.trigger_id)
+
+    async def _insert(self, rows: list[dict[str, Any]]) -> list[bool]:
+        dialect_insert = postgresql_insert if is_postgres(self.runtime.engine) else sqlite_insert
+        table = SlackRequest.__table__  # type: ignore[attr-defined]
+        async with unit_of_work(self.runtime.sessions) as session:
+            result = await session.exec(
+                dialect_insert(table)
+                .values(rows)
+                .on_conflict_do_nothing()
+                .returning(table.c.team_id, table.c.trigger_id)
+            )
+            inserted = {(team, trigger) for team, trigger in result.all()}
+        fresh: list[bool] = []
+        for row in rows:  # the same request twice in one batch: the first one is fresh
+            key = (row["team_id"], row["trigger_id"])
+            fresh.append(key in inserted)
+            inserted.discard(key)
+        return fresh
+
+    async def _mark_done(self, keys: list[RequestKey]) -> list[None]:
+        pairs = [(key.team_id, key.trigger_id) for key in keys]
+        async with unit_of_work(self.runtime.sessions) as session:
+            await session.exec(
+                update(SlackRequest)
+                .where(tuple_(col(SlackRequest.team_id), col(SlackRequest.trigger_id)).in_(pairs))
+                .values(done_at=self.runtime.wall.now())
+                .execution_options(synchronize_session=False)
+            )
+        return [None] * len(keys)
 
 
 async def _renew(runtime: Runtime, key: RequestKey) -> None:
@@ -168,7 +232,7 @@ def rebuilt(row: SlackRequest, signing_secret: str | None) -> AsyncBoltRequest:
     return AsyncBoltRequest(body=row.body, headers=headers, context=context)
 
 
-def recovery(bolt: AsyncApp) -> Any:
+def recovery(bolt: AsyncApp, ledger: Ledger) -> Any:
     """The sweep's tick job: dispatch again each request whose process died handling it."""
 
     async def recover(runtime: Runtime, _now: datetime) -> int:
@@ -179,7 +243,7 @@ def recovery(bolt: AsyncApp) -> Any:
             request = rebuilt(row, runtime.settings.SLACK_SIGNING_SECRET)
             response = await bolt.async_dispatch(request)
             if response.status == 404:  # no listener takes it: nothing will mark it done
-                await finish(runtime, key)
+                await ledger.finish(key)
             handled += 1
         return handled
 

@@ -17,7 +17,7 @@ from bot.runtime import Runtime
 from bot.slack_events import first_sight
 
 
-def register(app: AsyncApp, runtime: Runtime) -> None:
+def register(app: AsyncApp, runtime: Runtime, ledger: slack_requests.Ledger) -> None:
     async def drop_repeats(
         req: AsyncBoltRequest,
         body: dict[str, Any],
@@ -33,19 +33,22 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
                 return BoltResponse(status=200, body="")
         elif (key := slack_requests.key_of(body, context.get("team_id"))) is not None:
             if context.get(slack_requests.RECOVERED) != key and not await _receive(
-                runtime, req, key
+                ledger, req, key
             ):
                 return BoltResponse(status=200, body="")  # a replay: done once already
             context[slack_requests.REQUEST] = key
+            context[slack_requests.LEDGER] = ledger
         await next()
         return None
 
     app.use(drop_repeats)
 
 
-async def _receive(runtime: Runtime, req: AsyncBoltRequest, key: slack_requests.RequestKey) -> bool:
+async def _receive(
+    ledger: slack_requests.Ledger, req: AsyncBoltRequest, key: slack_requests.RequestKey
+) -> bool:
     if req.mode == slack_requests.SOCKET_MODE:
         raw, content_type = json.dumps(req.body), slack_requests.SOCKET_MODE
     else:
         raw, content_type = req.raw_body, req.content_type or ""
-    return await slack_requests.receive(runtime, key, body=raw, content_type=content_type)
+    return await ledger.receive(key, body=raw, content_type=content_type)

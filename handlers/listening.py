@@ -19,8 +19,7 @@ from bot.acks import ack_then_wait
 from bot.errors import BatonError
 from bot.inflight import InFlight
 from bot.language import DefinitionError
-from bot.runtime import Runtime
-from bot.slack_requests import REQUEST, RequestKey, handling
+from bot.slack_requests import LEDGER, REQUEST, Ledger, RequestKey
 from bot.slack_text import clip, escape
 
 log = logging.getLogger("baton.handlers")
@@ -57,9 +56,9 @@ async def tell_error(args: AsyncArgs, error: Exception) -> None:
 def _kept(args: AsyncArgs) -> contextlib.AbstractAsyncContextManager[None]:
     """The request's durable record (commands and interactions), held while the listener runs."""
     key = args.context.get(REQUEST)
-    runtime = args.context.get("runtime")
-    if isinstance(key, RequestKey) and isinstance(runtime, Runtime):
-        return handling(runtime, key)
+    ledger = args.context.get(LEDGER)
+    if isinstance(key, RequestKey) and isinstance(ledger, Ledger):
+        return ledger.handling(key)
     return contextlib.nullcontext()
 
 

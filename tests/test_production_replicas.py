@@ -27,7 +27,7 @@ from bot.ids import ActionId
 from bot.slack_emulator import Message, SlackDriver, SlackEmulator
 from storage.db import create_engine, session_factory, unit_of_work
 from storage.migrate import upgrade
-from storage.models import Outbox, Run
+from storage.models import Outbox, Run, SlackRequest
 from tests.databases import create_postgres_database, drop_postgres_database, require_postgres
 from tests.test_production_delivery import delivery_marks
 
@@ -319,6 +319,45 @@ async def test_a_replica_killed_mid_delivery_loses_and_doubles_nothing(fleet: Fl
     assert redrawn is not None and redrawn.edits
     assert len(emulator.messages("C0GENERAL")) == 1
     assert {row.state for row in await fleet.outbox()} == {"sent"}
+
+
+async def runs(fleet: Fleet) -> list[Run]:
+    async with unit_of_work(session_factory(fleet.engine)) as session:
+        return list((await session.exec(select(Run))).all())
+
+
+async def test_a_run_acknowledged_then_killed_is_started_once_after_restart(
+    fleet: Fleet,
+) -> None:
+    emulator = fleet.emulator
+    first, second = fleet.replicas
+    await second.terminate()
+    await fleet.command(0, TRIO, "U0ALICE", "C0GENERAL")
+    await fleet.quiet()
+
+    # Slack is slow to answer the lookup `run` makes before it starts anything: Dave's
+    # command is acknowledged (200), then the replica dies mid-way.
+    emulator.delay("users.info", 5.0, times=1)
+    slow = emulator.faults.delays[-1]
+    await fleet.command(0, "run trio", "U0DAVE", "C0GENERAL")
+    await seen(lambda: slow.times == 0)
+    await first.kill()
+    assert await runs(fleet) == []
+    assert emulator.ephemerals("U0DAVE") == []
+
+    # Restarted, it finds the request it acknowledged and never finished, and carries it out.
+    await first.start()
+    await seen(lambda: emulator.ephemerals("U0DAVE"), within=60)
+    await fleet.quiet()
+    assert [run.key for run in await runs(fleet)] == ["trio-1"]
+    (started,) = emulator.ephemerals("U0DAVE")
+    assert "Started `trio-1`" in started.text
+    assert len(emulator.messages("C0GENERAL")) == 1
+    for person in ("U0ALICE", "U0BOB", "U0CAROL"):
+        assert len(emulator.dm(person)) == 1
+    async with unit_of_work(session_factory(fleet.engine)) as session:
+        (kept,) = (await session.exec(select(SlackRequest).where(SlackRequest.attempts == 2))).all()
+    assert kept.done_at is not None and kept.claimed_by == first.worker_id
 
 
 async def test_sigterm_finishes_in_flight_deliveries(fleet: Fleet) -> None:

@@ -1,7 +1,7 @@
 """Slack requests kept from before their ack until handled (replays and crash recovery).
 
 Revision ID: c4f1a2b3d5e6
-Revises: 5d1e0c7a9b42
+Revises: 9c4f2a7d3e18
 Create Date: 2026-12-05 14:10:00
 """
 

@@ -33,8 +33,9 @@ from storage.models import SLACK_BOTS, SLACK_INSTALLATIONS, SLACK_OAUTH_STATES, 
 log = logging.getLogger("baton.installations")
 
 # What Baton asks for when installed; manifest.yml declares the same (a test keeps them equal).
-# The history scopes let the deliverer check, after a crash, whether a message already went out;
-# the read scopes let a `#channel` argument be checked against the caller's membership.
+# The history scopes let the deliverer check, after a crash, whether a message already went out
+# (joining a public channel first, channels:join, where it is not a member); the read scopes
+# let a `#channel` argument be checked against the caller's membership.
 BOT_SCOPES = (
     "commands",
     "chat:write",
@@ -42,6 +43,7 @@ BOT_SCOPES = (
     "im:write",
     "im:history",
     "channels:history",
+    "channels:join",
     "groups:history",
     "channels:read",
     "groups:read",

@@ -35,7 +35,7 @@ from bot.render.runs import run_card, step_lines
 from bot.replies import Reply
 from bot.runs import RunRequest
 from bot.runtime import Runtime
-from bot.slack_text import escape, plural, when
+from bot.slack_text import clip, escape, plural, when
 from bot.states import OPEN_STATES, StepAction
 from bot.steps import StepChange, change_step
 from handlers.requests import SlashRequest, Subcommand
@@ -73,7 +73,8 @@ async def _deadline(
             "run", f"`by {spelled}`: that deadline{meaning} has passed; give a later date."
         ) from None
     except ValueError as exc:
-        raise usage_error("run", f"`by`: {escape(str(exc))}.") from None
+        typed = escape(clip(words[0], 80)) if words else ""
+        raise usage_error("run", f"`by {typed}`: {escape(str(exc))}.") from None
     return until.at, rest
 
 

@@ -81,6 +81,29 @@ def step_buttons(ref: StepRef, labels: list[tuple[str, ActionId, str | None]]) -
     )
 
 
+class _Packer:
+    """Lines packed in order into sections of at most `budget` characters (joined by newlines),
+    at most `max_blocks` of them; the one packing loop behind every listing."""
+
+    def __init__(self, budget: int, max_blocks: int, first: list[str] | None = None) -> None:
+        self.budget = budget
+        self.max_blocks = max_blocks
+        self.sections: list[list[str]] = [list(first or [])]
+        self._size = sum(len(line) + 1 for line in self.sections[0]) - 1
+
+    def add(self, line: str) -> bool:
+        """Place `line`, opening a new section when the current one is full; False (and
+        nothing placed) when every section allowed is full."""
+        if self.sections[-1] and self._size + 1 + len(line) > self.budget:
+            if len(self.sections) == self.max_blocks:
+                return False
+            self.sections.append([])
+            self._size = -1
+        self.sections[-1].append(line)
+        self._size += 1 + len(line)
+        return True
+
+
 def listing(
     items: Iterable[T],
     total: int,
@@ -95,23 +118,15 @@ def listing(
     at most 3000 characters. Items are rendered only as far as they are shown; whatever does
     not fit (by count or by size) is summarised by `more(n)` on the last line."""
     budget = SECTION_TEXT - MORE_TEXT - 1  # the "and N more" line always has room
-    sections: list[list[str]] = [[clip(heading, HEADING_TEXT)] if heading else []]
-    size = len(sections[0][0]) if heading else -1
+    packer = _Packer(budget, max_blocks, [clip(heading, HEADING_TEXT)] if heading else [])
+    sections = packer.sections
     shown = 0
     for item in items:
         if shown == max_lines:
             break
         line = clip(render(item), LINE_TEXT)
-        if not line:
-            shown += 1
-            continue
-        if sections[-1] and size + 1 + len(line) > budget:
-            if len(sections) == max_blocks:
-                break
-            sections.append([])
-            size = -1
-        sections[-1].append(line)
-        size += 1 + len(line)
+        if line and not packer.add(line):
+            break
         shown += 1
     if total > shown:
         sections[-1].append(clip(more(total - shown), MORE_TEXT))
@@ -129,20 +144,13 @@ def latest_listing(
     under an optional heading; the older lines left out are counted by `older(n)` right under
     it. For logs, where what happened last matters most."""
     budget = SECTION_TEXT - HEADING_TEXT - MORE_TEXT - 2  # room for the heading and the count
-    sections: list[list[str]] = [[]]
-    size = -1
+    packer = _Packer(budget, max_blocks)
     kept = 0
     for item in reversed(lines):
-        line = clip(item, LINE_TEXT)
-        if sections[-1] and size + 1 + len(line) > budget:
-            if len(sections) == max_blocks:
-                break
-            sections.append([])
-            size = -1
-        sections[-1].append(line)
-        size += 1 + len(line)
+        if not packer.add(clip(item, LINE_TEXT)):
+            break
         kept += 1
-    ordered = [part[::-1] for part in reversed(sections)]
+    ordered = [part[::-1] for part in reversed(packer.sections)]
     top = [clip(heading, HEADING_TEXT)] if heading else []
     if kept < len(lines):
         top.append(clip(older(len(lines) - kept), MORE_TEXT))
@@ -164,20 +172,14 @@ def code_listing(
     get zero-width spaces between them, so none ends its block early."""
     head = clip(heading, HEADING_TEXT) + "\n" if heading else ""
     budget = SECTION_TEXT - len(head) - 2 * len(FENCE) - 2 - MORE_TEXT - 1  # 2: see _code
-    chunks: list[list[str]] = [[]]
-    size = -1
+    packer = _Packer(budget, max_blocks)
     shown = 0
     for item in lines:
         line = clip(_BACKTICKS.sub("`" + ZERO_WIDTH, item), budget)  # so it ends no block
-        if chunks[-1] and size + 1 + len(line) > budget:
-            if len(chunks) == max_blocks:
-                break
-            chunks.append([])
-            size = -1
-        chunks[-1].append(line)
-        size += 1 + len(line)
+        if not packer.add(line):
+            break
         shown += 1
-    texts = [FENCE + _code("\n".join(chunk)) + FENCE for chunk in chunks if chunk]
+    texts = [FENCE + _code("\n".join(chunk)) + FENCE for chunk in packer.sections if chunk]
     if texts:
         texts[0] = head + texts[0]
     elif head:

@@ -28,3 +28,7 @@ class Forbidden(BatonError):
 
 class Conflict(BatonError):
     """The thing changed under the user (a second click, a stale button, a race)."""
+
+
+class NameTaken(Conflict):
+    """A workflow was to be created under a name someone else took in the meantime."""

@@ -86,10 +86,12 @@ class StepRef(_Value):
 
 
 class WorkflowRef(_Value):
-    """The builder modal's metadata: which workflow it edits (None for a new one)."""
+    """The builder modal's metadata: which workflow it edits (None for a new one), and
+    whether it was opened by `new` (saving it then only ever creates)."""
 
     name: str | None = None
     channel: str = ""
+    new: bool | None = None
 
 
 # A button value holds at most 2000 characters: room for this many timer ids, and no more is

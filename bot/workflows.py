@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from bot import audit
 from bot.command_line import suggest
-from bot.errors import Conflict, NotFound
+from bot.errors import Conflict, NameTaken, NotFound
 from bot.language import (
     Assignee,
     AssigneeKind,
@@ -124,10 +124,16 @@ def _access_ids(people: tuple[Assignee, ...]) -> list[str]:
 
 
 async def define(
-    runtime: Runtime, actor: Actor, defn: WorkflowDef, *, tell_author: bool = False
+    runtime: Runtime,
+    actor: Actor,
+    defn: WorkflowDef,
+    *,
+    tell_author: bool = False,
+    only_new: bool = False,
 ) -> Defined:
     """Create the workflow, or add a version to one the actor may edit. `tell_author` DMs the
-    author a confirmation (modals have no other place to say it)."""
+    author a confirmation (modals have no other place to say it). `only_new` (the builder's
+    "New workflow") refuses, changing nothing, when the name exists by the time it saves."""
     now = runtime.clock.now()
     defn = await resolve_mentions(runtime, actor.team_id, defn)
     async with unit_of_work(runtime.sessions) as session:
@@ -146,6 +152,8 @@ async def define(
             session, team_id=actor.team_id, name=defn.name, archived=True
         )
         created = workflow is None or workflow.archived_at is not None
+        if only_new and not created:
+            raise _name_taken(defn.name)
         if workflow is None:
             # Insert-or-ignore: whoever defines the name first owns it; a second definer at
             # the same moment is then checked as an editor like anyone else.
@@ -168,6 +176,8 @@ async def define(
                 session, team_id=actor.team_id, name=defn.name, archived=True
             )
             assert workflow is not None
+            if not mine and only_new:
+                raise _name_taken(defn.name)
             if not mine:
                 require_editor(actor, workflow)
         else:
@@ -220,6 +230,14 @@ async def define(
     if tell_author:
         runtime.outbox_signal.set()
     return Defined(workflow, number, created, defn)
+
+
+def _name_taken(name: str) -> NameTaken:
+    return NameTaken(
+        f"Someone created a workflow named {name} while this form was open, so nothing was "
+        f"saved. Cancel, and change theirs with /baton edit {name}, or start again with "
+        "/baton new and another name."
+    )
 
 
 async def get_definition(runtime: Runtime, team_id: str, name: str) -> tuple[Workflow, WorkflowDef]:

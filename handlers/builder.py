@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncApp
 from bot import workflows
 from bot.channel_access import ChannelRefused, require_member
 from bot.command_line import check_workflow_name, usage_error
-from bot.errors import BatonError, NotFound
+from bot.errors import BatonError, NameTaken, NotFound
 from bot.ids import BlockId, CallbackId, InputId, WorkflowRef
 from bot.inflight import InFlight
 from bot.language import (
@@ -51,7 +51,7 @@ async def new(runtime: Runtime, request: SlashRequest) -> Reply:
     existing = await workflows.list_workflows(runtime, request.team_id)
     if any(workflow.name == name for workflow, _ in existing):  # a blank builder would replace it
         return Reply(f"`{name}` already exists: `/baton edit {name}` changes it.")
-    ref = WorkflowRef(name=name, channel=request.channel_id)
+    ref = WorkflowRef(name=name, channel=request.channel_id, new=True)
     return await _open(runtime, request, builder_modal(ref))
 
 
@@ -141,6 +141,7 @@ async def submit_builder(ack: Ack, body: dict[str, Any], runtime: Runtime) -> No
         submission,
         ref.channel,
         (BlockId.STEPS, BlockId.CHANNEL),
+        bool(ref.new),
         lambda: replace(
             parse_text(
                 ref.name or "",
@@ -184,7 +185,7 @@ async def submit_import(ack: Ack, body: dict[str, Any], runtime: Runtime) -> Non
     ref = WorkflowRef.decode(submission.private_metadata)
     text = submission.text(BlockId.YAML, InputId.TEXT)
     fields = (BlockId.YAML, BlockId.YAML)  # an imported `channel:` is part of the YAML
-    await _save(ack, runtime, submission, ref.channel, fields, lambda: parse_yaml(text))
+    await _save(ack, runtime, submission, ref.channel, fields, False, lambda: parse_yaml(text))
 
 
 async def _check_channel(
@@ -218,17 +219,23 @@ async def _save(
     submission: ViewSubmission,
     opened_in: str,
     fields: tuple[BlockId, BlockId],
+    only_new: bool,
     parse: Callable[[], WorkflowDef],
 ) -> None:
     # Problems go back into the modal, next to the text that has them: the modal stays open.
     # `fields`: where the definition's problems go, and where a refused channel's go.
+    # `only_new`: the builder's "New workflow", which must not replace a workflow someone
+    # created meanwhile (its name is refused next to the title, the first field).
     field, channel_field = fields
     picked = channel_field == BlockId.CHANNEL
     try:
         defn = parse()
         await _check_channel(runtime, submission, opened_in, defn, picked)
         actor = await actor_for(runtime, submission.team_id, submission.user_id)
-        await workflows.define(runtime, actor, defn, tell_author=True)
+        await workflows.define(runtime, actor, defn, tell_author=True, only_new=only_new)
+    except NameTaken as error:
+        await ack(response_action="errors", errors={BlockId.TITLE.value: str(error)})
+        return
     except DefinitionError as error:
         await ack(response_action="errors", errors={field.value: _problems(error)})
         return

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -150,7 +149,7 @@ def create_app(
     settings.require_slack()
     runtime = build_runtime(settings, clock or SystemClock(), paced=channel_interval > 0)
     deliverer = Deliverer(runtime, channel_interval=channel_interval)
-    deliverer.handle(Note.HOME, functools.partial(publish_home, runtime))
+    deliverer.handle(Note.HOME, publish_home)
     sweeper = Sweeper(runtime)
     reminders.register(sweeper, deliverer)
     schedules.register(sweeper)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
+from bot.delivery import Delivery
 from bot.outbox import Note, enqueue, home_conversation
 from bot.render.home import home_view
 from bot.runtime import Runtime
 from bot.states import OPEN_STATES, RunState
 from storage.db import unit_of_work
-from storage.models import Outbox, Run, StepRun
+from storage.models import Run, StepRun
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +98,8 @@ async def request_home(runtime: Runtime, team_id: str, user_id: str) -> None:
     runtime.outbox_signal.set()
 
 
-async def publish_home(runtime: Runtime, client: AsyncWebClient, row: Outbox) -> None:
+async def publish_home(delivery: Delivery) -> None:
+    runtime, row, client = delivery.runtime, delivery.row, delivery.client
     user_id = str(row.payload["user_id"])
     view = home_view(runtime.templates, await plate(runtime, row.team_id, user_id), user_id)
     await client.views_publish(user_id=user_id, view=view)

@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.delivery import Deliverer
+from bot.delivery import Deliverer, Delivery
 from bot.directory import PERSON_TTL, save_person
 from bot.errors import BatonError
 from bot.ids import MAX_SNOOZE_IDS, ActionId, StepRef, TimerRef
@@ -272,11 +271,10 @@ class Due:
 _ORDER = {"escalation": 0, "repeat": 1, "overdue": 1, "due_soon": 2}
 
 
-async def deliver_reminder(
-    runtime: Runtime, deliverer: Deliverer, client: AsyncWebClient, row: Outbox
-) -> None:
+async def deliver_reminder(delivery: Delivery) -> None:
     """Render the message from the database as it is now: reminders whose step finished in
     the meantime are left out, and nothing is sent when none is left."""
+    runtime, row = delivery.runtime, delivery.row
     user_id = str(row.payload["user_id"])
     ids = [int(i) for i in row.payload.get("timer_ids", [])]
     async with unit_of_work(runtime.sessions) as session:
@@ -292,7 +290,7 @@ async def deliver_reminder(
     if not due:
         return
     text, blocks = reminder_message(runtime.templates.macros(TEMPLATE), due)
-    await deliverer.post(client, user_id, text=text, blocks=blocks)
+    await delivery.post(user_id, text=text, blocks=blocks)
 
 
 TEMPLATE = "reminder.j2"
@@ -466,9 +464,4 @@ def register(sweeper: Sweeper, deliverer: Deliverer) -> None:
         sweeper.on_timer(kind, fire_reminder)
     sweeper.on_tick("release_reminders", release_reminders)
     sweeper.on_timer("wait", finish_wait)
-    runtime = sweeper.runtime
-
-    async def deliver(client: AsyncWebClient, row: Outbox) -> None:
-        await deliver_reminder(runtime, deliverer, client, row)
-
-    deliverer.handle(Note.REMINDER, deliver)
+    deliverer.handle(Note.REMINDER, deliver_reminder)

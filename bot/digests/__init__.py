@@ -4,7 +4,7 @@ the digest itself and the insight behind it (projected finishes, risk, bottlenec
 from __future__ import annotations
 
 from bot.delivery import Deliverer
-from bot.digests.delivery import digest_handler
+from bot.digests.delivery import deliver_digest
 from bot.digests.firing import fire_due_digests
 from bot.outbox import Note
 from bot.sweep import Sweeper
@@ -13,4 +13,4 @@ from bot.sweep import Sweeper
 def register(sweeper: Sweeper, deliverer: Deliverer) -> None:
     """Fire due subscriptions on every sweep; deliver digest notes as they stand then."""
     sweeper.on_tick("digests", fire_due_digests)
-    deliverer.handle(Note.DIGEST, digest_handler(deliverer))
+    deliverer.handle(Note.DIGEST, deliver_digest)

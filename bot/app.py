@@ -31,6 +31,7 @@ from bot.slack_limits import MethodLimits
 from bot.slack_requests import Ledger, recovery
 from bot.sweep import Sweeper, start_scheduler, stop_scheduler
 from bot.templates import Templates
+from bot.timers import Timer
 from bot.web import build_web, ops_routes, slack_routes
 from handlers import dedupe, register_all
 from storage.db import create_engine, session_factory
@@ -118,15 +119,18 @@ def build_bolt(settings: Settings, runtime: Runtime, ledger: Ledger) -> AsyncApp
     return bolt
 
 
-def build_runtime(settings: Settings, clock: Clock, *, paced: bool = True) -> Runtime:
+def build_runtime(
+    settings: Settings, clock: Clock, *, paced: bool = True, timer: Timer | None = None
+) -> Runtime:
     """The services' shared state, also used alone by the CLI's database commands.
 
-    `paced=False` (tests against the emulator) drops the per-method rate tiers.
+    `paced=False` (tests against the emulator) drops the per-method rate tiers; `timer` is
+    what they keep time and wait on (default: the process's monotonic seconds).
     """
     engine = create_engine(settings.BATON_DATABASE_URL)
     sessions = session_factory(engine)
     tokens = installation_tokens(settings, engine, sessions, clock)
-    slack = SlackClients(settings, tokens, limits=MethodLimits() if paced else None)
+    slack = SlackClients(settings, tokens, limits=MethodLimits(timer) if paced else None)
     return Runtime(
         settings=settings,
         clock=clock,
@@ -145,10 +149,14 @@ def create_app(
     clock: Clock | None = None,
     migrate_on_start: bool = True,
     channel_interval: float = 1.0,
+    timer: Timer | None = None,
 ) -> Baton:
+    """`channel_interval=0` (tests against the emulator) paces nothing, unless a `timer` (a
+    test's ManualTimer) is given: Slack's method tiers then keep time on it."""
     settings.require_slack()
-    runtime = build_runtime(settings, clock or SystemClock(), paced=channel_interval > 0)
-    deliverer = Deliverer(runtime, channel_interval=channel_interval)
+    paced = channel_interval > 0 or timer is not None
+    runtime = build_runtime(settings, clock or SystemClock(), paced=paced, timer=timer)
+    deliverer = Deliverer(runtime, channel_interval=channel_interval, timer=timer)
     deliverer.handle(Note.HOME, publish_home)
     sweeper = Sweeper(runtime)
     reminders.register(sweeper, deliverer)

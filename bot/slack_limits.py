@@ -1,7 +1,7 @@
 """Slack's rate limits for Web API methods other than chat.postMessage, kept per process.
 
 chat.postMessage is limited per channel (about one a second) and every replica shares that
-pace through the database (bot/delivery.py). The other methods Baton calls are limited per
+pace through the database (bot/delivery/pacing.py). The other methods Baton calls are limited per
 workspace by their tier, in calls per minute; each process keeps to the tier and pauses a
 method after a 429 until its Retry-After. Several replicas together may still exceed a tier:
 Slack then answers 429 and the notification is retried after its Retry-After.
@@ -9,10 +9,7 @@ Slack then answers 429 and the notification is retried after its Retry-After.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 
 from aiohttp import ClientConnectorError
@@ -24,6 +21,8 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+from bot.timers import MonotonicTimer, Timer
 
 # Calls per minute per workspace (https://api.slack.com/apis/rate-limits): tier 2 is 20,
 # tier 3 is 50, tier 4 is 100. Methods not listed are taken as tier 3.
@@ -61,10 +60,11 @@ def retry_after(error: SlackApiError) -> float | None:
 
 
 class MethodLimits:
-    """At most a tier's calls per minute per (workspace token, method), and a pause after 429."""
+    """At most a tier's calls per minute per (workspace token, method), and a pause after 429.
+    Time and waiting come from `timer` (tests move it by hand)."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
+    def __init__(self, timer: Timer | None = None) -> None:
+        self._timer = timer or MonotonicTimer()
         self._calls: dict[tuple[str, str], deque[float]] = {}
         self._paused_until: dict[tuple[str, str], float] = {}
 
@@ -74,7 +74,7 @@ class MethodLimits:
         key = (token, method)
         limit = PER_MINUTE.get(method, DEFAULT_PER_MINUTE)
         while True:
-            now = self._clock()
+            now = self._timer.time()
             wait = self._paused_until.get(key, 0.0) - now
             calls = self._calls.setdefault(key, deque())
             while calls and now - calls[0] >= WINDOW:
@@ -84,11 +84,11 @@ class MethodLimits:
                 return
             if wait <= 0:
                 wait = calls[0] + WINDOW - now
-            await asyncio.sleep(wait)
+            await self._timer.sleep(wait)
 
     def pause(self, token: str, method: str, seconds: float) -> None:
         key = (token, method)
-        until = self._clock() + seconds
+        until = self._timer.time() + seconds
         self._paused_until[key] = max(self._paused_until.get(key, 0.0), until)
 
 

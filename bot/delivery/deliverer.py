@@ -36,6 +36,7 @@ from bot.errors import NotFound
 from bot.logs import log_context
 from bot.outbox import Note
 from bot.runtime import Runtime
+from bot.timers import Timer, WallTimer
 from storage.db import unit_of_work
 from storage.models import Outbox
 from storage.workspaces import installed
@@ -47,11 +48,15 @@ MAX_BATCHES = 16
 
 
 class Deliverer:
-    def __init__(self, runtime: Runtime, *, channel_interval: float = 1.0) -> None:
+    def __init__(
+        self, runtime: Runtime, *, channel_interval: float = 1.0, timer: Timer | None = None
+    ) -> None:
+        """`timer` paces the posts into each channel (default: the runtime's wall clock)."""
         self.runtime = runtime
         self.channel_interval = channel_interval  # Slack: about one message a second a channel
         self._queue = LeasedQueue(runtime)
-        self._pacing = ChannelPacing(runtime, self._queue, channel_interval)
+        self._timer = timer or WallTimer(runtime.wall)
+        self._pacing = ChannelPacing(runtime, self._queue, channel_interval, self._timer)
         self._poster = Poster(runtime, self._pacing)
         self._outcomes = Outcomes(runtime, self._queue)
         self._stopping = asyncio.Event()
@@ -197,7 +202,7 @@ class Deliverer:
         except LeaseLost as exc:
             log.warning("%s; leaving it to its new holder", exc)
         except Deferred as exc:
-            delay = exc.until - self._queue.epoch()
+            delay = exc.until - self._timer.time()
             await outcomes.retry(attempt, "channel paced", delay, counts=False)
         except SlackApiError as exc:
             await outcomes.failed(attempt, exc)

@@ -8,7 +8,6 @@ every replica. Other methods keep to their tier per process (bot/slack_limits.py
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, case, tuple_, update
@@ -20,6 +19,7 @@ from bot.delivery.attempt import Attempt, Deferred, LeaseLost
 from bot.delivery.coalescer import Coalescer
 from bot.delivery.queue import CLAIM_WINDOW, LeasedQueue
 from bot.runtime import Runtime
+from bot.timers import Timer
 from storage.db import is_postgres, unit_of_work
 from storage.models import ChannelPace
 
@@ -30,9 +30,13 @@ PACE_MARGIN = 0.1
 
 
 class ChannelPacing:
-    def __init__(self, runtime: Runtime, queue: LeasedQueue, channel_interval: float) -> None:
+    def __init__(
+        self, runtime: Runtime, queue: LeasedQueue, channel_interval: float, timer: Timer
+    ) -> None:
         self.runtime = runtime
         self._queue = queue
+        # Epoch seconds, as the slots shared in the database are; waits are on it too.
+        self._timer = timer
         # Posts reserved a second apart may reach Slack a little closer together (network
         # jitter), so slots are a little wider; 0 (tests against the emulator) paces nothing.
         self._spacing = channel_interval + PACE_MARGIN if channel_interval > 0 else 0.0
@@ -47,32 +51,31 @@ class ChannelPacing:
         slot = attempt.reserved.pop(channel, None)
         if isinstance(slot, Deferred):
             raise slot
-        if slot is not None and self._spacing and self._queue.epoch() - slot > CLAIM_WINDOW:
+        if slot is not None and self._spacing and self._timer.time() - slot > CLAIM_WINDOW:
             slot = None  # reserved with the claim, too long ago for the post to keep to it
         if slot is None:
             slot = await self._slots((attempt, channel))
-        wait = slot - self._queue.epoch()
+        wait = slot - self._timer.time()
         if wait > 0:
-            await asyncio.sleep(wait)
+            await self._timer.sleep(wait)
             # A post before ours may have met a 429 while we waited: its Retry-After holds.
             until = await self._pauses((attempt.row.team_id, channel))
-            if until > self._queue.epoch():
+            if until > self._timer.time():
                 raise Deferred(until)
         await self._keep_gap(attempt.row.team_id, channel)
 
     async def _keep_gap(self, team_id: str, channel: str) -> None:
         """A reserved slot is kept even when the post before it went out late (a busy event
         loop wakes sleepers late): this process's posts into a channel stay a slot apart."""
-        loop = asyncio.get_running_loop()
         key = (team_id, channel)
         last = self._last_post.get(key)
-        if last is not None and (wait := last + self._spacing - loop.time()) > 0:
-            await asyncio.sleep(wait)
-        self._last_post[key] = loop.time()
+        if last is not None and (wait := last + self._spacing - self._timer.time()) > 0:
+            await self._timer.sleep(wait)
+        self._last_post[key] = self._timer.time()
 
     async def pause_channel(self, team_id: str, channel: str, seconds: float) -> None:
         """Slack said 429: no replica posts into this channel before Retry-After."""
-        until = self._queue.epoch() + seconds
+        until = self._timer.time() + seconds
         pace = col(ChannelPace.next_post_at)
         paused = col(ChannelPace.paused_until)
         async with unit_of_work(self.runtime.sessions) as session:
@@ -113,7 +116,7 @@ class ChannelPacing:
         write lock is held; PostgreSQL locks the rows in key order."""
         if not places:
             return []
-        now = self._queue.epoch()
+        now = self._timer.time()
         keys = sorted(set(places))
         query = (
             select(

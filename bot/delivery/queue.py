@@ -73,9 +73,6 @@ class LeasedQueue:
     def idle(self) -> bool:
         return self._open_batches == 0
 
-    def epoch(self) -> float:
-        return self.runtime.wall.now().timestamp()
-
     def lease_end(self) -> datetime:
         return self.runtime.wall.now() + timedelta(seconds=LEASE_SECONDS)
 

@@ -52,22 +52,34 @@ class ManualTimer:
 
     def __init__(self, clock: ManualClock) -> None:
         self._clock = clock
-        self._moved = asyncio.Condition()
-        self.sleepers = 0
+        self._changed = asyncio.Condition()
+        self._deadlines: list[float] = []
+
+    @property
+    def sleepers(self) -> int:
+        """Sleepers still waiting for the clock (not those an advance has woken)."""
+        now = self.time()
+        return sum(deadline > now for deadline in self._deadlines)
 
     def time(self) -> float:
         return self._clock.now().timestamp()
 
     async def sleep(self, seconds: float) -> None:
         deadline = self.time() + seconds
-        async with self._moved:
-            self.sleepers += 1
+        async with self._changed:
+            self._deadlines.append(deadline)
+            self._changed.notify_all()
             try:
-                await self._moved.wait_for(lambda: self.time() >= deadline)
+                await self._changed.wait_for(lambda: self.time() >= deadline)
             finally:
-                self.sleepers -= 1
+                self._deadlines.remove(deadline)
+
+    async def sleeping(self) -> None:
+        """Until someone waits for the clock to move."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.sleepers > 0)
 
     async def advance(self, seconds: float) -> None:
-        async with self._moved:
+        async with self._changed:
             self._clock.advance(timedelta(seconds=seconds))
-            self._moved.notify_all()
+            self._changed.notify_all()

@@ -5,6 +5,7 @@ waiting for it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,16 +23,23 @@ from storage.models import Run
 from tests.stack import SIGNING_SECRET, START, Stack, make_settings
 from tests.test_delivery_flow_e2e import CHAIN, card, click, dm_for
 
+QUEUED = 200
+
 
 @asynccontextmanager
-async def tiered_stack(database_url: str) -> AsyncIterator[tuple[Stack, ManualTimer]]:
-    """The stack with Slack's method tiers kept, on a timer of its own (the business clock
-    stays where it is)."""
+async def tiered_stack(
+    database_url: str, *, channel_interval: float = 0.0
+) -> AsyncIterator[tuple[Stack, ManualTimer]]:
+    """The stack with Slack's method tiers kept (and, given an interval, its pace per channel),
+    on a timer of its own (the business clock stays where it is)."""
     async with SlackEmulator.default() as emulator:
         clock = ManualClock(START)
         timer = ManualTimer(ManualClock(START))
         baton = create_app(
-            make_settings(emulator, database_url), clock=clock, channel_interval=0.0, timer=timer
+            make_settings(emulator, database_url),
+            clock=clock,
+            channel_interval=channel_interval,
+            timer=timer,
         )
         server = await start_server(baton.web)
         driver = SlackDriver(f"http://127.0.0.1:{server.port}", SIGNING_SECRET, emulator)
@@ -90,3 +98,59 @@ async def test_a_step_dm_goes_while_the_minutes_chat_update_budget_is_spent(
         assert any("1/2 done" in str(c.params.get("text")) for c in later)
         assert card(stack).ts == run.card_ts
         assert len([m for m in stack.emulator.dm("bob") if "Second thing" in m.text]) == 1
+
+
+async def test_the_app_home_is_published_while_200_paced_dms_for_that_person_wait(
+    database_url: str,
+) -> None:
+    # Posts into a channel (a DM too) go a second apart, on the test's timer.
+    async with tiered_stack(database_url, channel_interval=1.0) as (stack, timer):
+        await stack.command(CHAIN, user="U0ALICE")
+        await stack.command("run chain", user="U0ALICE")
+        async with unit_of_work(stack.baton.runtime.sessions) as session:
+            run = (await session.exec(select(Run))).one()
+            for n in range(QUEUED):
+                enqueue(
+                    session,
+                    stack.clock,
+                    team_id=run.team_id,
+                    kind=Note.DIRECT,
+                    conversation="U0ALICE",
+                    payload={"user_id": "U0ALICE", "text": f"Notice {n}"},
+                )
+        stack.baton.runtime.outbox_signal.set()
+        # Alice's step DM has just taken her channel's slot: the first notice waits for the
+        # next one, the other 199 queue behind it.
+        async with asyncio.timeout(5):
+            await timer.sleeping()
+
+        response = await stack.driver.app_home_opened("alice")
+        assert response.status_code == 200
+        published = await stack.emulator.wait_for_call("views.publish")
+        assert published.params.get("user_id") == "U0ALICE"
+        assert "First thing" in str(published.params.get("view"))
+        assert notices(stack) == []  # no time has passed
+
+        # Time moves on only while a post waits for its slot: the rest follow in order.
+        while len(notices(stack)) < QUEUED:
+            await next_slot(stack, timer)
+        await stack.settle()
+        assert notices(stack) == [f"Notice {n}" for n in range(QUEUED)]
+
+
+def notices(stack: Stack) -> list[str]:
+    return [m.text for m in stack.emulator.dm("alice") if m.text.startswith("Notice ")]
+
+
+async def next_slot(stack: Stack, timer: ManualTimer) -> None:
+    """Move the timer past the slot someone waits for, or see the last notice arrive."""
+    waiting = asyncio.create_task(timer.sleeping())
+    last = asyncio.create_task(stack.emulator.wait_for(lambda: len(notices(stack)) == QUEUED))
+    done, pending = await asyncio.wait({waiting, last}, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    if waiting in done:
+        await timer.advance(1.7)  # a slot (1.1 s) and the window held for a claim (0.5 s)
+    else:
+        last.result()

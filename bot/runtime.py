@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.directory import Directory
+from bot.dns import Resolver, system_resolver
 from bot.inflight import InFlight
 from bot.metrics import Metrics
 from bot.slack_clients import SlackClients
@@ -34,5 +35,7 @@ class Runtime:
     # Set when a transaction wrote to the outbox, so the deliverer wakes without polling.
     outbox_signal: asyncio.Event = field(default_factory=asyncio.Event)
     listeners: InFlight = field(default_factory=InFlight)
+    # How hook hosts are resolved before the SSRF guard judges them (tests give names addresses).
+    resolver: Resolver = system_resolver
     # Names this process in claims, so a row claimed by a dead replica can be told apart.
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")

@@ -221,6 +221,7 @@ async def call(runtime: Runtime, claim: Claim) -> None:
                 secret=claim.secret,
                 now=runtime.wall.now(),
                 allow_private=runtime.settings.BATON_HOOK_ALLOW_PRIVATE,
+                resolver=runtime.resolver,
                 time_limit=CALL_TIMEOUT,
                 headers={
                     "Idempotency-Key": claim.idempotency_key,

@@ -71,7 +71,11 @@ async def add(runtime: Runtime, actor: Actor, name: str, url: str) -> Added:
     _check_name(name)
     try:
         async with asyncio.timeout(calls.CALL_TIMEOUT):
-            target = await ssrf.check(url, allow_private=runtime.settings.BATON_HOOK_ALLOW_PRIVATE)
+            target = await ssrf.check(
+                url,
+                allow_private=runtime.settings.BATON_HOOK_ALLOW_PRIVATE,
+                resolver=runtime.resolver,
+            )
     except ssrf.Refused as exc:
         raise usage_error(
             "hook", f"Baton will not call `{escape(url)}`: {escape(str(exc))}."
@@ -182,6 +186,7 @@ async def ping(runtime: Runtime, actor: Actor, name: str) -> Ping:
             secret=secret,
             now=runtime.wall.now(),
             allow_private=runtime.settings.BATON_HOOK_ALLOW_PRIVATE,
+            resolver=runtime.resolver,
             time_limit=calls.CALL_TIMEOUT,
             headers={"Idempotency-Key": str(uuid.uuid4())},
         )

@@ -43,6 +43,7 @@ async def post_signed(
     now: datetime,
     allow_private: bool,
     time_limit: float,
+    resolver: ssrf.Resolver = ssrf.system_resolver,
     headers: dict[str, str] | None = None,
 ) -> Answer:
     """POST `body` signed with `secret` at wall time `now`; the whole exchange, from resolving
@@ -50,7 +51,7 @@ async def post_signed(
     started = time.monotonic()
     try:
         async with asyncio.timeout(time_limit):
-            target = await _checked(url, allow_private)
+            target = await _checked(url, allow_private, resolver)
             sent = {
                 "Host": target.host_header,
                 "Content-Type": "application/json",
@@ -66,9 +67,9 @@ async def post_signed(
         raise Unreachable(f"could not be reached: {detail}", retryable=True) from None
 
 
-async def _checked(url: str, allow_private: bool) -> ssrf.Target:
+async def _checked(url: str, allow_private: bool, resolver: ssrf.Resolver) -> ssrf.Target:
     try:
-        return await ssrf.check(url, allow_private=allow_private)
+        return await ssrf.check(url, allow_private=allow_private, resolver=resolver)
     except ssrf.Unresolved as exc:
         raise Unreachable(f"could not be reached: {exc}", retryable=True) from None
     except ssrf.Refused as exc:

@@ -25,6 +25,7 @@ from bot.integrations import register as register_integrations
 from bot.metrics import Metrics
 from bot.observe import slack_middleware
 from bot.outbox import Note
+from bot.receipts import prune_receipts
 from bot.runtime import Runtime
 from bot.slack_clients import SlackClients
 from bot.slack_limits import MethodLimits
@@ -166,6 +167,7 @@ def create_app(
     ledger = Ledger(runtime)
     bolt = build_bolt(settings, runtime, ledger)
     sweeper.on_tick("slack_requests", recovery(bolt, ledger))
+    sweeper.on_tick("slack_receipts", prune_receipts)
     return Baton(
         runtime=runtime,
         bolt=bolt,

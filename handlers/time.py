@@ -7,8 +7,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot import availability, reminders, schedules
-from bot.channel_access import require_member
+from bot import availability, reminders, schedules, workflows
+from bot.channel_access import require_member, require_postable
 from bot.command_line import SPEC_BY_NAME, check_workflow_name, row_id, usage_error
 from bot.errors import NotFound
 from bot.ids import ActionId, TimerRef
@@ -50,6 +50,7 @@ async def schedule(runtime: Runtime, request: SlashRequest) -> Reply:
         await require_member(
             runtime, team_id=request.team_id, user_id=request.user_id, channel_id=chosen
         )
+    await _require_run_channel(runtime, request, name, chosen)
     actor = await actor_for(runtime, request.team_id, request.user_id)
     added = await schedules.add_schedule(
         runtime,
@@ -68,6 +69,21 @@ async def schedule(runtime: Runtime, request: SlashRequest) -> Reply:
         f"posting in <#{row.channel_id}>. First run {when(row.next_fire_at)}. "
         f"`/baton unschedule {row.id}` stops it."
     )
+
+
+async def _require_run_channel(
+    runtime: Runtime, request: SlashRequest, name: str, chosen: str | None
+) -> None:
+    """Where the scheduled runs' cards will go (as `run` settles it) must be a place Baton can
+    post, or every run would fail there unseen: refuse now and say what to do instead."""
+    _, defn = await workflows.get_definition(runtime, request.team_id, name)
+    target = chosen or defn.channel or request.channel_id
+    example = f"`/baton schedule {name} &lt;when&gt; #channel`"
+    if chosen or defn.channel:
+        fix = f"Name another channel Baton is in: {example}."
+    else:
+        fix = f"Or name a channel Baton is in: {example}."
+    await require_postable(runtime, team_id=request.team_id, channel_id=target, fix=fix)
 
 
 async def list_schedules(runtime: Runtime, request: SlashRequest) -> Reply:

@@ -22,6 +22,7 @@ from bot.home import publish_home
 from bot.installations import activate_token_workspace, installation_tokens, oauth_options
 from bot.integrations import hook_routes
 from bot.integrations import register as register_integrations
+from bot.logs import protect_access_log
 from bot.metrics import Metrics
 from bot.observe import slack_middleware
 from bot.outbox import Note
@@ -155,6 +156,7 @@ def create_app(
     """`channel_interval=0` (tests against the emulator) paces nothing, unless a `timer` (a
     test's ManualTimer) is given: Slack's method tiers then keep time on it."""
     settings.require_slack()
+    protect_access_log()
     paced = channel_interval > 0 or timer is not None
     runtime = build_runtime(settings, clock or SystemClock(), paced=paced, timer=timer)
     deliverer = Deliverer(runtime, channel_interval=channel_interval, timer=timer)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,18 +54,49 @@ class ContextFilter(logging.Filter):
         return True
 
 
+# OAuth's `code` and `state`, and any token, in a query string; Slack tokens anywhere in text.
+_SECRET_PARAM = re.compile(r"(?i)([?&](?:code|state|[a-z_]*token|client_secret)=)[^&\s\"']*")
+_SLACK_TOKEN = re.compile(r"\bxox[a-z]-[A-Za-z0-9-]+|\bxoxe\.xox[a-z]-[A-Za-z0-9.-]+")
+REDACTED = "[redacted]"
+
+
+def redact(text: str) -> str:
+    """`text` with OAuth codes, states and tokens replaced, so access logs never hold them."""
+    return _SLACK_TOKEN.sub(REDACTED, _SECRET_PARAM.sub(rf"\1{REDACTED}", text))
+
+
+class RedactSecrets(logging.Filter):
+    """Rewrites a record's message with `redact` before any handler formats it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+_REDACT = RedactSecrets()
+
+
+def protect_access_log() -> None:
+    """uvicorn's access lines carry the whole path and query (`/slack/oauth_redirect?code=…`):
+    redact them at their logger, whatever handler (uvicorn's own or ours) writes them."""
+    logging.getLogger("uvicorn.access").addFilter(_REDACT)  # a second add is a no-op
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
         }
         entry.update(getattr(record, "context", None) or {})
         entry.update((k, v) for k, v in record.__dict__.items() if k not in _STANDARD)
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, default=str)
 
 

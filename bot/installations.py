@@ -7,12 +7,15 @@ so Alembic owns them) read and written by slack_sdk's async SQLAlchemy stores.
 
 from __future__ import annotations
 
+import copy
 import logging
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError
+from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
@@ -29,6 +32,7 @@ from bot.runtime import Runtime
 from bot.slack_clients import TokenLookup
 from storage.db import SessionFactory, unit_of_work
 from storage.models import SLACK_BOTS, SLACK_INSTALLATIONS, SLACK_OAUTH_STATES, Workspace
+from storage.sealing import seal, unseal
 
 log = logging.getLogger("baton.installations")
 
@@ -53,12 +57,36 @@ BOT_SCOPES = (
 STATE_SECONDS = 600
 
 
+# The token fields of slack_sdk's Installation and Bot, sealed at rest with BATON_SECRET_KEY.
+INSTALLATION_TOKENS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")
+BOT_TOKENS = ("bot_token", "bot_refresh_token")
+
+
+_Stored = TypeVar("_Stored", Installation, Bot)
+
+
+def _with_tokens(found: _Stored, names: tuple[str, ...], change: Callable[[str], str]) -> _Stored:
+    """A copy of `found` with each token field passed through `change` (seal or unseal)."""
+    changed = copy.copy(found)
+    for name in names:
+        value = getattr(changed, name, None)
+        if value:
+            setattr(changed, name, change(value))
+    return changed
+
+
 class InstallationStore(AsyncSQLAlchemyInstallationStore):
-    """slack_sdk's store on Baton's engine and tables; saving an installation (re)activates
-    its workspace."""
+    """slack_sdk's store on Baton's engine and tables; tokens are sealed with BATON_SECRET_KEY
+    on the way in and opened on the way out; saving an installation (re)activates its
+    workspace."""
 
     def __init__(
-        self, client_id: str, engine: AsyncEngine, sessions: SessionFactory, clock: Clock
+        self,
+        client_id: str,
+        engine: AsyncEngine,
+        sessions: SessionFactory,
+        clock: Clock,
+        secret_key: str | None = None,
     ) -> None:
         super().__init__(client_id=client_id, engine=engine, logger=log)
         self.metadata = SLACK_INSTALLATIONS.metadata
@@ -66,9 +94,17 @@ class InstallationStore(AsyncSQLAlchemyInstallationStore):
         self.bots = SLACK_BOTS
         self._sessions = sessions
         self._clock = clock
+        self._key = secret_key
+
+    def _seal(self, value: str) -> str:
+        return seal(value, self._key)
+
+    def _unseal(self, value: str) -> str:
+        return unseal(value, self._key)
 
     async def async_save(self, installation: Installation) -> None:
-        await super().async_save(installation)
+        # slack_sdk saves the bot row from the same (sealed) installation.
+        await super().async_save(_with_tokens(installation, INSTALLATION_TOKENS, self._seal))
         if installation.team_id:
             await activate(
                 self._sessions,
@@ -76,6 +112,41 @@ class InstallationStore(AsyncSQLAlchemyInstallationStore):
                 team_id=installation.team_id,
                 name=installation.team_name or "",
             )
+
+    async def async_save_bot(self, bot: Bot) -> None:
+        await super().async_save_bot(_with_tokens(bot, BOT_TOKENS, self._seal))
+
+    async def async_find_bot(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        is_enterprise_install: bool | None = False,
+    ) -> Bot | None:
+        found = await super().async_find_bot(
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            is_enterprise_install=is_enterprise_install,
+        )
+        return None if found is None else _with_tokens(found, BOT_TOKENS, self._unseal)
+
+    async def async_find_installation(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None = None,
+        is_enterprise_install: bool | None = False,
+    ) -> Installation | None:
+        found = await super().async_find_installation(
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            user_id=user_id,
+            is_enterprise_install=is_enterprise_install,
+        )
+        if found is None:
+            return None
+        return _with_tokens(found, INSTALLATION_TOKENS, self._unseal)
 
     async def bot_token(self, team_id: str) -> str | None:
         bot = await self.async_find_bot(enterprise_id=None, team_id=team_id)
@@ -95,7 +166,11 @@ def oauth_options(settings: Settings, runtime: Runtime) -> dict[str, Any]:
     if not (settings.oauth_enabled and settings.SLACK_CLIENT_ID and settings.SLACK_CLIENT_SECRET):
         return {}
     store = InstallationStore(
-        settings.SLACK_CLIENT_ID, runtime.engine, runtime.sessions, runtime.clock
+        settings.SLACK_CLIENT_ID,
+        runtime.engine,
+        runtime.sessions,
+        runtime.clock,
+        settings.BATON_SECRET_KEY,
     )
     oauth = AsyncOAuthSettings(
         client_id=settings.SLACK_CLIENT_ID,
@@ -121,7 +196,10 @@ def installation_tokens(
     SLACK_BOT_TOKEN's one workspace."""
     if not (settings.oauth_enabled and settings.SLACK_CLIENT_ID):
         return None
-    return InstallationStore(settings.SLACK_CLIENT_ID, engine, sessions, clock).bot_token
+    store = InstallationStore(
+        settings.SLACK_CLIENT_ID, engine, sessions, clock, settings.BATON_SECRET_KEY
+    )
+    return store.bot_token
 
 
 async def _workspace_row(session: AsyncSession, team_id: str, now: datetime) -> Workspace:

@@ -370,6 +370,15 @@ SLACK_INSTALLATIONS = SQLAlchemyInstallationStore.build_installations_table(
     SQLModel.metadata, "slack_installations"
 )
 SLACK_BOTS = SQLAlchemyInstallationStore.build_bots_table(SQLModel.metadata, "slack_bots")
+# Tokens are stored sealed (storage.sealing) when BATON_SECRET_KEY is set: a sealed rotating
+# token is longer than slack_sdk's String(200), so these columns are unbounded text.
+TOKEN_COLUMNS = {
+    SLACK_INSTALLATIONS: ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token"),
+    SLACK_BOTS: ("bot_token", "bot_refresh_token"),
+}
+for _table, _names in TOKEN_COLUMNS.items():
+    for _name in _names:
+        _table.c[_name].type = Text()
 SLACK_OAUTH_STATES = SQLAlchemyOAuthStateStore.build_oauth_states_table(
     SQLModel.metadata, "slack_oauth_states"
 )

@@ -69,11 +69,15 @@ def _param_values(defn: WorkflowDef, given: Mapping[str, str], usage: str) -> di
 
 
 def _display_params(defn: WorkflowDef, values: Mapping[str, str]) -> dict[str, str]:
-    """What `{param}` shows in titles: people as mentions, text escaped as typed."""
+    """What `{param}` shows in titles: people as mentions, text escaped as typed, and nothing
+    for an optional parameter left out (its placeholder disappears from the title)."""
     types = {p.name: p.type for p in defn.params}
-    return {
-        k: mention(v) if types.get(k) == ParamType.USER else escape(v) for k, v in values.items()
-    }
+    shown = {p.name: "" for p in defn.params}
+    shown.update(
+        (k, mention(v) if types.get(k) == ParamType.USER and v else escape(v))
+        for k, v in values.items()
+    )
+    return shown
 
 
 def _step_rows(run: Run, defn: WorkflowDef, values: Mapping[str, str]) -> list[StepRun]:

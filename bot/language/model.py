@@ -68,6 +68,7 @@ _PLACEHOLDER_RE: Final = re.compile(r"\{([^{}]*)\}")
 _OUTPUT_REF_RE: Final = re.compile(
     r"steps\.([a-z0-9][a-z0-9_-]{0,39})\.output\.([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)"
 )
+_SPACED_PLACEHOLDER_RE: Final = re.compile(r"([ \t]*)\{([^{}]*)\}")
 _USER_MENTION_RE: Final = re.compile(r"<@([^|>]*)(?:\|([^>]*))?>")
 _GROUP_MENTION_RE: Final = re.compile(r"<!subteam\^([^|>]*)(?:\|([^>]*))?>")
 
@@ -226,24 +227,35 @@ def fill_title(
     params: Mapping[str, str],
     outputs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
-    """Replace ``{name}`` and ``{steps.<id>.output.<key>}`` with values; unknown ones stay."""
+    """Replace ``{name}`` and ``{steps.<id>.output.<key>}`` with values; unknown ones stay.
+
+    A parameter whose value is empty (an optional one left out) disappears with the spaces
+    before it, so ``Collect documents for {hire}`` reads ``Collect documents for``.
+    """
     outputs = outputs or {}
+    removed = False
 
     def replace(match: re.Match[str]) -> str:
-        inner = match.group(1)
+        nonlocal removed
+        spaces, inner = match.group(1), match.group(2)
         if PARAM_NAME_RE.fullmatch(inner):
-            return params.get(inner, match.group(0))
+            value = params.get(inner)
+            if value is None:
+                return match.group(0)
+            removed = removed or not value
+            return spaces + value if value else ""
         ref = _OUTPUT_REF_RE.fullmatch(inner)
         if ref is None:
             return match.group(0)
-        value: Any = outputs.get(ref.group(1))
+        found: Any = outputs.get(ref.group(1))
         for part in ref.group(2).split("."):
-            if not isinstance(value, Mapping) or part not in value:
+            if not isinstance(found, Mapping) or part not in found:
                 return match.group(0)
-            value = value[part]
-        return str(value)
+            found = found[part]
+        return spaces + str(found)
 
-    return _PLACEHOLDER_RE.sub(replace, title)
+    filled = _SPACED_PLACEHOLDER_RE.sub(replace, title)
+    return (filled.strip() or title) if removed else filled
 
 
 class AssigneeError(ValueError):

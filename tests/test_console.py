@@ -4,22 +4,33 @@ stored. The console's clock starts on Monday 2026-11-23 08:00 UTC (09:00 for ali
 
 from __future__ import annotations
 
+import hmac
 import io
+import json
 import os
+import re
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from sqlmodel import select
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from bot.clock import ManualClock
 from bot.console import ConsoleOptions, open_console, run_console
 from bot.console.mrkdwn import Reader
 from bot.console.typed_text import escape_typed
 from bot.console.waiting import WaitError, wait_target
+from bot.server import start_server
 from bot.slack_emulator import Workspace
 from bot.slack_emulator.directory import CHANNELS, USERGROUPS, USERS
 from storage.db import create_engine, session_factory, unit_of_work
@@ -389,3 +400,43 @@ async def test_a_second_session_keeps_business_time_moving_forward(tmp_path: Pat
     async with open_console(fresh) as console:
         assert console.clock.now() == START
         assert "Imported the sample workflow `onboarding`" in console.intro
+
+
+# -- a hook answering 202 calls back to the console's own port -----------------------------------
+
+
+async def test_a_hook_that_answers_202_calls_back_to_the_console(tmp_path: Path) -> None:
+    calls: list[dict[str, Any]] = []
+
+    async def accept(request: Request) -> Response:
+        calls.append(json.loads(await request.body()))
+        return JSONResponse({"status": "accepted"}, status_code=202)
+
+    receiver = await start_server(Starlette(routes=[Route("/", accept, methods=["POST"])]))
+    options = ConsoleOptions(database=tmp_path / "console.db", start=START)
+    try:
+        async with open_console(options) as console:
+            await console.execute("as @dave")
+            added = await console.execute(
+                f"/baton hook add deploy http://127.0.0.1:{receiver.port}/"
+            )
+            secret = re.search(r"(bsec_\S+)", added)
+            assert secret is not None, added
+            await console.execute("/baton define ship Ship it\npush: Deploy hook:deploy")
+            await console.execute("/baton run ship")
+            await console.execute("wait 1m")  # the sweep makes the call
+            assert len(calls) == 1
+            callback = calls[0]["callback_url"]
+            assert callback.startswith(f"http://127.0.0.1:{console.server.port}/"), callback
+
+            body = json.dumps({"status": "done", "output": {"version": "1.2"}}).encode()
+            stamp = str(int(time.time()))
+            mac = hmac.new(secret.group(1).encode(), stamp.encode() + b"." + body, "sha256")
+            headers = {"X-Baton-Timestamp": stamp, "X-Baton-Signature": f"v1={mac.hexdigest()}"}
+            async with httpx.AsyncClient() as client:
+                answered = await client.post(callback, content=body, headers=headers)
+            assert answered.status_code == 200, answered.text
+            await console.execute("wait 1m")
+    finally:
+        await receiver.stop()
+    assert (await steps_of(tmp_path / "console.db", "ship-1"))["push"].state == "done"

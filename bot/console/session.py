@@ -97,6 +97,8 @@ def console_settings(emulator: SlackEmulator, database: Path) -> Settings:
         "SLACK_API_URL": emulator.api_url,
         "BATON_DATABASE_URL": f"sqlite:///{database.resolve()}",
         "BATON_HOST": "127.0.0.1",
+        # Everything runs on this machine, so the integrations people try here do too.
+        "BATON_HOOK_ALLOW_PRIVATE": True,
         # The console sweeps itself whenever it moves the clock; a background tick adds nothing.
         "BATON_TICK_SECONDS": 3600,
     }
@@ -115,6 +117,8 @@ async def open_console(options: ConsoleOptions) -> AsyncIterator[Console]:
         baton = create_app(settings, clock=clock, channel_interval=0.0)
         server = await start_server(baton.web)
         url = f"http://127.0.0.1:{server.port}"
+        # Hooks call back to where Baton really listens (a free port), not the default 3000.
+        settings.BATON_PUBLIC_URL = url
         assert settings.SLACK_SIGNING_SECRET is not None
         driver = SlackDriver(url, settings.SLACK_SIGNING_SECRET, emulator)
         console = Console(emulator, baton, server, driver, clock)

@@ -15,8 +15,10 @@ from typing import Any, Self
 
 import uvicorn
 
+from bot.server import EmbeddedServer
 
-class _EmbeddedServer(uvicorn.Server):
+
+class _EmbeddedServer(EmbeddedServer):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         # The host process (pytest, `baton console`) owns SIGINT/SIGTERM, not this server.
@@ -66,7 +68,7 @@ class LoopbackServer:
     async def stop(self) -> None:
         if self._server is None or self._task is None:
             return
-        self._server.should_exit = True
+        self._server.stop()
         await self._task
         self._server = self._task = None
 

@@ -44,11 +44,13 @@ def require_postgres() -> None:
         pytest.skip("PostgreSQL is not reachable")
 
 
-async def create_postgres_database() -> str:
+async def create_postgres_database(*, template: str | None = None) -> str:
+    """A fresh database; with `template` (a database's URL), a copy of that one."""
     name = f"baton_test_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{make_url(template).database}"' if template else ""
     conn = await asyncpg.connect(_asyncpg_dsn(POSTGRES_ADMIN_URL))
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"{copy}')
     finally:
         await conn.close()
     return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)

@@ -77,7 +77,10 @@ async def open_stack(database_url: str, **settings: Any) -> AsyncIterator[Stack]
     async with SlackEmulator.default() as emulator:
         clock = ManualClock(START)
         baton = create_app(
-            make_settings(emulator, database_url, **settings), clock=clock, channel_interval=0.0
+            make_settings(emulator, database_url, **settings),
+            clock=clock,
+            channel_interval=0.0,
+            migrate_on_start=False,  # the fixtures' databases are migrated already
         )
         server = await start_server(baton.web)
         driver = SlackDriver(f"http://127.0.0.1:{server.port}", SIGNING_SECRET, emulator)

@@ -9,6 +9,10 @@ import asyncio
 from bot.delivery import Deliverer
 from bot.runtime import Runtime
 
+# Notifications pending while nothing delivers them (a retry's backoff, a lease another
+# replica holds) become deliverable with the passing of time: look again this often.
+RECHECK_SECONDS = 0.02
+
 
 async def settle(runtime: Runtime, deliverer: Deliverer) -> None:
     """Return once listeners are idle and the outbox is empty (callers bound it with a timeout)."""
@@ -16,7 +20,12 @@ async def settle(runtime: Runtime, deliverer: Deliverer) -> None:
         await runtime.listeners.wait_idle()
         # Deliver here rather than wait for the background loop, so no wall-clock wait is needed.
         await deliverer.deliver_due()
+        # A batch the background loop claimed first is waited for, not polled.
+        await deliverer.wait_idle()
+        if runtime.listeners.count:
+            continue
         pending = await deliverer.pending()
         if pending == 0 and runtime.listeners.count == 0 and deliverer.idle:
             return
-        await asyncio.sleep(0.02)
+        if runtime.listeners.count == 0 and deliverer.idle:
+            await asyncio.sleep(RECHECK_SECONDS)

@@ -112,6 +112,10 @@ class Deliverer:
     def idle(self) -> bool:
         return self._queue.idle
 
+    async def wait_idle(self) -> None:
+        """Return once no batch is being delivered (by the loop or by `deliver_due`)."""
+        await self._queue.wait_idle()
+
     async def deliver_due(self) -> int:
         """Claim the head of every conversation that has due work and deliver them side by side."""
         if self._stopping.is_set():

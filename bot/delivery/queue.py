@@ -60,6 +60,8 @@ class LeasedQueue:
         self.runtime = runtime
         self._held: set[int] = set()
         self._open_batches = 0
+        self._no_batches = asyncio.Event()  # set while _open_batches is 0
+        self._no_batches.set()
         self._heartbeat_task: asyncio.Task[None] | None = None
         # Attempts that have not reported their outcome yet, and whether none is left.
         self._working = 0
@@ -72,6 +74,10 @@ class LeasedQueue:
     @property
     def idle(self) -> bool:
         return self._open_batches == 0
+
+    async def wait_idle(self) -> None:
+        """Return once no batch is being delivered."""
+        await self._no_batches.wait()
 
     def lease_end(self) -> datetime:
         return self.runtime.wall.now() + timedelta(seconds=LEASE_SECONDS)
@@ -215,6 +221,7 @@ class LeasedQueue:
         """Keep renewing the claims of a batch while it is delivered."""
         ids = {attempt.row.id for attempt in attempts if attempt.row.id is not None}
         self._open_batches += 1
+        self._no_batches.clear()
         self._held |= ids
         if self._heartbeat_task is None:
             self._heartbeat_task = asyncio.create_task(self._heartbeat())
@@ -223,6 +230,8 @@ class LeasedQueue:
         finally:
             self._held -= ids
             self._open_batches -= 1
+            if self._open_batches == 0:
+                self._no_batches.set()
             heartbeat = self._heartbeat_task
             if self._open_batches == 0 and heartbeat is not None:
                 self._heartbeat_task = None

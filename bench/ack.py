@@ -143,7 +143,9 @@ async def _burst(session: aiohttp.ClientSession, url: str, requests: list[Prepar
 
 
 async def _generate(conn: Connection) -> None:
-    connector = aiohttp.TCPConnector(limit=0)
+    # uvicorn closes a connection idle for 5 s; reusing one it is closing fails the burst
+    # ("Server disconnected"), so the pool drops its connections sooner.
+    connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=3)
     async with aiohttp.ClientSession(connector=connector) as session:
         while True:
             order = await asyncio.to_thread(conn.recv)

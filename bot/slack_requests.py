@@ -134,8 +134,10 @@ class Ledger:
     async def _insert(self, rows: list[dict[str, Any]]) -> list[bool]:
         dialect_insert = postgresql_insert if is_postgres(self.runtime.engine) else sqlite_insert
         table = SlackRequest.__table__  # type: ignore[attr-defined]
-        async with unit_of_work(self.runtime.sessions) as session:
-            result = await session.exec(
+        # A plain connection, not an ORM session: this write is on the way to Slack's answer,
+        # and a session's bookkeeping (identity map, flush, its own begin) costs it for nothing.
+        async with self.runtime.engine.begin() as connection:
+            result = await connection.execute(
                 dialect_insert(table)
                 .values(rows)
                 .on_conflict_do_nothing()

@@ -51,11 +51,12 @@ class Deliverer:
     def __init__(
         self, runtime: Runtime, *, channel_interval: float = 1.0, timer: Timer | None = None
     ) -> None:
-        """`timer` paces the posts into each channel (default: the runtime's wall clock)."""
+        """`timer` paces the posts into each channel and keeps the queue's seconds (lease
+        renewals, outcome lingering); default: the runtime's wall clock."""
         self.runtime = runtime
         self.channel_interval = channel_interval  # Slack: about one message a second a channel
-        self._queue = LeasedQueue(runtime)
         self._timer = timer or WallTimer(runtime.wall)
+        self._queue = LeasedQueue(runtime, self._timer)
         self._pacing = ChannelPacing(runtime, self._queue, channel_interval, self._timer)
         self._poster = Poster(runtime, self._pacing)
         self._outcomes = Outcomes(runtime, self._queue)

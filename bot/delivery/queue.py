@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+from asyncio import FIRST_COMPLETED
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from bot.delivery.attempt import Attempt, Batch, Deferred, aware, payload_run_id
 from bot.delivery.coalescer import Coalescer
 from bot.outbox import Note
 from bot.runtime import Runtime
+from bot.timers import Timer
 from storage.db import is_postgres, unit_of_work
 from storage.models import Outbox, Run, StepRun
 from storage.types import UTCDateTime
@@ -56,8 +58,11 @@ Reserve = Callable[..., Awaitable[list[float | Deferred]]]
 
 
 class LeasedQueue:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, timer: Timer) -> None:
+        """`timer` spaces the lease renewals and bounds how long an outcome lingers for the
+        rest of its batch (a test's ManualTimer: only when the test moves it)."""
         self.runtime = runtime
+        self._timer = timer
         self._held: set[int] = set()
         self._open_batches = 0
         self._no_batches = asyncio.Event()  # set while _open_batches is 0
@@ -259,7 +264,7 @@ class LeasedQueue:
     async def _heartbeat(self) -> None:
         """Renew the leases of the notifications this replica is delivering."""
         while True:
-            await asyncio.sleep(HEARTBEAT_SECONDS)
+            await self._timer.sleep(HEARTBEAT_SECONDS)
             held = list(self._held)
             if not held:
                 continue
@@ -292,9 +297,12 @@ class LeasedQueue:
     async def _await_batch(self) -> None:
         """An outcome waits (briefly) for the attempts still working, to be written with theirs."""
         if self._working:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(OUTCOME_LINGER):
-                    await self._all_reported.wait()
+            reported = asyncio.ensure_future(self._all_reported.wait())
+            linger = asyncio.ensure_future(self._timer.sleep(OUTCOME_LINGER))
+            _, waiting = await asyncio.wait({reported, linger}, return_when=FIRST_COMPLETED)
+            for task in waiting:
+                task.cancel()
+            await asyncio.gather(*waiting, return_exceptions=True)
             await asyncio.sleep(0)  # the last to report queues its outcome
 
     async def _write_outcomes(

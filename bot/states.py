@@ -106,7 +106,8 @@ class StepView:
 def next_state(kind: str, state: StepState, action: StepAction) -> StepState:
     kinds, states, result = _TABLE[action]
     if kind not in kinds:
-        raise TransitionRefused(f"{action.value} does not apply to a {kind} step")
+        article = "an" if kind[:1] in "aeiou" else "a"
+        raise TransitionRefused(f"{action.value} does not apply to {article} {kind} step")
     if state not in states:
         raise TransitionRefused(f"This step {_STATE_WORDS[state]}")
     return result

@@ -188,6 +188,8 @@ async def apply_change(
         new_state = next_state(step.kind, StepState(step.state), action)
     except TransitionRefused as exc:
         raise _refusal(step, _already(step, exc)) from None
+    if action == StepAction.CLAIM and step.assignee_kind != "group":
+        raise _refusal(step, "Only a step for a group can be claimed; this one is for one person")
     if action == StepAction.CLAIM and step.claimed_by:
         raise _refusal(step, f"<@{step.claimed_by}> already claimed it")
     if reviving:

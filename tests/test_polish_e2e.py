@@ -178,6 +178,20 @@ async def test_a_second_done_names_who_did_it(stack: Stack) -> None:
     assert stack.ephemeral("U0BOB").startswith("This step was already approved by <@U0BOB>;")
 
 
+async def test_refusals_name_the_step_kind_and_what_can_be_claimed(stack: Stack) -> None:
+    await start_fork(stack)
+    await stack.command("done fork-1 review", user="U0BOB")
+    assert stack.ephemeral("U0BOB").startswith("done does not apply to an approval step;")
+    await stack.command("claim fork-1 order", user="U0CAROL")
+    assert stack.ephemeral("U0CAROL") == (
+        "Only a step for a group can be claimed; this one is for one person; "
+        "nothing was changed. (`order`)"
+    )
+    order = (await steps_of(stack, "fork-1"))["order"]
+    assert order.claimed_by is None
+    assert order.state == "ready"
+
+
 # -- 3. input that used to be accepted without a word --------------------------------------------
 
 

@@ -67,6 +67,8 @@ def test_refusals_say_why() -> None:
         next_state("task", S.DONE, A.DONE)
     with pytest.raises(TransitionRefused, match="does not apply to a task step"):
         next_state("task", S.READY, A.APPROVE)
+    with pytest.raises(TransitionRefused, match="does not apply to an approval step"):
+        next_state("approval", S.READY, A.DONE)
 
 
 def view(key: str, state: StepState, *after: str) -> StepView:

@@ -31,11 +31,11 @@ from bot.render.blocks import (
     listing,
 )
 from bot.render.home import mine_message
-from bot.render.runs import run_card, step_lines
+from bot.render.runs import history_line, run_card, step_lines
 from bot.replies import Reply
 from bot.runs import RunRequest
 from bot.runtime import Runtime
-from bot.slack_text import clip, escape, plural, when
+from bot.slack_text import clip, escape, plural
 from bot.states import OPEN_STATES, StepAction
 from bot.steps import StepChange, change_step
 from handlers.requests import SlashRequest, Subcommand
@@ -199,13 +199,7 @@ async def history(runtime: Runtime, request: SlashRequest) -> Reply:
     if not args:
         raise usage_error("history", "Which run? Give its id, e.g. `onboarding-3`.")
     run, events = await runs.history(runtime, request.team_id, check_run_key("history", args[0]))
-    lines = []
-    for event in events:
-        who = f"<@{event.actor_id}>" if event.actor_id else "Baton"
-        step = f" `{event.step_key}`" if event.step_key else ""
-        reason = event.detail.get("reason")
-        why = f": {escape(str(reason))}" if reason else ""
-        lines.append(f"{when(event.created_at)} {who} {event.action}{step}{why}")
+    lines = [history_line(event) for event in events]
     heading = f"*History of `{run.key}`*"
     older = "_{} not shown; the newest follow._".format
     blocks = latest_listing(

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.ids import ActionId, StepRef
+from bot.permissions import SYSTEM_USER
 from bot.render.blocks import Block, context, divider, fallback, listing, section, step_buttons
-from bot.slack_text import escape, group_mention, mention
+from bot.slack_text import escape, format_span, group_mention, mention, when
 from bot.states import FINISHED_STATES, OPEN_STATES, StepState
 from bot.templates import Macros, Mrkdwn, Templates
-from storage.models import Run, StepRun
+from storage.models import AuditEvent, Run, StepRun
 
 CARD = "run_card.j2"
 STEP = "step.j2"
@@ -235,3 +236,47 @@ def step_list_blocks(
     if len(items) > limit:
         blocks.append(context(macros("more", len(items) - limit)))
     return blocks
+
+
+# -- a run's history -----------------------------------------------------------------------------
+
+# What each audit event on a run reads as: "{who}" is the person (or Baton), "{step}" the
+# step's key in code. Events not listed here show their own name.
+_HISTORY_PHRASES = {
+    "run.started": "{who} started the run",
+    "run.cancelled": "{who} cancelled the run",
+    "step.start": "{who} started {step}",
+    "step.done": "{who} marked {step} done",
+    "step.block": "{who} marked {step} blocked",
+    "step.unblock": "{who} unblocked {step}",
+    "step.skip": "{who} skipped {step}",
+    "step.retry": "{who} retried {step}",
+    "step.approve": "{who} approved {step}",
+    "step.reject": "{who} rejected {step}",
+    "step.reassign": "{who} reassigned {step}",
+    "step.claim": "{who} claimed {step}",
+    "step.complete": "{step} finished",
+    "step.fail": "{step} failed",
+    "hook.accepted": "The integration of {step} accepted the call",
+    "hook.retry": "{who} called the integration of {step} again",
+}
+
+
+def history_line(event: AuditEvent) -> str:
+    """One event of `/baton history`, in words: "Dec 5 09:12 <@U1> marked `docs` done"."""
+    actor = event.actor_id
+    who = "Baton" if actor in (None, SYSTEM_USER) else mention(actor)
+    step = f"`{escape(event.step_key)}`" if event.step_key else "a step"
+    detail = event.detail
+    if event.action in ("run.completed", "run.failed"):
+        took = detail.get("took_seconds")
+        span = f" in {format_span(timedelta(seconds=int(took)))}" if took is not None else ""
+        text = f"Run {event.action.removeprefix('run.')}{span}"
+    else:
+        phrase = _HISTORY_PHRASES.get(event.action)
+        text = phrase.format(who=who, step=step) if phrase else f"{who} {escape(event.action)}"
+    if assignee := detail.get("assignee"):
+        text += f" to {mention(str(assignee))}"
+    if reason := detail.get("reason"):
+        text += f": {escape(str(reason))}"
+    return f"{when(event.created_at)} {text}"

@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.errors import Forbidden
 from bot.runtime import Runtime
+from bot.slack_text import conversation_name
 
 # What Slack answers conversations.members when the bot cannot see the channel: a private
 # channel it was never invited to (or one that no longer exists).
@@ -80,7 +81,7 @@ async def require_postable(runtime: Runtime, *, team_id: str, channel_id: str, f
     """Raises ChannelRefused unless Baton can post in the channel: it sees it (a private
     channel it was invited to, or a DM with Baton) and it is not archived. `fix` says what
     else the person can do; a refusal is better than a "Started" whose card never arrives."""
-    shown = f"<#{channel_id}>" if channel_id.startswith(("C", "G")) else "this conversation"
+    shown = conversation_name(channel_id)
     client = await runtime.slack.for_team(team_id)
     try:
         found = await client.conversations_info(channel=channel_id)

@@ -14,6 +14,12 @@ def mention(user_id: str | None) -> str:
     return f"<@{user_id}>" if user_id else "nobody"
 
 
+def conversation_name(channel_id: str) -> str:
+    """A channel as a link; a DM (no channel to link to, and `<#D…>` shows a person's id) as
+    words, said to the person who is in it."""
+    return f"<#{channel_id}>" if channel_id.startswith(("C", "G")) else "this direct message"
+
+
 def group_mention(group_id: str) -> str:
     return f"<!subteam^{group_id}>"
 

@@ -35,7 +35,7 @@ from bot.render.runs import history_line, run_card, step_lines
 from bot.replies import Reply
 from bot.runs import RunRequest
 from bot.runtime import Runtime
-from bot.slack_text import clip, escape, plural
+from bot.slack_text import clip, conversation_name, escape, plural
 from bot.states import OPEN_STATES, StepAction
 from bot.steps import StepChange, change_step
 from handlers.requests import SlashRequest, Subcommand
@@ -129,7 +129,8 @@ async def run(runtime: Runtime, request: SlashRequest) -> Reply:
     actor = await actor_for(runtime, request.team_id, request.user_id)
     wanted = RunRequest(name, params, request.channel_id, deadline, chosen_channel=chosen)
     started = await runs.start_run(runtime, actor, wanted, SPEC_BY_NAME["run"].usage)
-    return Reply(f"Started `{started.key}` ({started.title}) in <#{started.channel_id}>.")
+    where = conversation_name(started.channel_id)
+    return Reply(f"Started `{started.key}` ({started.title}) in {where}.")
 
 
 async def status(runtime: Runtime, request: SlashRequest) -> Reply:

@@ -17,7 +17,7 @@ from bot.permissions import actor_for
 from bot.render.blocks import listing, section
 from bot.replies import Reply
 from bot.runtime import Runtime
-from bot.slack_text import clip, escape, when
+from bot.slack_text import clip, conversation_name, escape, when
 from handlers.listening import listener
 from handlers.requests import ClickRequest, SlashRequest
 from handlers.runs import CHANNEL, USER, add_param
@@ -64,9 +64,10 @@ async def schedule(runtime: Runtime, request: SlashRequest) -> Reply:
     )
     row = added.schedule
     assert row.next_fire_at is not None
+    where = conversation_name(row.channel_id or request.channel_id)
     return Reply(
         f"Scheduled `{added.workflow}` {row.spec} ({row.tz} time) as schedule {row.id}, "
-        f"posting in <#{row.channel_id}>. First run {when(row.next_fire_at)}. "
+        f"posting in {where}. First run {when(row.next_fire_at)}. "
         f"`/baton unschedule {row.id}` stops it."
     )
 
@@ -98,9 +99,11 @@ async def list_schedules(runtime: Runtime, request: SlashRequest) -> Reply:
         params = " ".join(f"{k}={v}" for k, v in row.params.items())
         extra = f" · {escape(params)}" if params else ""
         upcoming = f"next {when(row.next_fire_at)}" if row.next_fire_at else "paused"
+        where = row.channel_id or ""
+        shown = f"<#{where}>" if where.startswith(("C", "G")) else f"DM to <@{row.created_by}>"
         lines.append(
             f"`{row.id}` `{item.workflow}` · {row.spec} ({row.tz}) · {upcoming} · "
-            f"<#{row.channel_id}> · by <@{row.created_by}>{extra}"
+            f"{shown} · by <@{row.created_by}>{extra}"
         )
     blocks = listing(
         lines, len(lines), str, "…and {} more".format, max_blocks=50, heading="*Recurring runs*"

@@ -67,6 +67,18 @@ async def test_run_in_a_dm_between_two_people_is_refused(stack: Stack) -> None:
     assert await run_count(stack) == 0
 
 
+async def test_run_in_the_dm_with_baton_says_where_the_card_went(stack: Stack) -> None:
+    dm = stack.emulator.workspace().open_dm("U0ALICE")
+    await stack.command(REVIEW, user="U0ALICE")
+    await stack.command("run review", user="U0ALICE", channel=dm.id)
+    assert stack.ephemeral("U0ALICE") == "Started `review-1` (Review a doc) in this direct message."
+    assert [m.text for m in stack.emulator.messages(dm.id) if "review-1" in m.text]
+    await stack.command("schedule review daily 09:00", user="U0ALICE", channel=dm.id)
+    assert "posting in this direct message." in stack.ephemeral("U0ALICE")
+    await stack.command("schedules", user="U0ALICE")
+    assert "· DM to <@U0ALICE> · by <@U0ALICE>" in stack.ephemeral("U0ALICE")
+
+
 async def test_run_into_an_archived_channel_is_refused(stack: Stack) -> None:
     archived = stack.emulator.workspace().conversation("C0ONBOARD")
     assert archived is not None

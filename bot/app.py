@@ -122,12 +122,18 @@ def build_bolt(settings: Settings, runtime: Runtime, ledger: Ledger) -> AsyncApp
 
 
 def build_runtime(
-    settings: Settings, clock: Clock, *, paced: bool = True, timer: Timer | None = None
+    settings: Settings,
+    clock: Clock,
+    *,
+    paced: bool = True,
+    timer: Timer | None = None,
+    wall: Clock | None = None,
 ) -> Runtime:
     """The services' shared state, also used alone by the CLI's database commands.
 
     `paced=False` (tests against the emulator) drops the per-method rate tiers; `timer` is
-    what they keep time and wait on (default: the process's monotonic seconds).
+    what they keep time and wait on (default: the process's monotonic seconds); `wall` is
+    the real time of leases and retries (default: the system's).
     """
     engine = create_engine(settings.BATON_DATABASE_URL)
     sessions = session_factory(engine)
@@ -142,6 +148,7 @@ def build_runtime(
         slack=slack,
         directory=Directory(settings, clock, sessions, slack),
         templates=Templates(settings.BATON_TEMPLATE_DIR),
+        wall=wall or SystemClock(),
     )
 
 
@@ -152,13 +159,15 @@ def create_app(
     migrate_on_start: bool = True,
     channel_interval: float = 1.0,
     timer: Timer | None = None,
+    wall: Clock | None = None,
 ) -> Baton:
     """`channel_interval=0` (tests against the emulator) paces nothing, unless a `timer` (a
-    test's ManualTimer) is given: Slack's method tiers then keep time on it."""
+    test's ManualTimer) is given: Slack's method tiers then keep time on it. A test moving
+    the timer by hand gives its clock as `wall` too, so retries come due as it moves."""
     settings.require_slack()
     protect_access_log()
     paced = channel_interval > 0 or timer is not None
-    runtime = build_runtime(settings, clock or SystemClock(), paced=paced, timer=timer)
+    runtime = build_runtime(settings, clock or SystemClock(), paced=paced, timer=timer, wall=wall)
     deliverer = Deliverer(runtime, channel_interval=channel_interval, timer=timer)
     deliverer.handle(Note.HOME, publish_home)
     sweeper = Sweeper(runtime)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -31,26 +32,29 @@ class SlackClients:
         self._settings = settings
         self._token_lookup = token_lookup
         self._limits = limits
-        self._clients: dict[str, AsyncWebClient] = {}
+        self._clients: dict[tuple[str, float], AsyncWebClient] = {}
 
-    def client_for_token(self, token: str) -> AsyncWebClient:
-        client = self._clients.get(token)
+    def client_for_token(self, token: str, *, patience: float = math.inf) -> AsyncWebClient:
+        """The token's client; it waits at most `patience` seconds for a method's free call
+        (see MethodLimits) and raises MethodBusy rather than wait longer."""
+        client = self._clients.get((token, patience))
         if client is None:
             client = PacedWebClient(
                 limits=self._limits,
+                patience=patience,
                 token=token,
                 base_url=self._settings.SLACK_API_URL,
                 timeout=TIMEOUT_SECONDS,
                 retry_handlers=retry_handlers(),
             )
-            self._clients[token] = client
+            self._clients[(token, patience)] = client
         return client
 
-    async def for_team(self, team_id: str) -> AsyncWebClient:
+    async def for_team(self, team_id: str, *, patience: float = math.inf) -> AsyncWebClient:
         if self._token_lookup is not None:
             token = await self._token_lookup(team_id)
         else:
             token = self._settings.SLACK_BOT_TOKEN
         if not token:
             raise NotFound(f"Baton is not installed in workspace {team_id}")
-        return self.client_for_token(token)
+        return self.client_for_token(token, patience=patience)

@@ -9,6 +9,7 @@ Slack then answers 429 and the notification is retried after its Retry-After.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import Any
 
@@ -59,6 +60,16 @@ def retry_after(error: SlackApiError) -> float | None:
         return 1.0
 
 
+class MethodBusy(Exception):
+    """The method's budget (or a 429's pause) keeps it from being called for `seconds`, longer
+    than the caller would wait: it should come back later instead."""
+
+    def __init__(self, method: str, seconds: float) -> None:
+        super().__init__(f"{method} is paced for {seconds:.1f} s")
+        self.method = method
+        self.seconds = seconds
+
+
 class MethodLimits:
     """At most a tier's calls per minute per (workspace token, method), and a pause after 429.
     Time and waiting come from `timer` (tests move it by hand)."""
@@ -68,7 +79,9 @@ class MethodLimits:
         self._calls: dict[tuple[str, str], deque[float]] = {}
         self._paused_until: dict[tuple[str, str], float] = {}
 
-    async def acquire(self, token: str, method: str) -> None:
+    async def acquire(self, token: str, method: str, patience: float = math.inf) -> None:
+        """Wait for the method's next free call, or raise MethodBusy when that is more than
+        `patience` seconds away."""
         if method in UNPACED:
             return
         key = (token, method)
@@ -84,6 +97,8 @@ class MethodLimits:
                 return
             if wait <= 0:
                 wait = calls[0] + WINDOW - now
+            if wait > patience:
+                raise MethodBusy(method, wait)
             await self._timer.sleep(wait)
 
     def pause(self, token: str, method: str, seconds: float) -> None:
@@ -94,17 +109,20 @@ class MethodLimits:
 
 class PacedWebClient(AsyncWebClient):
     """An AsyncWebClient that keeps to `MethodLimits` before each call (none: unpaced, as the
-    tests against the emulator run)."""
+    tests against the emulator run), waiting at most `patience` seconds for a free call."""
 
-    def __init__(self, *, limits: MethodLimits | None, **kwargs: Any) -> None:
+    def __init__(
+        self, *, limits: MethodLimits | None, patience: float = math.inf, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self._limits = limits
+        self._patience = patience
 
     async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
         if self._limits is None:
             return await super().api_call(api_method, **kwargs)
         token = self.token or ""
-        await self._limits.acquire(token, api_method)
+        await self._limits.acquire(token, api_method, self._patience)
         try:
             return await super().api_call(api_method, **kwargs)
         except SlackApiError as error:

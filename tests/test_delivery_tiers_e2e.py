@@ -1,7 +1,7 @@
 """Slack's per-method tiers over real HTTP, with time moved by hand: once the minute's
-chat.update budget is spent, the redraws left wait for the next minute and nothing else
-does. Baton's limits keep time on a ManualTimer, so the test spends a real budget without
-waiting for it."""
+chat.update budget is spent, the redraws left wait in the outbox for the next minute and
+nothing else does. Baton's limits keep time on a ManualTimer, so the test spends a real
+budget without waiting for it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.app import create_app
 from bot.clock import ManualClock
@@ -19,7 +19,7 @@ from bot.slack_emulator import SlackDriver, SlackEmulator
 from bot.slack_limits import PER_MINUTE
 from bot.timers import ManualTimer
 from storage.db import unit_of_work
-from storage.models import Run
+from storage.models import Outbox, Run
 from tests.stack import SIGNING_SECRET, START, Stack, make_settings
 from tests.test_delivery_flow_e2e import CHAIN, card, click, dm_for
 
@@ -34,12 +34,14 @@ async def tiered_stack(
     on a timer of its own (the business clock stays where it is)."""
     async with SlackEmulator.default() as emulator:
         clock = ManualClock(START)
-        timer = ManualTimer(ManualClock(START))
+        seconds = ManualClock(START)  # real seconds, moved by hand: pacing, leases, retries
+        timer = ManualTimer(seconds)
         baton = create_app(
             make_settings(emulator, database_url),
             clock=clock,
             channel_interval=channel_interval,
             timer=timer,
+            wall=seconds,
         )
         server = await start_server(baton.web)
         driver = SlackDriver(f"http://127.0.0.1:{server.port}", SIGNING_SECRET, emulator)
@@ -80,6 +82,13 @@ async def test_a_step_dm_goes_while_the_minutes_chat_update_budget_is_spent(
                 )
         stack.baton.runtime.outbox_signal.set()
         await stack.emulator.wait_for(lambda: len(stack.emulator.calls_to("chat.update")) == budget)
+        # The redraws left wait in the outbox for the next minute, holding no batch open (a
+        # crowd's redraws would otherwise fill every batch the deliverer may run at once).
+        async with asyncio.timeout(5):
+            await stack.baton.deliverer.wait_idle()
+        async with unit_of_work(stack.baton.runtime.sessions) as session:
+            query = select(Outbox).where(col(Outbox.last_error) == "chat.update paced")
+            assert len((await session.exec(query)).all()) == 10
 
         # Alice's Done makes Bob's step ready: his DM goes now, the redraws still wait.
         await click(stack, first, "U0ALICE", "Done")
@@ -88,7 +97,6 @@ async def test_a_step_dm_goes_while_the_minutes_chat_update_budget_is_spent(
         )
         assert "Second thing" in dm_for(stack, "bob", "Second thing").text
         assert len(stack.emulator.calls_to("chat.update")) == budget
-        assert timer.sleepers >= 1  # the redraws left are waiting for the next minute
 
         # The next minute: the rest of the burst, then the card and Alice's DM redrawn.
         await timer.advance(60)

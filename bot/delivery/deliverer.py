@@ -36,6 +36,7 @@ from bot.errors import NotFound
 from bot.logs import log_context
 from bot.outbox import Note
 from bot.runtime import Runtime
+from bot.slack_limits import MethodBusy
 from bot.timers import Timer, WallTimer
 from storage.db import unit_of_work
 from storage.models import Outbox
@@ -45,6 +46,10 @@ log = logging.getLogger("baton.delivery")
 
 # Batches delivered side by side by the background loop (each holds its claims).
 MAX_BATCHES = 16
+# The longest a notification waits in its batch for a method's free call (chat.update once
+# the minute's budget is spent, say); longer, it is retried when the call is free, so that
+# batches waiting out a budget never stop the loop claiming what is free to go (a step DM).
+METHOD_PATIENCE = 2.0
 
 
 class Deliverer:
@@ -157,7 +162,7 @@ class Deliverer:
         another reason is left to each notification, to fail and be retried on its own)."""
         for team_id in sorted(teams):
             try:
-                batch.clients[team_id] = await self.runtime.slack.for_team(team_id)
+                batch.clients[team_id] = await self._for_team(team_id)
             except NotFound as exc:
                 batch.clients[team_id] = exc
             except Exception:
@@ -181,11 +186,14 @@ class Deliverer:
         finally:
             self._queue.report(attempt)
 
+    async def _for_team(self, team_id: str) -> AsyncWebClient:
+        return await self.runtime.slack.for_team(team_id, patience=METHOD_PATIENCE)
+
     async def _client(self, team_id: str, batch: Batch) -> AsyncWebClient:
         client = batch.clients.get(team_id)
         if client is None:
             try:
-                client = await self.runtime.slack.for_team(team_id)
+                client = await self._for_team(team_id)
             except NotFound as exc:
                 client = exc
         if isinstance(client, NotFound):
@@ -209,6 +217,8 @@ class Deliverer:
         except Deferred as exc:
             delay = exc.until - self._timer.time()
             await outcomes.retry(attempt, "channel paced", delay, counts=False)
+        except MethodBusy as exc:
+            await outcomes.retry(attempt, f"{exc.method} paced", exc.seconds, counts=False)
         except SlackApiError as exc:
             await outcomes.failed(attempt, exc)
         except PermanentFailure as exc:

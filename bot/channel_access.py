@@ -81,6 +81,8 @@ async def require_postable(runtime: Runtime, *, team_id: str, channel_id: str, f
     """Raises ChannelRefused unless Baton can post in the channel: it sees it (a private
     channel it was invited to, or a DM with Baton) and it is not archived. `fix` says what
     else the person can do; a refusal is better than a "Started" whose card never arrives."""
+    if (team_id, channel_id) in runtime.postable:
+        return
     shown = conversation_name(channel_id)
     client = await runtime.slack.for_team(team_id)
     try:
@@ -105,3 +107,4 @@ async def require_postable(runtime: Runtime, *, team_id: str, channel_id: str, f
         ) from None
     if (found.get("channel") or {}).get("is_archived"):
         raise ChannelRefused(f"{shown} is archived, so Baton can't post there. {fix}", channel_id)
+    runtime.postable[(team_id, channel_id)] = True

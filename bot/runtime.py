@@ -7,6 +7,7 @@ import os
 import socket
 from dataclasses import dataclass, field
 
+from cachetools import TTLCache
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock, SystemClock
@@ -18,6 +19,15 @@ from bot.metrics import Metrics
 from bot.slack_clients import SlackClients
 from bot.templates import Templates
 from storage.db import SessionFactory
+
+# How long a channel Baton found it can post in is taken on trust (conversations.info is 50
+# calls a minute a workspace: a crowd's `run`s would spend it in seconds). A channel that
+# stops working meanwhile fails its delivery, which tells the run's owner.
+POSTABLE_SECONDS = 600.0
+
+
+def postable_cache() -> TTLCache[tuple[str, str], bool]:
+    return TTLCache(maxsize=10_000, ttl=POSTABLE_SECONDS)
 
 
 @dataclass
@@ -37,5 +47,7 @@ class Runtime:
     listeners: InFlight = field(default_factory=InFlight)
     # How hook hosts are resolved before the SSRF guard judges them (tests give names addresses).
     resolver: Resolver = system_resolver
+    # (team, channel) pairs Baton could post in when last checked, kept for a while.
+    postable: TTLCache[tuple[str, str], bool] = field(default_factory=postable_cache)
     # Names this process in claims, so a row claimed by a dead replica can be told apart.
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")

@@ -106,3 +106,17 @@ async def test_a_channel_that_stops_working_is_told_to_the_owner_once(stack: Sta
     assert "can no longer post there (Slack said `is_archived`)" in told[0]
     assert "<#C0ONBOARD>" in told[0]
     assert "`/invite @Baton`" in told[0]
+    # Baton took the channel on trust after its first check; it checks again now.
+    await stack.command("run review <#C0ONBOARD|onboarding>", user="U0ALICE")
+    assert "<#C0ONBOARD> is archived, so Baton can't post there." in stack.ephemeral("U0ALICE")
+
+
+async def test_a_channel_found_postable_is_not_asked_about_again_for_each_run(
+    stack: Stack,
+) -> None:
+    await stack.command(REVIEW, user="U0ALICE")
+    for _ in range(3):
+        await stack.command("run review", user="U0ALICE")
+    assert "Started `review-3`" in stack.ephemeral("U0ALICE")
+    # conversations.info is 50 calls a minute: a crowd starting runs would spend it.
+    assert len(stack.emulator.calls_to("conversations.info")) == 1

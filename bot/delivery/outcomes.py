@@ -115,6 +115,8 @@ class Outcomes:
         async with unit_of_work(self.runtime.sessions) as session:
             marked = row.id in await self._queue.save(session, outcome)
             payload: dict[str, Any] | None = None
+            if channel and reason in CHANNEL_GONE:
+                self.runtime.postable.pop((row.team_id, channel), None)  # check it again
             if marked and owner and channel and reason in CHANNEL_GONE:
                 # A channel that stopped working fails every later post there too: its owner
                 # hears of it once, not once a post.

@@ -79,7 +79,12 @@ SPECS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec("claim", "/baton claim <run-id> <step>", "take a group step", "steps"),
     CommandSpec("cancel", "/baton cancel <run-id> [reason]", "cancel a run", "runs"),
-    CommandSpec("history", "/baton history <run-id>", "a run's audit trail", "runs"),
+    CommandSpec(
+        "history",
+        "/baton history <run-id> [page]",
+        "a run's audit trail, a page at a time, the newest first",
+        "runs",
+    ),
     CommandSpec(
         "schedule",
         "/baton schedule <name> <when> [key=value ...]",

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import audit
 from bot.errors import Conflict, Forbidden, NotFound, UsageError
 from bot.language import AssigneeKind, ParamType, WorkflowDef, fill_title
+from bot.paging import Page
 from bot.permissions import Actor, can_manage_run, require_runner
 from bot.progress import (
     LockedRun,
@@ -265,14 +266,25 @@ async def active_runs(runtime: Runtime, team_id: str, channel_id: str | None) ->
     return [LockedRun(run, by_run.get(run.id or 0, [])) for run in runs]
 
 
-async def history(runtime: Runtime, team_id: str, key: str) -> tuple[Run, list[AuditEvent]]:
+async def history(
+    runtime: Runtime, team_id: str, key: str, choose: Callable[[int], Page]
+) -> tuple[Run, Page, list[AuditEvent]]:
+    """A page of the run's events, oldest first; `choose` picks the page from how many events
+    there are (and may refuse), in the same transaction, so the page and its count agree."""
     async with unit_of_work(runtime.sessions) as session:
         run = await _find_run(session, team_id, key)
+        of_run = (col(AuditEvent.team_id) == team_id, col(AuditEvent.run_id) == run.id)
+        total = (
+            await session.exec(select(func.count()).select_from(AuditEvent).where(*of_run))
+        ).one()
+        page = choose(int(total))
         events = (
             await session.exec(
                 select(AuditEvent)
-                .where(AuditEvent.team_id == team_id, AuditEvent.run_id == run.id)
+                .where(*of_run)
                 .order_by(col(AuditEvent.id))
+                .offset(page.start)
+                .limit(page.stop - page.start)
             )
         ).all()
-    return run, list(events)
+    return run, page, list(events)

@@ -14,11 +14,13 @@ from bot.command_line import (
     check_run_key,
     check_step_key,
     check_workflow_name,
+    quoted,
     split_words,
     usage_error,
 )
 from bot.digests.forecast import eta_suffix, forecast_runs, projection_line
 from bot.home import plate
+from bot.paging import Page, check_page
 from bot.permissions import actor_for
 from bot.progress import LockedRun
 from bot.render.blocks import (
@@ -27,7 +29,6 @@ from bot.render.blocks import (
     checked,
     context,
     fallback,
-    latest_listing,
     listing,
 )
 from bot.render.home import mine_message
@@ -43,6 +44,7 @@ from handlers.requests import SlashRequest, Subcommand
 CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|[^>]*)?>")
 USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 STATUS_DETAILED = 20  # active runs `status` shows with their open steps; the rest by name
+HISTORY_PAGE = 40  # events a page of `history` shows
 STATUS_STEPS = 5  # open steps shown a run
 
 
@@ -162,6 +164,11 @@ async def status(runtime: Runtime, request: SlashRequest) -> Reply:
     return Reply(fallback("\n".join([heading, *entries]), heading), blocks)
 
 
+def _at_most(command: str, args: list[str], count: int) -> None:
+    if len(args) > count:
+        raise usage_error(command, f"{quoted(args[count])} is one word too many.")
+
+
 def _status_entry(runtime: Runtime, item: LockedRun, eta: str) -> str:
     """A run and its first open steps, in at most one listing line's worth of text (so none
     is ever cut), ending in a blank line; what does not fit is counted."""
@@ -199,17 +206,38 @@ async def history(runtime: Runtime, request: SlashRequest) -> Reply:
     args = request.command.args
     if not args:
         raise usage_error("history", "Which run? Give its id, e.g. `onboarding-3`.")
-    run, events = await runs.history(runtime, request.team_id, check_run_key("history", args[0]))
+    _at_most("history", args, 2)
+    key = check_run_key("history", args[0])
+    word = args[1] if len(args) > 1 else None
+
+    def choose(total: int) -> Page:
+        items = f"the {plural(total, 'event')} of `{key}`"
+        return check_page(
+            "history", word, size=HISTORY_PAGE, total=total, newest_first=True, items=items
+        )
+
+    run, page, events = await runs.history(runtime, request.team_id, key, choose)
     lines = [history_line(event) for event in events]
-    heading = f"*History of `{run.key}`*"
-    older = "_{} not shown; the newest follow._".format
-    blocks = latest_listing(
-        lines,
-        lambda n: older(plural(n, "older event")),
-        max_blocks=MESSAGE_BLOCKS,
-        heading=heading,
-    )
-    return Reply(f"History of `{run.key}`: {plural(len(lines), 'event')}.", checked(blocks))
+    heading = f"*History of `{run.key}`*" + (f" · events {page.span()}" if page.count > 1 else "")
+    # A page always fits (HISTORY_PAGE lines of at most LINE_TEXT each), so `more` is a guard.
+    more = "…and {} more".format
+    blocks = listing(lines, len(lines), str, more, max_blocks=MESSAGE_BLOCKS, heading=heading)
+    if nav := _history_nav(run.key, page):
+        blocks.append(context(nav))
+    events_shown = f"events {page.span()}" if page.count > 1 else plural(page.total, "event")
+    return Reply(f"History of `{run.key}`: {events_shown}.", checked(blocks))
+
+
+def _history_nav(key: str, page: Page) -> str:
+    """Where the events before and after this page are."""
+    parts = []
+    if page.following:
+        before = plural(page.following, "event")
+        parts.append(f"`/baton history {key} {page.number + 1}` shows the {before} before these")
+    if page.number > 1:
+        after = plural(page.size, "event")
+        parts.append(f"`/baton history {key} {page.number - 1}` the {after} after them")
+    return "; ".join(parts) + "." if parts else ""
 
 
 def _step_verb(action: StepAction, needs_reason: bool = False) -> Subcommand:

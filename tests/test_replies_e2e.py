@@ -115,20 +115,6 @@ def test_code_listing_fits_closes_and_counts(lines: list[str], max_blocks: int) 
     assert shown + (int(left[1]) if left else 0) == len(lines)
 
 
-@QUICK
-@given(st.integers(min_value=0, max_value=400), st.integers(min_value=1, max_value=5))
-def test_latest_listing_keeps_the_newest_and_counts_the_rest(count: int, max_blocks: int) -> None:
-    lines = [f"event {n:03d} " + "x" * (n % 7 * 100) for n in range(count)]
-    dicts = kit.latest_listing(lines, "{} older".format, max_blocks=max_blocks, heading="*Log*")
-    assert check_blocks(dicts) == [] and len(dicts) <= max_blocks
-    shown = "\n".join(block["text"]["text"] for block in dicts).split("\n")
-    assert shown[0] == "*Log*"
-    kept = [line for line in shown if line.startswith("event")]
-    assert kept == lines[len(lines) - len(kept) :]  # the newest, in order
-    left = len(lines) - len(kept)
-    assert (f"{left} older" in shown) == (left > 0)
-
-
 # -- long replies ---------------------------------------------------------------------------
 
 
@@ -208,6 +194,12 @@ async def test_status_lists_every_active_run_without_cutting_a_token(stack: Stac
     assert len(reply.blocks) > 1
 
 
+def next_command(message: Message) -> str | None:
+    """The command a page says shows the next one (`/baton status 2`, `/baton history x-1 2`)."""
+    found = re.search(r"`/baton ([^`]+)` shows the (?:next )?\d+", shown(message))
+    return found[1] if found else None
+
+
 async def test_status_summarises_runs_beyond_one_message(stack: Stack) -> None:
     await stack.command("define tiny Tiny\nonly: Only step <@U0BOB|bob>", user="U0ALICE")
     for _ in range(25):
@@ -246,7 +238,7 @@ async def test_history_of_a_long_run_keeps_its_newest_events(stack: Stack) -> No
     assert len(reply.blocks) > 1
 
 
-async def test_history_too_long_for_a_message_says_how_many_older_events_it_left_out(
+async def test_history_pages_through_300_events_showing_each_once_in_order(
     stack: Stack,
 ) -> None:
     await stack.command("define solo Solo\nonly: Only step <@U0ALICE|alice>", user="U0ALICE")
@@ -265,20 +257,53 @@ async def test_history_too_long_for_a_message_says_how_many_older_events_it_left
                 step_key="only",
                 reason=f"note {n:03d} <!channel> " + "waiting on the vendor " * 40,
             )
-    await stack.command("done solo-1 only", user="U0ALICE")
+    await stack.command("done solo-1 only", user="U0ALICE")  # 303 events in all
+
     await stack.command("history solo-1", user="U0ALICE")
-    reply = answer(stack)
-    assert_well_formed(reply)
-    text = shown(reply)
-    assert "<!channel>" not in text and "&lt;!channel&gt;" in text
-    assert "<@U0ALICE> marked `only` blocked: note 299" in text  # the newest are shown…
-    assert "note 000" not in text
-    found = re.search(r"(\d+) older events? not shown", text)
-    assert found is not None
-    first_shown = int(re.findall(r"note (\d{3})", text)[0])
-    # …after the started event and the notes before the first one shown.
-    assert int(found[1]) == 1 + first_shown
-    assert re.search(r"Run completed in .+$", text.rstrip())
+    pages = [answer(stack)]
+    while (command := next_command(pages[-1])) is not None:
+        announced = int(re.findall(r"shows the (\d+) events? before these", shown(pages[-1]))[0])
+        await stack.command(command, user="U0ALICE")
+        pages.append(answer(stack))
+        assert len(history_events(pages[-1])) == announced  # "the 40 before these" are 40
+    assert [next_command(page) for page in pages[:-1]] == [
+        f"history solo-1 {n}" for n in range(2, 9)
+    ]
+    for number, page in enumerate(pages, start=1):
+        assert_well_formed(page)
+        text = shown(page)
+        stop = 303 - (number - 1) * 40
+        assert text.startswith(f"*History of `solo-1`* · events {max(1, stop - 39)}–{stop} of 303")
+        assert page.text == f"History of `solo-1`: events {max(1, stop - 39)}–{stop} of 303."
+        assert "<!channel>" not in text and "&lt;!channel&gt;" in text
+        if number > 1:
+            assert f"`/baton history solo-1 {number - 1}` the 40 events after them." in text
+    # Newest first page by page, oldest first within a page: read backwards, the whole story.
+    story = [line for page in reversed(pages) for line in history_events(page)]
+    assert len(story) == 303
+    assert "<@U0ALICE> started the run" in story[0]
+    notes = [re.search(r"marked `only` blocked: note (\d{3})", line) for line in story[1:301]]
+    assert [int(found[1]) for found in notes if found] == list(range(300))
+    assert "<@U0ALICE> marked `only` done" in story[301]
+    assert re.search(r"Run completed in .+$", story[302])
+
+    for word, problem in [
+        ("9", "There is no page `9`"),
+        ("0", "There is no page `0`"),
+        ("older", "`older` is not a page number"),
+    ]:
+        await stack.command(f"history solo-1 {word}", user="U0ALICE")
+        assert stack.ephemeral("U0ALICE").startswith(
+            f"{problem}: the 303 events of `solo-1` fill pages 1 to 8.\n"
+            "Usage: `/baton history &lt;run-id&gt; [page]`"
+        )
+    await stack.command("history solo-1 2 3", user="U0ALICE")
+    assert stack.ephemeral("U0ALICE").startswith("`3` is one word too many.\n")
+
+
+def history_events(message: Message) -> list[str]:
+    """The event lines of a page of `/baton history`, in order."""
+    return [line for line in shown(message).split("\n") if line.startswith("<!date^")]
 
 
 # -- the builder ------------------------------------------------------------------------------

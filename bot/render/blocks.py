@@ -133,31 +133,6 @@ def listing(
     return [section("\n".join(lines)) for lines in sections if lines]
 
 
-def latest_listing(
-    lines: Sequence[str],
-    older: Callable[[int], str],
-    *,
-    max_blocks: int,
-    heading: str | None = None,
-) -> list[Block]:
-    """The newest (last) of `lines` that fit into at most `max_blocks` sections, oldest first,
-    under an optional heading; the older lines left out are counted by `older(n)` right under
-    it. For logs, where what happened last matters most."""
-    budget = SECTION_TEXT - HEADING_TEXT - MORE_TEXT - 2  # room for the heading and the count
-    packer = _Packer(budget, max_blocks)
-    kept = 0
-    for item in reversed(lines):
-        if not packer.add(clip(item, LINE_TEXT)):
-            break
-        kept += 1
-    ordered = [part[::-1] for part in reversed(packer.sections)]
-    top = [clip(heading, HEADING_TEXT)] if heading else []
-    if kept < len(lines):
-        top.append(clip(older(len(lines) - kept), MORE_TEXT))
-    ordered[0] = top + ordered[0]
-    return [section("\n".join(part)) for part in ordered if part]
-
-
 def code_listing(
     lines: Sequence[str],
     more: Callable[[int], str],

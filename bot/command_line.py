@@ -57,8 +57,8 @@ SPECS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         "status",
-        "/baton status [run-id]",
-        "one run in detail, or this channel's active runs",
+        "/baton status [run-id | page]",
+        "one run in detail, or a page of this channel's active runs",
         "runs",
     ),
     CommandSpec("mine", "/baton mine", "my open steps, with buttons", "runs"),

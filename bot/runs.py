@@ -242,12 +242,21 @@ async def get_run(runtime: Runtime, team_id: str, key: str) -> LockedRun:
     return LockedRun(run, list(steps))
 
 
-async def active_runs(runtime: Runtime, team_id: str, channel_id: str | None) -> list[LockedRun]:
+async def active_page(
+    runtime: Runtime, team_id: str, channel_id: str, choose: Callable[[int], Page]
+) -> tuple[Page, list[LockedRun]]:
+    """A page of the channel's active runs with their steps, oldest first (the digest's order);
+    `choose` picks the page from how many there are (and may refuse)."""
     async with unit_of_work(runtime.sessions) as session:
-        query = select(Run).where(Run.team_id == team_id, Run.state == RunState.ACTIVE)
-        if channel_id is not None:
-            query = query.where(Run.channel_id == channel_id)
-        runs = (await session.exec(query.order_by(col(Run.id)))).all()
+        active = (
+            col(Run.team_id) == team_id,
+            col(Run.state) == RunState.ACTIVE,
+            col(Run.channel_id) == channel_id,
+        )
+        total = (await session.exec(select(func.count()).select_from(Run).where(*active))).one()
+        page = choose(int(total))
+        query = select(Run).where(*active).order_by(col(Run.created_at), col(Run.id))
+        runs = (await session.exec(query.offset(page.start).limit(page.stop - page.start))).all()
         ids = [run.id for run in runs]
         steps = (
             (
@@ -263,7 +272,7 @@ async def active_runs(runtime: Runtime, team_id: str, channel_id: str | None) ->
     by_run: dict[int, list[StepRun]] = {}
     for step in steps:
         by_run.setdefault(step.run_id, []).append(step)
-    return [LockedRun(run, by_run.get(run.id or 0, [])) for run in runs]
+    return page, [LockedRun(run, by_run.get(run.id or 0, [])) for run in runs]
 
 
 async def history(

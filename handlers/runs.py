@@ -9,6 +9,7 @@ from bot import availability, runs, workflows
 from bot.availability import TimePassed
 from bot.channel_access import require_member, require_postable
 from bot.command_line import (
+    RUN_KEY_RE,
     SPEC_BY_NAME,
     check_param_name,
     check_run_key,
@@ -20,7 +21,7 @@ from bot.command_line import (
 )
 from bot.digests.forecast import eta_suffix, forecast_runs, projection_line
 from bot.home import plate
-from bot.paging import Page, check_page
+from bot.paging import Page, check_page, is_page_word
 from bot.permissions import actor_for
 from bot.progress import LockedRun
 from bot.render.blocks import (
@@ -43,7 +44,7 @@ from handlers.requests import SlashRequest, Subcommand
 
 CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|[^>]*)?>")
 USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
-STATUS_DETAILED = 20  # active runs `status` shows with their open steps; the rest by name
+STATUS_PAGE = 20  # active runs a page of `status` shows, each with its first open steps
 HISTORY_PAGE = 40  # events a page of `history` shows
 STATUS_STEPS = 5  # open steps shown a run
 
@@ -137,31 +138,58 @@ async def run(runtime: Runtime, request: SlashRequest) -> Reply:
 
 async def status(runtime: Runtime, request: SlashRequest) -> Reply:
     args = request.command.args
-    if args:
-        locked = await runs.get_run(runtime, request.team_id, check_run_key("status", args[0]))
-        now = runtime.clock.now()
-        text, blocks = run_card(runtime.templates, locked.run, locked.steps, now)
-        projection = (await forecast_runs(runtime, request.team_id, [locked])).get(
-            locked.run.id or 0
+    _at_most("status", args, 1)
+    if args and not is_page_word(args[0]):
+        return await _run_status(runtime, request, _status_run_key(args[0]))
+    word = args[0] if args else None
+
+    def choose(total: int) -> Page:
+        if total == 0:  # nothing to page through, whichever page was asked for
+            return Page(1, STATUS_PAGE, 0)
+        items = f"the {plural(total, 'active run')} here"
+        return check_page(
+            "status", word, size=STATUS_PAGE, total=total, newest_first=False, items=items
         )
-        if projection is not None and len(blocks) < MESSAGE_BLOCKS:
-            blocks = [*blocks, context(projection_line(projection, locked.run.deadline, now))]
-        return Reply(text, blocks)
-    active = await runs.active_runs(runtime, request.team_id, request.channel_id)
+
+    page, active = await runs.active_page(runtime, request.team_id, request.channel_id, choose)
     if not active:
         return Reply("No active runs in this channel. `/baton list` shows the workflows to run.")
-    detailed = active[:STATUS_DETAILED]
-    projections = await forecast_runs(runtime, request.team_id, detailed)
+    projections = await forecast_runs(runtime, request.team_id, active)
     now = runtime.clock.now()
     entries = [
         _status_entry(runtime, item, eta_suffix(projections.get(item.run.id or 0), now))
-        for item in detailed
+        for item in active
     ]
-    entries += [f"*{item.run.title}* · `{item.run.key}`" for item in active[STATUS_DETAILED:]]
-    heading = "*Active runs here*"
+    heading = "*Active runs here*" + (f" · {page.span()}" if page.count > 1 else "")
+    # A page always fits (STATUS_PAGE entries of at most LINE_TEXT each), so `more` is a guard.
     more = "…and {} more active runs here: `/baton status &lt;run-id&gt;` shows one.".format
     blocks = listing(entries, len(entries), str, more, max_blocks=MESSAGE_BLOCKS, heading=heading)
-    return Reply(fallback("\n".join([heading, *entries]), heading), blocks)
+    lines = [heading, *entries]
+    if page.following:
+        nav = f"`/baton status {page.number + 1}` shows the next {page.following}."
+        blocks.append(context(nav))
+        lines.append(nav)
+    return Reply(fallback("\n".join(lines), heading), checked(blocks))
+
+
+def _status_run_key(word: str) -> str:
+    if RUN_KEY_RE.fullmatch(word.lower()) is None:
+        raise usage_error(
+            "status",
+            f"{quoted(word)} is neither a run id (they look like `onboarding-3`) nor a page "
+            "number.",
+        )
+    return word.lower()
+
+
+async def _run_status(runtime: Runtime, request: SlashRequest, key: str) -> Reply:
+    locked = await runs.get_run(runtime, request.team_id, key)
+    now = runtime.clock.now()
+    text, blocks = run_card(runtime.templates, locked.run, locked.steps, now)
+    projection = (await forecast_runs(runtime, request.team_id, [locked])).get(locked.run.id or 0)
+    if projection is not None and len(blocks) < MESSAGE_BLOCKS:
+        blocks = [*blocks, context(projection_line(projection, locked.run.deadline, now))]
+    return Reply(text, blocks)
 
 
 def _at_most(command: str, args: list[str], count: int) -> None:

@@ -416,7 +416,7 @@ async def test_status_of_many_runs_clips_its_plain_text_like_its_blocks(stack: S
     assert reply.text.startswith("*Active runs here*")
     assert "`long-1`" in reply.text
     rendered = str(reply.blocks)
-    assert "`long-24`" in rendered or "more active runs here" in rendered
+    assert "`long-20`" in rendered and "`/baton status 2` shows the next 4." in rendered
 
 
 @pytest.mark.parametrize("command", ["block x-1 go {huge}", "cancel x-1 {huge}"])

@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlmodel import select
+from sqlmodel import col, select
 
+from bench.digest import seed
 from bot import audit, workflows
 from bot.language import format_yaml
 from bot.render import blocks as kit
@@ -194,24 +195,69 @@ async def test_status_lists_every_active_run_without_cutting_a_token(stack: Stac
     assert len(reply.blocks) > 1
 
 
+def status_keys(message: Message) -> list[str]:
+    """The runs a page of `/baton status` shows, in order (each entry's first line)."""
+    return re.findall(r"^\*.+\* · `([a-z0-9-]+)`", shown(message), re.MULTILINE)
+
+
 def next_command(message: Message) -> str | None:
     """The command a page says shows the next one (`/baton status 2`, `/baton history x-1 2`)."""
     found = re.search(r"`/baton ([^`]+)` shows the (?:next )?\d+", shown(message))
     return found[1] if found else None
 
 
-async def test_status_summarises_runs_beyond_one_message(stack: Stack) -> None:
+async def test_status_pages_through_sixty_runs_showing_each_once_in_order(stack: Stack) -> None:
+    await seed(stack.baton.runtime.engine, active=60, completed=0, now=stack.clock.now())
+    async with unit_of_work(session_factory(stack.baton.runtime.engine)) as session:
+        runs = (await session.exec(select(Run).order_by(col(Run.created_at), col(Run.id)))).all()
+    oldest_first = [run.key for run in runs]
+
+    await stack.command("status", user="U0ALICE")
+    pages = [answer(stack)]
+    while (command := next_command(pages[-1])) is not None:
+        announced = int(re.findall(r"shows the next (\d+)\.", shown(pages[-1]))[0])
+        await stack.command(command, user="U0ALICE")
+        pages.append(answer(stack))
+        assert len(status_keys(pages[-1])) == announced  # "the next 20" are 20
+    assert [next_command(page) for page in pages[:-1]] == ["status 2", "status 3"]
+    for number, page in enumerate(pages, start=1):
+        assert_well_formed(page)
+        text = shown(page)
+        first = (number - 1) * 20 + 1
+        assert text.startswith(f"*Active runs here* · {first}–{first + 19} of 60\n")
+        assert "more active runs" not in text  # nothing summarised away
+    assert [key for page in pages for key in status_keys(page)] == oldest_first
+
+    await stack.command("status 4", user="U0ALICE")
+    assert stack.ephemeral("U0ALICE").startswith(
+        "There is no page `4`: the 60 active runs here fill pages 1 to 3.\n"
+        "Usage: `/baton status [run-id | page]`"
+    )
+    await stack.command("status 0", user="U0ALICE")
+    assert stack.ephemeral("U0ALICE").startswith("There is no page `0`: the 60 active runs")
+    await stack.command("status soon", user="U0ALICE")
+    assert stack.ephemeral("U0ALICE").startswith(
+        "`soon` is neither a run id (they look like `onboarding-3`) nor a page number.\n"
+    )
+    await stack.command("status 2 3", user="U0ALICE")
+    assert stack.ephemeral("U0ALICE").startswith("`3` is one word too many.\n")
+    await stack.command("status 2", user="U0ALICE", channel="C0OPS")
+    assert stack.ephemeral("U0ALICE").startswith("No active runs in this channel.")
+
+
+async def test_a_channel_that_fits_on_one_page_has_no_paging(stack: Stack) -> None:
     await stack.command("define tiny Tiny\nonly: Only step <@U0BOB|bob>", user="U0ALICE")
-    for _ in range(25):
+    for _ in range(20):
         await stack.command("run tiny", user="U0ALICE")
     await stack.command("status", user="U0ALICE")
     reply = answer(stack)
-    assert_well_formed(reply)
-    text = shown(reply)
-    # The first twenty in detail, the rest by name: every one is there.
-    for n in range(1, 26):
-        assert f"`tiny-{n}`" in text
-    assert text.count("`only`") == 20
+    assert shown(reply).startswith("*Active runs here*\n")
+    assert status_keys(reply) == [f"tiny-{n}" for n in range(1, 21)]
+    assert next_command(reply) is None
+    await stack.command("status 2", user="U0ALICE")
+    assert stack.ephemeral("U0ALICE").startswith(
+        "There is no page `2`: the 20 active runs here fit on page 1."
+    )
 
 
 async def test_history_of_a_long_run_keeps_its_newest_events(stack: Stack) -> None:

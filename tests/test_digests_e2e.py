@@ -21,6 +21,7 @@ from bot.slack_emulator import Message, check_blocks, render_blocks
 from storage.db import session_factory, unit_of_work
 from storage.models import DigestSubscription, Outbox
 from tests.stack import START, Stack, open_stack
+from tests.test_replies_e2e import answer, next_command, status_keys
 
 ONBOARDING = """define onboarding Onboard a new hire
 docs: Collect signed documents <@U0ALICE|alice> due 1d
@@ -129,7 +130,7 @@ async def test_a_thousand_active_runs_stay_inside_block_kit(stack: Stack) -> Non
     text = shown(digest)
     assert digest.text.startswith("Status digest for <#C0GENERAL>: 1000 active runs,")
     assert "*🏃 Active runs (1000)*" in text
-    assert "…and 975 more: `/baton status` lists them all" in text
+    assert "…and 975 more: `/baton status` in <#C0GENERAL> pages through them" in text
     for heading in ("🚨 Needs attention", "⚠️ At risk of missing the deadline"):
         assert re.search(r"\n…and [0-9]+ more$", part(text, heading)), heading
     assert "*🐢 Bottlenecks: longest median wait, last 30 days*" in text
@@ -140,6 +141,27 @@ async def test_a_thousand_active_runs_stay_inside_block_kit(stack: Stack) -> Non
             for line in block["text"]["text"].split("\n"):
                 assert len(line) <= 800
                 assert not line.endswith("&") and "&amp…" not in line
+
+
+async def test_the_digest_sends_readers_to_status_pages_that_hold_every_run(stack: Stack) -> None:
+    await seed(stack.baton.runtime.engine, active=60, completed=0, now=stack.clock.now())
+    await stack.command("digest now", user="U0ALICE")
+    [digest] = digests(stack, "C0GENERAL")
+    active = part(shown(digest), "🏃 Active runs")
+    in_digest = re.findall(r"^\S+ \d+/\d+ \*.+?\* `([a-z0-9-]+)`", active, re.MULTILINE)
+    assert len(in_digest) == 25
+    assert active.endswith("\n…and 35 more: `/baton status` in <#C0GENERAL> pages through them")
+
+    # Doing what it says, in that channel, shows the 25 in the digest's order, then the 35.
+    await stack.command("status", user="U0BOB", channel="C0GENERAL")
+    pages = [answer(stack, "U0BOB")]
+    while (command := next_command(pages[-1])) is not None:
+        await stack.command(command, user="U0BOB", channel="C0GENERAL")
+        pages.append(answer(stack, "U0BOB"))
+    in_status = [key for page in pages for key in status_keys(page)]
+    assert len(pages) == 3
+    assert in_status[:25] == in_digest
+    assert sorted(in_status) == sorted(f"onboarding-{n}" for n in range(1, 61))
 
 
 # -- subscriptions --------------------------------------------------------------------------------

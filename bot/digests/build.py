@@ -436,7 +436,7 @@ def compose(data: DigestData, macros: Macros) -> tuple[str, list[dict[str, Any]]
         return text, [kit.section(macros("quiet", summary))]
 
     def more(part: str) -> Callable[[int], str]:
-        return lambda n: macros("more", part, n)
+        return lambda n: macros("more", part, n, summary)
 
     def part(name: str, items: Sequence[Any], make: Callable[[Any], Any], line: str) -> None:
         if not items:

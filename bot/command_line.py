@@ -33,7 +33,9 @@ SPECS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec("new", "/baton new <name>", "open the workflow builder", "workflows"),
     CommandSpec("edit", "/baton edit <name>", "edit a workflow in the builder", "workflows"),
-    CommandSpec("import", "/baton import", "paste a workflow's YAML", "workflows"),
+    CommandSpec(
+        "import", "/baton import [parts]", "paste a workflow's YAML (in parts if long)", "workflows"
+    ),
     CommandSpec("export", "/baton export <name>", "a workflow as YAML", "workflows"),
     CommandSpec("list", "/baton list", "the workspace's workflows", "workflows"),
     CommandSpec("show", "/baton show <name>", "a workflow with its plan", "workflows"),

@@ -54,6 +54,12 @@ class BlockId(StrEnum):
     ASSIGNEE = "assignee"
 
 
+def part_block(block: BlockId, part: int) -> str:
+    """The block id of a long text's `part`-th box (from 1): Slack's text boxes hold 3000
+    characters, so a long workflow's steps or YAML take several, the first under `block`."""
+    return block.value if part == 1 else f"{block.value}_{part}"
+
+
 class InputId(StrEnum):
     TEXT = "text"
     CHANNEL = "channel"

@@ -21,13 +21,12 @@ from bot.language import (
     DefinitionError,
     WorkflowDef,
     format_text,
-    format_yaml,
     parse_assignee,
     parse_text,
     parse_yaml,
 )
 from bot.permissions import actor_for, is_group_id, require_editor
-from bot.render.builder import INPUT_TEXT, builder_modal, import_modal
+from bot.render.builder import INPUT_TEXT, MAX_IMPORT_PARTS, builder_modal, import_modal, step_boxes
 from bot.replies import Reply
 from bot.runtime import Runtime
 from handlers.listening import listener
@@ -63,7 +62,8 @@ async def edit(runtime: Runtime, request: SlashRequest) -> Reply:
     workflow, defn = await workflows.get_definition(runtime, request.team_id, name)
     require_editor(await actor_for(runtime, request.team_id, request.user_id), workflow)
     steps = format_text(defn)
-    if len(steps) > INPUT_TEXT:  # the box would cut them, and saving would lose the rest
+    boxes = step_boxes(steps)
+    if boxes is None:  # a box would cut them, and saving would lose the rest
         return Reply(_too_long_for_builder(defn, steps))
     ref = WorkflowRef(name=defn.name, channel=request.channel_id)
     # Groups by @handle, as people type them in the box (the id if the directory is down).
@@ -76,7 +76,7 @@ async def edit(runtime: Runtime, request: SlashRequest) -> Reply:
         title=defn.title,
         description=defn.description,
         channel=defn.channel,
-        steps=steps,
+        steps=boxes,
         editors=list(workflow.editors),
         runners=[r for r in workflow.runners if not is_group_id(r)],
         runner_groups=", ".join(handles),
@@ -86,26 +86,35 @@ async def edit(runtime: Runtime, request: SlashRequest) -> Reply:
 
 def _too_long_for_builder(defn: WorkflowDef, steps: str) -> str:
     name = defn.name
-    said = (
-        f"`{name}` is too long for the builder: its steps come to {len(steps):,} characters and "
-        f"the builder's box holds {INPUT_TEXT:,}, so it would lose some."
-    )
-    if len(format_yaml(defn)) <= INPUT_TEXT:
-        return (
-            f"{said} Change it as YAML instead: `/baton export {name}`, then paste the changed "
-            "YAML into `/baton import`."
+    longest = max(len(line) for line in steps.split("\n"))
+    if longest > INPUT_TEXT:
+        why = (
+            f"one of its step lines has {longest:,} characters and a box of the builder holds "
+            f"{INPUT_TEXT:,}"
         )
+    else:
+        why = f"its steps come to {len(steps):,} characters, more than the builder's boxes hold"
+    said = f"`{name}` is too long for the builder: {why}, so saving it would lose some."
     return (
-        f"{said} Its YAML (`/baton export {name}`) is too long for `/baton import`'s box as "
-        f"well: an operator can change it as a file with `baton export {name}` and "
-        f"`baton import`. To change its steps here, send them all again with "
-        f"`/baton define {name} &lt;title&gt;` and one step per line; `/baton show {name}` "
-        "prints them."
+        f"{said} Change it as YAML instead: `/baton export {name}`, then paste the changed "
+        f"YAML into `/baton import` (it says how many boxes to ask for). To change its steps "
+        f"here, send them all again with `/baton define {name} &lt;title&gt;` and one step per "
+        f"line; `/baton show {name}` prints them."
     )
 
 
 async def import_workflow(runtime: Runtime, request: SlashRequest) -> Reply:
-    return await _open(runtime, request, import_modal(request.channel_id))
+    args = request.command.args
+    parts = 1
+    if args:
+        if len(args) > 1 or not args[0].isdecimal() or not 1 <= int(args[0]) <= MAX_IMPORT_PARTS:
+            raise usage_error(
+                "import",
+                f"Give how many parts the YAML comes in, from 1 to {MAX_IMPORT_PARTS} "
+                f"(e.g. `/baton import 3`), or nothing for one box.",
+            )
+        parts = int(args[0])
+    return await _open(runtime, request, import_modal(request.channel_id, parts))
 
 
 def _problems(error: DefinitionError) -> str:
@@ -118,7 +127,7 @@ async def submit_builder(ack: Ack, body: dict[str, Any], runtime: Runtime) -> No
     ref = WorkflowRef.decode(submission.private_metadata)
     assert ref.name is not None
     title = submission.text(BlockId.TITLE, InputId.TEXT)
-    steps = submission.text(BlockId.STEPS, InputId.TEXT)
+    steps = "\n".join(submission.parts(BlockId.STEPS, InputId.TEXT))
     channel = submission.selected_conversation(BlockId.CHANNEL, InputId.CHANNEL)
     try:
         groups = await _runner_groups(
@@ -183,7 +192,7 @@ async def _runner_groups(runtime: Runtime, team_id: str, text: str) -> list[str]
 async def submit_import(ack: Ack, body: dict[str, Any], runtime: Runtime) -> None:
     submission = ViewSubmission.from_payload(body)
     ref = WorkflowRef.decode(submission.private_metadata)
-    text = submission.text(BlockId.YAML, InputId.TEXT)
+    text = "\n".join(submission.parts(BlockId.YAML, InputId.TEXT))
     fields = (BlockId.YAML, BlockId.YAML)  # an imported `channel:` is part of the YAML
     await _save(ack, runtime, submission, ref.channel, fields, False, lambda: parse_yaml(text))
 

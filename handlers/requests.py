@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.command_line import CommandText, parse_command_text
+from bot.ids import BlockId, part_block
 from bot.replies import Reply
 from bot.runtime import Runtime
 
@@ -106,6 +107,22 @@ class ViewSubmission:
     def text(self, block_id: str, action_id: str) -> str:
         element = self.values.get(block_id, {}).get(action_id, {})
         return str(element.get("value") or "").strip()
+
+    def parts(self, block: BlockId, action_id: str) -> list[str]:
+        """The texts of a long text's boxes (`part_block`s of `block`) in order, empty ones
+        left out, each as typed but for blank lines around it: a pasted part of YAML keeps
+        the indentation its first line starts with. Joined by line breaks they are the text."""
+        texts = []
+        part = 1
+        while (block_id := part_block(block, part)) in self.values:
+            text = str(self.values[block_id].get(action_id, {}).get("value") or "")
+            lines = text.rstrip().split("\n")
+            while lines and not lines[0].strip():
+                lines.pop(0)
+            if lines:
+                texts.append("\n".join(lines))
+            part += 1
+        return texts
 
     def selected_user(self, block_id: str, action_id: str) -> str | None:
         element = self.values.get(block_id, {}).get(action_id, {})

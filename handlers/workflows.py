@@ -204,7 +204,7 @@ async def export(runtime: Runtime, request: SlashRequest) -> Reply:
         )
     summary = (
         f"`{defn.name}` is long, so its YAML comes in {len(parts)} parts: join them in order, "
-        "one after another."
+        f"one after another. `/baton import {len(parts)}` opens a box for each."
     )
     blocks.append(context(summary))
     return Reply(summary, checked(blocks))

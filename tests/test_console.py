@@ -440,3 +440,28 @@ async def test_a_hook_that_answers_202_calls_back_to_the_console(tmp_path: Path)
     finally:
         await receiver.stop()
     assert (await steps_of(tmp_path / "console.db", "ship-1"))["push"].state == "done"
+
+
+async def test_edit_of_a_long_workflow_shows_a_box_for_each_part_of_its_steps(
+    tmp_path: Path,
+) -> None:
+    steps = "\n".join(
+        f"s{n:03d}: Check part {n} of the launch plan with the owners and sign it off "
+        f"before it goes to the printers @bob" + (f" after s{n - 1:03d}" if n > 1 else "")
+        for n in range(1, 101)
+    )
+    options = ConsoleOptions(database=tmp_path / "console.db", start=START)
+    async with open_console(options) as console:
+        defined = await console.execute(f"/baton define launch Launch\n{steps}")
+        assert "Created `launch` (100 steps)" in defined
+        opened = await console.execute("/baton edit launch")
+    assert "[modal @alice] Edit workflow" in opened
+    boxes = re.findall(r"Steps[^:]*\(box (\d+) of (\d+)\): \[(.*)\]   ← fill (\S+) …", opened)
+    count = len(boxes)
+    assert count > 1
+    assert [(n, of, key) for n, of, _, key in boxes] == [
+        (str(n), str(count), "wf_steps" if n == 1 else f"wf_steps_{n}") for n in range(1, count + 1)
+    ]
+    shown = " ↵ ".join(text for _, _, text, _ in boxes)
+    assert shown.count("Check part") == 100
+    assert "s001: Check part 1 " in shown and "s100: Check part 100 " in shown

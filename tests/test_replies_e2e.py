@@ -5,6 +5,7 @@ the database."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -355,18 +356,86 @@ def history_events(message: Message) -> list[str]:
 # -- the builder ------------------------------------------------------------------------------
 
 
-async def test_edit_of_a_workflow_too_long_for_the_builder_says_what_to_do(stack: Stack) -> None:
-    await stack.command(long_workflow(), user="U0ALICE")
-    await stack.command("edit quarterly", user="U0ALICE")
+def hundred_steps(name: str = "launch") -> str:
+    """A chain and a fan-in of 100 steps with long titles, as Slack sends it."""
+    lines = [f"define {name} Launch"]
+    for n in range(1, 101):
+        after = f" after s{n - 1:03d}" if n > 1 else ""
+        if n == 100:
+            after = " after s050, s098, s099"
+        lines.append(
+            f"s{n:03d}: Check part {n} of the launch plan with the owners &amp; sign it off "
+            f"before it goes to the printers for the final proof <@U0BOB|bob>{after} due 1d"
+        )
+    return "\n".join(lines)
+
+
+def step_boxes(modal_blocks: list[dict[str, object]]) -> dict[str, str]:
+    """The builder's boxes of steps, by block id, with what they hold."""
+    boxes = {}
+    for block in modal_blocks:
+        block_id = str(block.get("block_id", ""))
+        if block_id == "wf_steps" or block_id.startswith("wf_steps_"):
+            element = block["element"]
+            assert isinstance(element, dict)
+            boxes[block_id] = str(element.get("initial_value", ""))
+    return boxes
+
+
+async def test_edit_of_a_hundred_steps_spreads_them_over_boxes_and_saves_them_all(
+    stack: Stack,
+) -> None:
+    await stack.command(hundred_steps(), user="U0ALICE")
+    _, before = await workflows.get_definition(stack.baton.runtime, "T0BATON", "launch")
+    assert len(before.steps) == 100
+    await stack.command("edit launch", user="U0ALICE")
+    modal = stack.emulator.open_view("U0ALICE")
+    assert modal is not None and modal.spec["title"]["text"] == "Edit workflow"
+    assert check_blocks(modal.blocks) == []
+    boxes = step_boxes(modal.blocks)
+    assert len(boxes) > 1 and all(len(text) <= 3000 for text in boxes.values())
+    lines = "\n".join(boxes.values()).split("\n")
+    assert [line.split(":")[0] for line in lines] == [f"s{n:03d}" for n in range(1, 101)]
+
+    # One title changed, in the box that holds it; the other boxes sent back as they are.
+    box, text = next((b, t) for b, t in boxes.items() if "s061: Check part 61 " in t)
+    changed = text.replace("s061: Check part 61 of", "s061: Recheck part 61 of")
+    response = await stack.driver.submit_view(
+        modal, user="U0ALICE", values={box: {"text": changed}}
+    )
+    assert stack.driver.view_errors(response) is None
+    await stack.settle()
+    workflow, after = await workflows.get_definition(stack.baton.runtime, "T0BATON", "launch")
+    assert workflow.latest_version == 2
+    assert len(after.steps) == 100
+    assert after.steps[60].title.startswith("Recheck part 61 of the launch plan")
+    expected = [
+        replace(step, title=after.steps[60].title) if step.id == "s061" else step
+        for step in before.steps
+    ]
+    assert list(after.steps) == expected
+    assert after.steps[99].after == ("s050", "s098", "s099")
+    assert after.steps[1].after == ("s001",)
+
+
+async def test_edit_refuses_only_a_step_line_no_box_can_hold(stack: Stack) -> None:
+    ids = [f"s{n:02d}-" + "x" * 36 for n in range(1, 100)]
+    lines = [f"{step}: Step {n} <@U0BOB|bob>" for n, step in enumerate(ids, start=1)]
+    lines.append(f"last: Last step <@U0BOB|bob> after {', '.join(ids)}")
+    await stack.command("define wide Wide\n" + "\n".join(lines), user="U0ALICE")
+    assert "Created `wide`" in stack.ephemeral("U0ALICE")
+    await stack.command("edit wide", user="U0ALICE")
     assert stack.emulator.open_view("U0ALICE") is None, "no builder that would lose steps"
     reply = answer(stack).text
-    assert "too long for the builder" in reply
-    assert "/baton define quarterly" in reply or "/baton export quarterly" in reply
+    assert "too long for the builder: one of its step lines has 4," in reply
+    assert "a box of the builder holds 3,000" in reply
+    assert "/baton export wide" in reply and "/baton define wide" in reply
 
     await stack.command(long_workflow("short", steps=10), user="U0ALICE")
     await stack.command("edit short", user="U0ALICE")
     modal = stack.emulator.open_view("U0ALICE")
     assert modal is not None and modal.spec["title"]["text"] == "Edit workflow"
+    assert list(step_boxes(modal.blocks)) == ["wf_steps"]
 
 
 async def test_new_refuses_a_name_that_exists(stack: Stack) -> None:

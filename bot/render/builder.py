@@ -2,17 +2,60 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from bot.ids import BlockId, CallbackId, InputId, WorkflowRef
+from bot.ids import BlockId, CallbackId, InputId, WorkflowRef, part_block
 
 View = dict[str, Any]
 INPUT_TEXT = 3000
 """The most a plain_text_input holds, or starts with: Slack refuses a longer initial value."""
+MODAL_BLOCKS = 100
+"""The most blocks Slack takes in a modal."""
+BOX_ROOM = 2400
+"""How full `edit` fills a box of steps when the modal has blocks to spare: room to add some."""
+STEP_HINT = (
+    "<id>: <title> @person|@group|{param}|hook:<name> after <id> due 2d approval wait 1h. "
+    "See /baton help language."
+)
+_BUILDER_OTHER_BLOCKS = 7  # the heading, title, description, channel, editors, runners, groups
+MAX_STEP_BOXES = MODAL_BLOCKS - _BUILDER_OTHER_BLOCKS
+MAX_IMPORT_PARTS = 48
+"""Boxes `/baton import <parts>` opens at most: as many parts as an export message shows."""
+
+
+def pack_lines(text: str, size: int) -> list[str] | None:
+    """`text` in pieces of at most `size` characters that end where a line ends, so that
+    joining them with line breaks gives `text` back; None when one line alone is longer."""
+    pieces: list[str] = []
+    piece: str | None = None
+    for line in text.split("\n"):
+        if len(line) > size:
+            return None
+        if piece is None:
+            piece = line
+        elif len(piece) + 1 + len(line) > size:
+            pieces.append(piece)
+            piece = line
+        else:
+            piece = f"{piece}\n{line}"
+    pieces.append(piece or "")
+    return pieces
+
+
+def step_boxes(steps: str) -> list[str] | None:
+    """The builder's boxes for a workflow's step lines: each with room to add steps when the
+    modal's blocks allow, full boxes when not; None when even they cannot hold the steps
+    (a step line longer than a box, or more boxes than a modal has blocks for)."""
+    for size in (BOX_ROOM, INPUT_TEXT):
+        boxes = pack_lines(steps, size)
+        if boxes is not None and len(boxes) <= MAX_STEP_BOXES:
+            return boxes
+    return None
 
 
 def _text_input(
-    block: BlockId,
+    block: str,
     label: str,
     *,
     initial: str = "",
@@ -33,7 +76,7 @@ def _text_input(
         element["initial_value"] = initial
     block_json: dict[str, Any] = {
         "type": "input",
-        "block_id": block.value,
+        "block_id": str(block),  # a BlockId, or a part_block of one
         "label": {"type": "plain_text", "text": label},
         "element": element,
         "optional": optional,
@@ -49,7 +92,7 @@ def builder_modal(
     title: str = "",
     description: str = "",
     channel: str | None = None,
-    steps: str = "",
+    steps: Sequence[str] = (),
     editors: list[str] | None = None,
     runners: list[str] | None = None,
     runner_groups: str = "",
@@ -86,14 +129,7 @@ def builder_modal(
                 "element": channel_element,
                 "optional": True,
             },
-            _text_input(
-                BlockId.STEPS,
-                "Steps, one per line",
-                initial=steps,
-                multiline=True,
-                hint="<id>: <title> @person|@group|{param}|hook:<name> after <id> due 2d "
-                "approval wait 1h. See /baton help language.",
-            ),
+            *_step_inputs(steps),
             _users_input(
                 BlockId.EDITORS,
                 "Editors (may change it)",
@@ -119,6 +155,45 @@ def builder_modal(
     }
 
 
+def _step_inputs(boxes: Sequence[str]) -> list[dict[str, Any]]:
+    """One box of steps, or several for a workflow too long for one; on submit they join in
+    order, a line break between each (a box may be left empty)."""
+    if len(boxes) <= 1:
+        initial = boxes[0] if boxes else ""
+        return [
+            _text_input(
+                BlockId.STEPS,
+                "Steps, one per line",
+                initial=initial,
+                multiline=True,
+                hint=STEP_HINT,
+            )
+        ]
+    if len(boxes) > MAX_STEP_BOXES:
+        raise ValueError(f"{len(boxes)} boxes of steps: a modal holds {MAX_STEP_BOXES}")
+    count = len(boxes)
+    inputs = [
+        _text_input(
+            BlockId.STEPS,
+            f"Steps, one per line (box 1 of {count})",
+            initial=boxes[0],
+            multiline=True,
+            hint=f"{STEP_HINT} The steps go on in the boxes below.",
+        )
+    ]
+    for part, text in enumerate(boxes[1:], start=2):
+        inputs.append(
+            _text_input(
+                part_block(BlockId.STEPS, part),
+                f"Steps (box {part} of {count})",
+                initial=text,
+                multiline=True,
+                optional=True,
+            )
+        )
+    return inputs
+
+
 def _users_input(block: BlockId, label: str, users: list[str], hint: str) -> dict[str, Any]:
     element: dict[str, Any] = {"type": "multi_users_select", "action_id": InputId.USERS.value}
     if users:
@@ -133,7 +208,25 @@ def _users_input(block: BlockId, label: str, users: list[str], hint: str) -> dic
     }
 
 
-def import_modal(channel: str) -> View:
+def import_modal(channel: str, parts: int = 1) -> View:
+    """One box for the YAML, or a box for each part of an export that came in `parts`."""
+    if not 1 <= parts <= MAX_IMPORT_PARTS:
+        raise ValueError(f"{parts} parts: the import modal holds 1 to {MAX_IMPORT_PARTS}")
+    hint = "Paste what /baton export printed, or write it by hand."
+    boxes = [_text_input(BlockId.YAML, "Workflow YAML", multiline=True, hint=hint)]
+    if parts > 1:
+        boxes = [
+            _text_input(
+                part_block(BlockId.YAML, part),
+                f"Part {part} of {parts}",
+                multiline=True,
+                optional=part > 1,
+                hint="Paste the parts /baton export printed in order, one in each box."
+                if part == 1
+                else None,
+            )
+            for part in range(1, parts + 1)
+        ]
     return {
         "type": "modal",
         "callback_id": CallbackId.IMPORT.value,
@@ -141,12 +234,5 @@ def import_modal(channel: str) -> View:
         "submit": {"type": "plain_text", "text": "Import"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "private_metadata": WorkflowRef(channel=channel).encode(),
-        "blocks": [
-            _text_input(
-                BlockId.YAML,
-                "Workflow YAML",
-                multiline=True,
-                hint="Paste what /baton export printed, or write it by hand.",
-            ),
-        ],
+        "blocks": boxes,
     }

@@ -26,6 +26,7 @@ from bot.language import (
     parse_yaml,
 )
 from bot.permissions import actor_for, is_group_id, require_editor
+from bot.render.blocks import unfence
 from bot.render.builder import INPUT_TEXT, MAX_IMPORT_PARTS, builder_modal, import_modal, step_boxes
 from bot.replies import Reply
 from bot.runtime import Runtime
@@ -192,7 +193,8 @@ async def _runner_groups(runtime: Runtime, team_id: str, text: str) -> list[str]
 async def submit_import(ack: Ack, body: dict[str, Any], runtime: Runtime) -> None:
     submission = ViewSubmission.from_payload(body)
     ref = WorkflowRef.decode(submission.private_metadata)
-    text = "\n".join(submission.parts(BlockId.YAML, InputId.TEXT))
+    # As copied from `/baton export`'s code blocks, with the spaces that kept them whole.
+    text = unfence("\n".join(submission.parts(BlockId.YAML, InputId.TEXT)))
     fields = (BlockId.YAML, BlockId.YAML)  # an imported `channel:` is part of the YAML
     await _save(ack, runtime, submission, ref.channel, fields, False, lambda: parse_yaml(text))
 

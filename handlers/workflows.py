@@ -24,6 +24,7 @@ from bot.render.blocks import (
     code_listing,
     context,
     fallback,
+    fence_safe,
     listing,
     section,
     split_text,
@@ -182,7 +183,8 @@ async def export(runtime: Runtime, request: SlashRequest) -> Reply:
     name = _name_arg(request, "export")
     workflow, defn = await workflows.get_definition(runtime, request.team_id, name)
     require_editor(await actor_for(runtime, request.team_id, request.user_id), workflow)
-    pieces = split_text(escape(format_yaml(defn).rstrip("\n")), EXPORT_PART)
+    # Room for the zero-width spaces that keep a piece's end backticks off its fences.
+    pieces = split_text(fence_safe(escape(format_yaml(defn).rstrip("\n"))), EXPORT_PART - 2)
     if len(pieces) == 1:
         text = FENCE + pieces[0] + FENCE
         return Reply(text, [section(text)])
@@ -192,7 +194,7 @@ async def export(runtime: Runtime, request: SlashRequest) -> Reply:
     blocks = []
     for number, piece in enumerate(parts, start=1):
         ends_line = piece.endswith("\n") or number == len(pieces)
-        code = piece.removesuffix("\n")
+        code = fence_safe(piece.removesuffix("\n"))
         blocks.append(section(FENCE + code + FENCE + ("" if ends_line else "\n" + GOES_ON)))
     if len(parts) < len(pieces):
         rest = "".join(pieces[len(parts) :]).count("\n") + 1

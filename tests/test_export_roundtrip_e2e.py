@@ -22,7 +22,7 @@ CODE = re.compile(r"```(.*?)```", re.DOTALL)
 # Slack's specials, YAML's specials (at the start of a value too), quotes, unicode and emoji.
 ODD_YAML = r"""name: odd
 title: "Q&A <launch> <!channel> \"quoted\" it's: #1 - [x] { y } *bold* | pipe > gt 🚀 Zürich"
-description: "- starts like a list\n: colon first\n# hash\n{brace} [bracket]\n*star\n| bar\n> gt\n<!channel> & <@U0BOB> ünïcödé 🎉 'single' \"double\""
+description: "`tick` first\n- starts like a list\n: colon first\n# hash\n{brace} [bracket]\n*star\n| bar\n> gt\n<!channel> & <@U0BOB> ünïcödé 🎉 'single' \"double\""
 channel: C0GENERAL
 editors: [U0BOB]
 runners: [U0ALICE, U0BOB]
@@ -36,7 +36,8 @@ steps:
   - {id: gt, title: "> starts with gt: key: value, {a: b} [c]", assignee: U0BOB, after: [docs]}
   - {id: colon, title: ": starts with a colon #not-a-comment", assignee: U0BOB, after: [docs]}
   - {id: amp, title: "&anchor *alias !tag %directive @at `tick` ~ ? '", assignee: U0BOB, after: [docs]}
-  - {id: ok, title: "<!channel> approve & <b>ship</b> { not: a map } 日本語 👍🏽", kind: approval, assignee: U0ALICE, after: [desk, pipe, gt, colon, amp], due: 2d}
+  - {id: fence, title: "`first` then ```a fence``` and ````four````", assignee: U0BOB, after: [docs]}
+  - {id: ok, title: "<!channel> approve & <b>ship</b> { not: a map } 日本語 👍🏽", kind: approval, assignee: U0ALICE, after: [desk, pipe, gt, colon, amp, fence], due: 2d}
 """  # noqa: E501
 
 
@@ -82,6 +83,9 @@ async def exported_parts(stack: Stack, name: str, user: str = "U0ALICE") -> list
     assert all("goes on in the next part" not in text for text in texts)
     codes = [CODE.fullmatch(text) for text in texts if text.startswith(FENCE)]
     assert codes and all(code is not None for code in codes), texts
+    for code in codes:  # each code block ends at its closing fence, none sooner
+        assert code is not None and "``" not in code.group(1).replace("\u200b", "x")
+        assert not code.group(1).startswith("`") and not code.group(1).endswith("`")
     return [slack_unescape(code.group(1)) for code in codes if code is not None]
 
 

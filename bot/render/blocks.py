@@ -35,6 +35,7 @@ LINE_TEXT = 800
 MORE_TEXT = 150
 HEADING_TEXT = 300
 ZERO_WIDTH = "\u200b"
+_NEXT_TO_BACKTICK = re.compile(f"(?<=`){ZERO_WIDTH}|{ZERO_WIDTH}(?=`)")
 _BACKTICKS = re.compile(r"`(?=`)")  # a backtick another follows: a code block could end there
 FALLBACK_TEXT = 3000
 
@@ -171,6 +172,20 @@ def _code(text: str) -> str:
     if text.endswith("`"):
         text += ZERO_WIDTH
     return text or " "
+
+
+def fence_safe(code: str) -> str:
+    """Text for a code block that no backtick in it can end early (nor run into the fences):
+    a zero-width space between two backticks and before or after one at either end.
+    :func:`unfence` takes them out of what the reader copies back."""
+    code = _BACKTICKS.sub("`" + ZERO_WIDTH, code)
+    return _code(code) if code else code
+
+
+def unfence(text: str) -> str:
+    """What :func:`fence_safe` gave, as typed: without the zero-width spaces next to a
+    backtick (which only it puts there)."""
+    return _NEXT_TO_BACKTICK.sub("", text)
 
 
 def split_text(text: str, size: int) -> list[str]:

@@ -19,6 +19,7 @@ from bot.language import (
     AssigneeError,
     AssigneeKind,
     DefinitionError,
+    Problem,
     WorkflowDef,
     format_text,
     parse_assignee,
@@ -128,7 +129,8 @@ async def submit_builder(ack: Ack, body: dict[str, Any], runtime: Runtime) -> No
     ref = WorkflowRef.decode(submission.private_metadata)
     assert ref.name is not None
     title = submission.text(BlockId.TITLE, InputId.TEXT)
-    steps = "\n".join(submission.parts(BlockId.STEPS, InputId.TEXT))
+    boxes = submission.parts(BlockId.STEPS, InputId.TEXT)
+    steps = "\n".join(text for _, text in boxes)
     channel = submission.selected_conversation(BlockId.CHANNEL, InputId.CHANNEL)
     try:
         groups = await _runner_groups(
@@ -163,7 +165,30 @@ async def submit_builder(ack: Ack, body: dict[str, Any], runtime: Runtime) -> No
             editors=editors,
             runners=runners,
         ),
+        placed=_by_box(boxes),
     )
+
+
+def _by_box(boxes: list[tuple[str, str]]) -> Callable[[DefinitionError], dict[str, str]]:
+    """Where the builder shows a definition's problems: each next to the box of steps that
+    holds its line, the line counted from that box's first; others next to the first box."""
+    starts: list[tuple[int, str]] = []  # (the box's first line in the joined text, block id)
+    line = 1
+    for block_id, text in boxes:
+        starts.append((line, block_id))
+        line += text.count("\n") + 1
+
+    def place(error: DefinitionError) -> dict[str, str]:
+        found: dict[str, list[Problem]] = {}
+        for problem in error.problems:
+            block_id = BlockId.STEPS.value
+            if problem.line is not None and starts:
+                first, block_id = max(s for s in starts if s[0] <= problem.line)
+                problem = replace(problem, line=problem.line - first + 1)
+            found.setdefault(block_id, []).append(problem)
+        return {block: _problems(DefinitionError(problems)) for block, problems in found.items()}
+
+    return place
 
 
 async def _runner_groups(runtime: Runtime, team_id: str, text: str) -> list[str]:
@@ -194,7 +219,7 @@ async def submit_import(ack: Ack, body: dict[str, Any], runtime: Runtime) -> Non
     submission = ViewSubmission.from_payload(body)
     ref = WorkflowRef.decode(submission.private_metadata)
     # As copied from `/baton export`'s code blocks, with the spaces that kept them whole.
-    text = unfence("\n".join(submission.parts(BlockId.YAML, InputId.TEXT)))
+    text = unfence("\n".join(text for _, text in submission.parts(BlockId.YAML, InputId.TEXT)))
     fields = (BlockId.YAML, BlockId.YAML)  # an imported `channel:` is part of the YAML
     await _save(ack, runtime, submission, ref.channel, fields, False, lambda: parse_yaml(text))
 
@@ -232,6 +257,7 @@ async def _save(
     fields: tuple[BlockId, BlockId],
     only_new: bool,
     parse: Callable[[], WorkflowDef],
+    placed: Callable[[DefinitionError], dict[str, str]] | None = None,
 ) -> None:
     # Problems go back into the modal, next to the text that has them: the modal stays open.
     # `fields`: where the definition's problems go, and where a refused channel's go.
@@ -248,7 +274,8 @@ async def _save(
         await ack(response_action="errors", errors={BlockId.TITLE.value: str(error)})
         return
     except DefinitionError as error:
-        await ack(response_action="errors", errors={field.value: _problems(error)})
+        errors = placed(error) if placed else {field.value: _problems(error)}
+        await ack(response_action="errors", errors=errors)
         return
     except ChannelRefused as error:
         await ack(response_action="errors", errors={channel_field.value: str(error)})

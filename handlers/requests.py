@@ -108,10 +108,11 @@ class ViewSubmission:
         element = self.values.get(block_id, {}).get(action_id, {})
         return str(element.get("value") or "").strip()
 
-    def parts(self, block: BlockId, action_id: str) -> list[str]:
-        """The texts of a long text's boxes (`part_block`s of `block`) in order, empty ones
-        left out, each as typed but for blank lines around it: a pasted part of YAML keeps
-        the indentation its first line starts with. Joined by line breaks they are the text."""
+    def parts(self, block: BlockId, action_id: str) -> list[tuple[str, str]]:
+        """A long text's boxes (`part_block`s of `block`) in order as (block id, text), empty
+        ones left out, each as typed but for blank lines around it: a pasted part of YAML
+        keeps the indentation its first line starts with. Joined by line breaks, the texts
+        are the whole."""
         texts = []
         part = 1
         while (block_id := part_block(block, part)) in self.values:
@@ -120,7 +121,7 @@ class ViewSubmission:
             while lines and not lines[0].strip():
                 lines.pop(0)
             if lines:
-                texts.append("\n".join(lines))
+                texts.append((block_id, "\n".join(lines)))
             part += 1
         return texts
 

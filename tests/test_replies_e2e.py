@@ -397,8 +397,17 @@ async def test_edit_of_a_hundred_steps_spreads_them_over_boxes_and_saves_them_al
     lines = "\n".join(boxes.values()).split("\n")
     assert [line.split(":")[0] for line in lines] == [f"s{n:03d}" for n in range(1, 101)]
 
-    # One title changed, in the box that holds it; the other boxes sent back as they are.
+    # A mistake is shown next to the box that has it, with the line counted in that box.
     box, text = next((b, t) for b, t in boxes.items() if "s061: Check part 61 " in t)
+    assert box != "wf_steps"
+    line = text.split("\n").index(next(x for x in text.split("\n") if x.startswith("s061:")))
+    wrong = text.replace(" after s060 ", " after s600 ")
+    response = await stack.driver.submit_view(modal, user="U0ALICE", values={box: wrong})
+    errors = stack.driver.view_errors(response)
+    assert errors is not None and list(errors) == [box], errors
+    assert errors[box].startswith(f"line {line + 1} (step s061): after names unknown step")
+
+    # One title changed, in the box that holds it; the other boxes sent back as they are.
     changed = text.replace("s061: Check part 61 of", "s061: Recheck part 61 of")
     response = await stack.driver.submit_view(
         modal, user="U0ALICE", values={box: {"text": changed}}

@@ -37,6 +37,9 @@ from handlers.requests import SlashRequest
 PLAN_BLOCKS = 5  # a plan of 100 steps in parallel groups still fits
 GOES_ON = "_this line goes on in the next part_"
 EXPORT_PART = SECTION_TEXT - 2 * len(FENCE) - len(GOES_ON) - 1
+# Long texts are folded into YAML lines this long, so parts end where lines end and paste
+# back into `/baton import <parts>`'s boxes; escaping for Slack may make a line 5 times longer.
+EXPORT_FOLD = EXPORT_PART // 6
 
 
 def _name_arg(request: SlashRequest, command: str) -> str:
@@ -184,7 +187,9 @@ async def export(runtime: Runtime, request: SlashRequest) -> Reply:
     workflow, defn = await workflows.get_definition(runtime, request.team_id, name)
     require_editor(await actor_for(runtime, request.team_id, request.user_id), workflow)
     # Room for the zero-width spaces that keep a piece's end backticks off its fences.
-    pieces = split_text(fence_safe(escape(format_yaml(defn).rstrip("\n"))), EXPORT_PART - 2)
+    pieces = split_text(
+        fence_safe(escape(format_yaml(defn, fold=EXPORT_FOLD).rstrip("\n"))), EXPORT_PART - 2
+    )
     if len(pieces) == 1:
         text = FENCE + pieces[0] + FENCE
         return Reply(text, [section(text)])

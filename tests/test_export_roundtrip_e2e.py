@@ -4,6 +4,7 @@ characters its text holds, and however long it is (a 100-step export comes in pa
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -145,3 +146,22 @@ async def test_a_hundred_step_export_comes_in_parts_that_import_back(stack: Stac
     second = await stored(stack, "launch", 2)
     assert first.pop("label") == ["bob"] * 100 and second.pop("label") == [None] * 100
     assert second == first
+
+
+async def test_a_description_longer_than_a_part_is_folded_and_imports_back(stack: Stack) -> None:
+    description = " ".join(f"Quarter {n} & year <{n}>: 'done'  twice." for n in range(77))
+    assert 2900 < len(description) <= 3000
+    yaml_text = (
+        f"name: notes\ntitle: Notes\ndescription: {json.dumps(description)}\n"
+        "steps:\n  - {id: write, title: Write them, assignee: U0BOB}\n"
+    )
+    await import_parts(stack, [yaml_text])
+    first = await stored(stack, "notes", 1)
+    assert first["version"]["description"] == description
+
+    # Escaped for Slack it is longer than a section: it comes in parts that end where lines
+    # end (none "goes on in the next part"), each pasted into its own box.
+    parts = await exported_parts(stack, "notes")
+    assert len(parts) > 1
+    await import_parts(stack, parts)
+    assert await stored(stack, "notes", 2) == first

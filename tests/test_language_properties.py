@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 
 from hypothesis import HealthCheck, assume, given, settings
@@ -277,6 +278,17 @@ def test_valid_definitions_round_trip_through_yaml(defn: WorkflowDef) -> None:
     again = parse_yaml(text)
     assert again == defn
     assert format_yaml(again) == text
+
+
+@FAST
+@given(definitions(declared=True), st.text(max_size=3000), st.integers(5, 60))
+def test_folded_yaml_reads_back_the_same(defn: WorkflowDef, description: str, fold: int) -> None:
+    """`export` folds long texts (YAML's escaped line breaks) to cut its message into parts
+    where lines end: whatever the text, what is read back is what was written."""
+    defn = replace(defn, description=description.strip())
+    if validate(defn):
+        return
+    assert parse_yaml(format_yaml(defn, fold=fold)) == defn
 
 
 @FAST

@@ -89,8 +89,13 @@ def parse_yaml(text: str) -> WorkflowDef:
     return defn
 
 
-def format_yaml(defn: WorkflowDef) -> str:
-    """The YAML of ``defn``, laid out as in the product spec: one flow mapping per step."""
+def format_yaml(defn: WorkflowDef, *, fold: int | None = None) -> str:
+    """The YAML of ``defn``, laid out as in the product spec: one flow mapping per step.
+
+    With ``fold``, a text with a line longer than that is written double-quoted and broken
+    at its spaces after about ``fold`` characters (YAML's escaped line breaks), so that a
+    message cut into parts where lines end can carry it; it reads back the same.
+    """
     data: dict[str, Any] = {"name": defn.name, "title": defn.title}
     if defn.description:
         data["description"] = defn.description
@@ -105,9 +110,10 @@ def format_yaml(defn: WorkflowDef) -> str:
             for p in defn.params
         }
     data["steps"] = [_Flow(_step_mapping(step)) for step in defn.steps]
+    dumper = _Dumper if fold is None else type("_FoldingDumper", (_Dumper,), {"fold": fold})
     return yaml.dump(
         data,
-        Dumper=_Dumper,
+        Dumper=dumper,
         default_flow_style=False,
         sort_keys=False,
         allow_unicode=True,
@@ -129,13 +135,29 @@ class _FlowList(list[str]):
 class _Dumper(yaml.SafeDumper):
     """Safe dumping, with multi-line text as literal blocks and :class:`_Flow` inline."""
 
+    fold: int | None = None  # see format_yaml
+
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         super().increase_indent(flow, False)  # indent lists under their key: "  - {...}"
 
+    def write_double_quoted(self, text: str, split: bool = True) -> None:
+        if self.fold is None or self.flow_level:  # PyYAML misreads its folds in a {...}
+            super().write_double_quoted(text, split)
+            return
+        width = self.best_width
+        self.best_width = self.fold  # only here: flow mappings stay on one line
+        try:
+            super().write_double_quoted(text, split)
+        finally:
+            self.best_width = width
 
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+
+def _represent_str(dumper: _Dumper, value: str) -> yaml.ScalarNode:
+    fold = dumper.fold
     if any(c in value for c in _ODD_BREAKS):  # YAML would read these as line breaks
         style: str | None = '"'
+    elif fold is not None and any(len(line) > fold for line in value.split("\n")):
+        style = '"'
     else:
         style = "|" if "\n" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)

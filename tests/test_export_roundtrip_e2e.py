@@ -144,6 +144,9 @@ async def test_a_hundred_step_export_comes_in_parts_that_import_back(stack: Stac
     assert all(f"id: s{n:03d}," in joined for n in range(1, 101)), "an export cut short"
     await import_parts(stack, parts)
     second = await stored(stack, "launch", 2)
+    for wrong in ("import 0", "import 49", "import lots", "import 2 3"):
+        await stack.command(wrong, user="U0ALICE")
+        assert "how many parts the YAML comes in, from 1 to 48" in stack.ephemeral("U0ALICE")
     assert first.pop("label") == ["bob"] * 100 and second.pop("label") == [None] * 100
     assert second == first
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from bench.table import Row, format_table
 
 # In the order the table shows them.
-BENCHMARKS = ("ack", "statements", "sweep", "digest", "outbox")
+BENCHMARKS = ("ack", "crowd", "statements", "sweep", "digest", "outbox")
 
 Benchmark = Callable[[], Awaitable[list[Row]]]
 

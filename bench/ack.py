@@ -66,7 +66,7 @@ Prepared = tuple[bytes, dict[str, str]]
 # -- the server processes ------------------------------------------------------------------
 
 
-def _settings(api_url: str, database_url: str) -> Settings:
+def settings_for(api_url: str, database_url: str) -> Settings:
     return Settings(
         _env_file=None,
         SLACK_BOT_TOKEN=TOKEN,
@@ -77,17 +77,17 @@ def _settings(api_url: str, database_url: str) -> Settings:
     )
 
 
-async def _serve_until_told(app: Any, conn: Connection) -> None:
-    server = await start_server(app)
-    conn.send(server.port)
+async def serve_until_told(app: Any, conn: Connection) -> None:
+    served = await start_server(app)
+    conn.send(served.port)
     await until_told(conn)
-    await server.stop()
+    await served.stop()
 
 
 async def _baton(api_url: str, database_url: str, conn: Connection) -> None:
     # No pacing wait: every channel here gets one message per burst, and the deliverer then
     # does all its work while the next acks are measured, the harder case for Baton.
-    baton = create_app(_settings(api_url, database_url), channel_interval=0.0)
+    baton = create_app(settings_for(api_url, database_url), channel_interval=0.0)
 
     async def settled(_: Request) -> Response:
         await settle(baton.runtime, baton.deliverer)
@@ -95,7 +95,7 @@ async def _baton(api_url: str, database_url: str, conn: Connection) -> None:
 
     # Only the benchmark's driver calls this; Slack's route is served exactly as in production.
     baton.web.router.routes.append(Route("/bench/settle", settled, methods=["POST"]))
-    await _serve_until_told(baton.web, conn)
+    await serve_until_told(baton.web, conn)
 
 
 async def _bare(api_url: str, conn: Connection) -> None:
@@ -114,7 +114,7 @@ async def _bare(api_url: str, conn: Connection) -> None:
     async def nothing() -> None:
         return None
 
-    await _serve_until_told(
+    await serve_until_told(
         build_web(slack_routes(bolt, SECRET), on_start=nothing, on_stop=nothing), conn
     )
 
@@ -163,7 +163,7 @@ def generate_load(conn: Connection) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _server(target: Callable[..., None], *args: object) -> AsyncIterator[str]:
+async def server(target: Callable[..., None], *args: object) -> AsyncIterator[str]:
     async with running(target, *args) as child:
         port = await child.answer()
         yield f"http://127.0.0.1:{port}"
@@ -311,8 +311,8 @@ async def run(rounds: int = ROUNDS) -> list[Row]:
         async with (
             SlackEmulator(users=PEOPLE, channels=ROOMS) as emulator,
             running(generate_load) as load,
-            _server(serve_baton, emulator.api_url, database_url) as baton_url,
-            _server(serve_bare, emulator.api_url) as bare_url,
+            server(serve_baton, emulator.api_url, database_url) as baton_url,
+            server(serve_bare, emulator.api_url) as bare_url,
         ):
             bench = AckBench(emulator, baton_url, bare_url, load)
             try:

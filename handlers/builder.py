@@ -36,6 +36,13 @@ from handlers.requests import SlashRequest, ViewSubmission
 
 Ack = Callable[..., Awaitable[None]]
 ERROR_LIMIT = 1900  # Slack truncates a modal's inline error beyond about this length
+# Header lines of the text form the builder has boxes for: the steps box reads `param` only.
+BUILDER_BOXES = {
+    "description": "the Description box",
+    "channel": "the Channel for run cards menu",
+    "editors": "the Editors box",
+    "runners": "the boxes for who may start runs",
+}
 
 
 async def _open(runtime: Runtime, request: SlashRequest, view: dict[str, Any]) -> Reply:
@@ -63,7 +70,7 @@ async def edit(runtime: Runtime, request: SlashRequest) -> Reply:
     name = check_workflow_name("edit", args[0])
     workflow, defn = await workflows.get_definition(runtime, request.team_id, name)
     require_editor(await actor_for(runtime, request.team_id, request.user_id), workflow)
-    steps = format_text(defn)
+    steps = format_text(defn, headers=("param",))  # the rest has boxes of its own
     boxes = step_boxes(steps)
     if boxes is None:  # a box would cut them, and saving would lose the rest
         return Reply(_too_long_for_builder(defn, steps))
@@ -161,6 +168,7 @@ async def submit_builder(ack: Ack, body: dict[str, Any], runtime: Runtime) -> No
                 steps,
                 description=submission.text(BlockId.DESCRIPTION, InputId.TEXT),
                 channel=channel,
+                elsewhere=BUILDER_BOXES,
             ),
             editors=editors,
             runners=runners,

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot import workflows
+from bot.channel_access import require_member
 from bot.command_line import check_workflow_name, quoted, usage_error
 from bot.digests.forecast import forecast_definition, forecast_text
 from bot.language import (
     WorkflowDef,
     describe_plan,
-    format_text,
+    format_header,
+    format_steps,
     format_yaml,
     make_plan,
     parse_text,
@@ -49,13 +51,23 @@ def _name_arg(request: SlashRequest, command: str) -> str:
     return check_workflow_name(command, args[0])
 
 
+def _text_lines(defn: WorkflowDef) -> list[str]:
+    """The whole `define` command that makes `defn` again: its first line, the header lines,
+    a line a step; typed text (title, description, step titles) escaped, mentions left as
+    the mentions they are, so what Slack shows is what to paste."""
+    header = [
+        escape(line) if line.startswith("description") else line for line in format_header(defn)
+    ]
+    return [f"/baton define {defn.name} {escape(defn.title)}", *header, *_step_lines(defn)]
+
+
 def _step_lines(defn: WorkflowDef) -> list[str]:
     """The text form, a line a step, with each typed title escaped and assignees left as the
     mentions they are."""
     lines = []
     for step in defn.steps:
-        line = format_text(replace(defn, steps=(step,)))
-        bare = format_text(replace(defn, steps=(replace(step, title="x"),)))
+        line = format_steps(replace(defn, steps=(step,)))[0]
+        bare = format_steps(replace(defn, steps=(replace(step, title="x"),)))[0]
         clauses = bare[len(f"{step.id}: x") :]  # what follows the title, the same for both
         lines.append(escape(line[: len(line) - len(clauses)]) + clauses)
     return lines
@@ -75,7 +87,7 @@ async def define(runtime: Runtime, request: SlashRequest) -> Reply:
         raise usage_error(
             "define", f"{quoted(name)} has no steps: write one step per line after the first line."
         )
-    # A new version keeps what the text form cannot say (description, default channel) and
+    # A new version keeps what its text does not say (no description or channel line) and
     # the title unless one is given.
     current = await workflows.current_definition(runtime, request.team_id, name.lower())
     defn = parse_text(
@@ -85,6 +97,16 @@ async def define(runtime: Runtime, request: SlashRequest) -> Reply:
         description=current.description if current else "",
         channel=current.channel if current else None,
     )
+    if defn.channel and defn.channel not in (request.channel_id, current and current.channel):
+        # Run cards will post there for whoever runs it: its maker must be in it, as in the
+        # builder.
+        await require_member(
+            runtime,
+            team_id=request.team_id,
+            user_id=request.user_id,
+            channel_id=defn.channel,
+            fix="Join it first, or name a channel you are in.",
+        )
     actor = await actor_for(runtime, request.team_id, request.user_id)
     result = await workflows.define(runtime, actor, defn)
     verb = "Created" if result.created else f"Saved version {result.version} of"
@@ -122,7 +144,7 @@ async def show(runtime: Runtime, request: SlashRequest) -> Reply:
         f"owner <@{workflow.owner_id}>\n{describe_access(workflow)}"
     )
     about = [section(escape(defn.description))] if defn.description else []
-    steps = _step_lines(defn)
+    steps = _text_lines(defn)
     plan = _plan_blocks(defn, heading="*Plan*")
     forecast = forecast_text(await forecast_definition(runtime, request.team_id, workflow, defn))
     ending = [
@@ -130,7 +152,7 @@ async def show(runtime: Runtime, request: SlashRequest) -> Reply:
         context(f"Edit with `/baton edit {defn.name}`; run with `/baton run {defn.name}`"),
     ]
     room = MESSAGE_BLOCKS - 1 - len(about) - len(plan) - len(ending)
-    more = f"…and {{}} more steps: `/baton export {defn.name}` (for its editors) has them all."
+    more = f"…and {{}} more lines: `/baton export {defn.name}` (for its editors) has them all."
     blocks = [
         section(head),
         *about,

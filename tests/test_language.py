@@ -914,3 +914,87 @@ def test_yaml_anchors_and_aliases_are_fine() -> None:
 def test_deeply_nested_yaml_is_a_definition_error() -> None:
     with pytest.raises(DefinitionError):
         parse_yaml("name: " + "[" * 5000 + "]" * 5000)
+
+
+# -- header lines of the text form -----------------------------------------------------------
+
+
+def test_header_lines_say_what_the_workflow_holds_besides_its_steps() -> None:
+    body = """description First line; not a step
+description   indented
+channel <#C0ONBOARD|onboarding>
+param hire
+param {manager} user optional
+editors @bob, <@U0CAROL|carol>
+runners anyone
+docs: "Papers for {hire}" {manager} due 1d
+channel: A step named channel {buddy}"""
+    defn = parse_text("wf", "A workflow", body, description="kept?", channel="C0OLD")
+    assert defn.description == "First line; not a step\n  indented"
+    assert defn.channel == "C0ONBOARD"
+    assert defn.params == (
+        ParamDef("hire", ParamType.TEXT),
+        ParamDef("manager", ParamType.USER, required=False),
+        ParamDef("buddy", ParamType.USER),
+    )
+    assert defn.editors == (
+        Assignee(AssigneeKind.MENTION, "bob"),
+        Assignee(AssigneeKind.USER, "U0CAROL"),
+    )
+    assert defn.runners == ()
+    assert [(s.id, s.line) for s in defn.steps] == [("docs", 8), ("channel", 9)]
+
+
+def test_without_header_lines_the_callers_description_and_channel_stand() -> None:
+    defn = parse_text("wf", "A workflow", "docs: Papers", description="Kept", channel="C0OLD")
+    assert (defn.description, defn.channel, defn.editors, defn.runners) == (
+        "Kept",
+        "C0OLD",
+        None,
+        None,
+    )
+    assert parse_text("wf", "W", "channel none\ndocs: Papers", channel="C0OLD").channel is None
+
+
+@pytest.mark.parametrize(
+    ("line", "message", "hint"),
+    [
+        ("channel #general", "'#general' is not a channel Slack linked", "its id C0123456789"),
+        ("channel <#C0ONE> <#C0TWO>", "channel needs one channel", "or channel none"),
+        ("param", "param needs the parameter's name", "param hire text optional"),
+        ("param 9lives", "'9lives' is not a parameter name", "param <name>"),
+        ("param hire number", "param hire: unknown word 'number'", "[user|text] [optional]"),
+        ("param hire user text", "param hire says two different things", "[optional]"),
+        (
+            "editors <!subteam^S0ITTEAM|@it-team>",
+            "editors: '<!subteam^S0ITTEAM>' is a user",
+            "runners",
+        ),
+        ("editors {manager}", "editors: '{manager}' is a run parameter, not a person", "@bob"),
+        ("runners @", "runners: '@' is not a user or group name", "runners anyone"),
+    ],
+)
+def test_bad_header_lines_say_what_to_write(line: str, message: str, hint: str) -> None:
+    problem = only(problems_of(f"{line}\ndocs: Papers"))
+    assert problem.line == 1 and message in problem.message and hint in (problem.hint or "")
+
+
+def test_a_parameter_declared_as_text_cannot_be_an_assignee() -> None:
+    problem = only(problems_of("param manager text\ndocs: Papers {manager}"))
+    assert problem.message == "the parameter {manager} is the assignee, so it must be of type user"
+    assert problem.hint == "Declare it as param manager user"
+
+
+def test_header_lines_the_caller_has_boxes_for_are_refused() -> None:
+    with pytest.raises(DefinitionError) as caught:
+        parse_text(
+            "wf", "W", "description Hi\nparam hire\ndocs: Papers", elsewhere={"description": "X"}
+        )
+    assert str(caught.value) == "line 1: description lines are not read here. Use X"
+
+
+def test_show_text_writes_params_only_when_the_steps_do_not_imply_them() -> None:
+    defn = parse_text("wf", "W", 'docs: "Papers for {hire}" {manager}')
+    assert format_text(defn) == 'docs: "Papers for {hire}" {manager}'
+    optional = parse_text("wf", "W", 'param hire text optional\ndocs: "Papers for {hire}"')
+    assert format_text(optional).splitlines()[0] == "param hire text optional"

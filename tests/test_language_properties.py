@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -260,15 +261,36 @@ def definitions(draw: st.DrawFn, *, declared: bool) -> WorkflowDef:
     return defn
 
 
+def one_kind_of_break(defn: WorkflowDef) -> WorkflowDef:
+    """``defn`` as the text form gives it back: its description's line breaks all ``\n``."""
+    lines = re.split(r"\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]", defn.description)
+    return replace(defn, description="\n".join(lines))
+
+
 @FAST
 @given(definitions(declared=False))
 def test_valid_definitions_round_trip_through_text(defn: WorkflowDef) -> None:
     text = format_text(defn)
-    again = parse_text(
-        defn.name, defn.title, text, description=defn.description, channel=defn.channel
+    again = parse_text(defn.name, defn.title, text)
+    assert again == one_kind_of_break(defn)
+    assert format_text(again) == format_text(one_kind_of_break(defn))
+
+
+people = st.lists(assignees(), max_size=4, unique_by=lambda a: (a.kind, a.value))
+
+
+@FAST
+@given(definitions(declared=True), people, people)
+def test_declared_params_editors_and_runners_round_trip_through_text(
+    defn: WorkflowDef, editors: list[Assignee], runners: list[Assignee]
+) -> None:
+    with_access = replace(
+        defn,
+        editors=tuple(a for a in editors if a.kind in (AssigneeKind.USER, AssigneeKind.MENTION)),
+        runners=tuple(a for a in runners if a.kind is not AssigneeKind.PARAM),
     )
-    assert again == defn
-    assert format_text(again) == text
+    again = parse_text(defn.name, defn.title, format_text(with_access))
+    assert again == one_kind_of_break(with_access)
 
 
 @FAST

@@ -28,12 +28,14 @@ from bot.language.model import (
     to_dict,
 )
 from bot.language.plan import Plan, describe_plan, make_plan, remaining_critical, step_duration
-from bot.language.text import format_text, parse_text
+from bot.language.text import format_steps, format_text, parse_text
+from bot.language.text_header import HEADERS, format_header
 from bot.language.validate import find_cycles, require_valid, validate
 from bot.language.yaml_form import format_yaml, parse_yaml
 
 __all__ = [
     "DURATION_HINT",
+    "HEADERS",
     "MAX_DURATION",
     "Assignee",
     "AssigneeError",
@@ -53,6 +55,8 @@ __all__ = [
     "find_cycles",
     "format_assignee",
     "format_duration",
+    "format_header",
+    "format_steps",
     "format_text",
     "format_yaml",
     "from_dict",

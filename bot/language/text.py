@@ -16,7 +16,7 @@ Reading rules (also in :func:`language_help`):
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Final
@@ -26,10 +26,7 @@ from bot.language.model import (
     CLAUSES_HINT,
     Assignee,
     AssigneeError,
-    AssigneeKind,
     DefinitionError,
-    ParamDef,
-    ParamType,
     Problem,
     StepDef,
     StepKind,
@@ -37,11 +34,18 @@ from bot.language.model import (
     format_assignee,
     parse_assignee,
     slugify,
-    title_params,
+)
+from bot.language.text_header import (
+    HEADERS,
+    Header,
+    format_header,
+    header_keyword,
+    implied_params,
+    read_header,
 )
 from bot.language.validate import check_definition, sort_problems
 
-__all__ = ["MAX_SOURCE", "format_text", "parse_text"]
+__all__ = ["MAX_SOURCE", "format_steps", "format_text", "parse_text"]
 
 MAX_SOURCE: Final = 100_000
 
@@ -59,10 +63,14 @@ def parse_text(
     *,
     description: str = "",
     channel: str | None = None,
+    elsewhere: Mapping[str, str] | None = None,
 ) -> WorkflowDef:
-    """Read the step lines of a workflow; raises :class:`DefinitionError` with every problem.
+    """Read the header and step lines of a workflow; raises :class:`DefinitionError` with
+    every problem.
 
     An empty ``title`` becomes ``name`` (``/baton define <name>`` without a title).
+    ``description`` and ``channel`` stand unless header lines say otherwise; ``elsewhere``
+    refuses the header words the caller has fields of its own for (see ``read_header``).
     """
     if len(body) > MAX_SOURCE:
         raise DefinitionError(
@@ -70,18 +78,23 @@ def parse_text(
         )
     problems: list[Problem] = []
     steps: list[StepDef] = []
-    segments = list(_segments(body))
+    header = Header()
+    segments = list(_segments(body, header, problems, elsewhere or {}))
     for line, segment in segments:
         step = _parse_step(line, segment, problems)
         if step is not None:
             steps.append(step)
+    declared = {p.name for p in header.params}
+    implied = tuple(p for p in implied_params(steps) if p.name not in declared)
     defn = WorkflowDef(
         name=name,
         title=title if title.strip() else name,
         steps=tuple(steps),
-        description=description,
-        channel=channel,
-        params=_implied_params(steps),
+        description="\n".join(header.description) if header.described else description,
+        channel=header.channel if header.channel_given else channel,
+        params=(*header.params, *implied),
+        editors=None if header.editors is None else tuple(header.editors.values()),
+        runners=None if header.runners is None else tuple(header.runners.values()),
     )
     found = list(check_definition(defn, integrations=None, form="text"))
     if segments and not steps:  # every line was unreadable: "no steps" would only add noise
@@ -92,23 +105,34 @@ def parse_text(
     return defn
 
 
-def format_text(defn: WorkflowDef) -> str:
-    """The canonical text of the steps (what ``show`` prints), one line each.
+def format_text(defn: WorkflowDef, *, headers: Collection[str] = HEADERS) -> str:
+    """The canonical text (what ``show`` prints): the header lines in ``headers`` that
+    ``defn`` needs, then one line a step.
 
-    Reading it back with :func:`parse_text` gives ``defn`` again (with the params the text
-    implies).
+    Reading it back with :func:`parse_text` gives ``defn`` again.
     """
-    return "\n".join(_format_step(step) for step in defn.steps)
+    return "\n".join([*format_header(defn, headers=headers), *format_steps(defn)])
+
+
+def format_steps(defn: WorkflowDef) -> list[str]:
+    """The step lines alone."""
+    return [_format_step(step) for step in defn.steps]
 
 
 # -- reading -----------------------------------------------------------------------------------
 
 
-def _segments(body: str) -> list[tuple[int, str]]:
-    """``(line, text)`` for each non-blank step of the body."""
+def _segments(
+    body: str, header: Header, problems: list[Problem], elsewhere: Mapping[str, str]
+) -> list[tuple[int, str]]:
+    """``(line, text)`` for each non-blank step of the body; header lines go to ``header``."""
     found: list[tuple[int, str]] = []
     for number, line in enumerate(body.splitlines(), start=1):
         if line.lstrip().startswith("#"):
+            continue
+        keyword = header_keyword(line)
+        if keyword is not None:
+            read_header(header, keyword, number, line, problems, elsewhere)
             continue
         found.extend((number, part) for part in _split_line(line) if part.strip())
     return found
@@ -341,17 +365,6 @@ def _unknown_clause_hint(token: str, quoted: bool) -> str:
     if quoted:
         return f"{CLAUSES_HINT}. If '{token}' belongs to the title, put it inside the quotes"
     return f"{CLAUSES_HINT}. If '{token}' belongs to the title, put the whole title in quotes"
-
-
-def _implied_params(steps: Sequence[StepDef]) -> tuple[ParamDef, ...]:
-    """Each ``{name}`` used declares a required parameter; a user if it is ever an assignee."""
-    types: dict[str, ParamType] = {}
-    for step in steps:
-        for name in title_params(step.title):
-            types.setdefault(name, ParamType.TEXT)
-        if step.assignee is not None and step.assignee.kind is AssigneeKind.PARAM:
-            types[step.assignee.value] = ParamType.USER
-    return tuple(ParamDef(name, kind) for name, kind in types.items())
 
 
 # -- writing -----------------------------------------------------------------------------------

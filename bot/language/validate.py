@@ -199,7 +199,9 @@ def _check_params(defn: WorkflowDef, form: Form) -> list[Problem]:
                     f"the parameter {{{assigned}}} is the assignee, so it must be of type user",
                     step.line,
                     step.id,
-                    f"Declare it as {assigned}: {{type: user}}",
+                    f"Declare it as param {assigned} user"
+                    if form == "text"
+                    else f"Declare it as {assigned}: {{type: user}}",
                 )
             )
     return problems

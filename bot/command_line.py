@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from bot.errors import UsageError
-from bot.language.model import PARAM_NAME_RE, STEP_ID_RE, WORKFLOW_NAME_RE
-from bot.slack_text import clip, escape
+from bot.language.model import PARAM_NAME_RE, STEP_ID_RE, WORKFLOW_NAME_RE, clean_mentions
+from bot.slack_text import clip, echo_code
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,8 +191,9 @@ MAX_ROW_ID: Final = 2**31 - 1  # ids are SQL INTEGER columns: 32 bits on Postgre
 
 
 def quoted(text: str) -> str:
-    """What someone typed, shown back as code: escaped, and cut if it is long."""
-    return f"`{escape(clip(text, 80))}`"
+    """What someone typed, shown back as code: escaped, cut if it is long, and the people and
+    channels Slack linked in it as clean mentions (`<@U0BOB>`, not `<@U0BOB|bob>`)."""
+    return echo_code(clip(clean_mentions(text), 80))
 
 
 def check_workflow_name(command: str, text: str) -> str:

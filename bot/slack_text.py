@@ -2,12 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+
+from bot.language.model import MENTION_ENTITY_RE
 
 
 def escape(text: str) -> str:
     """Slack's three control characters, so typed text cannot ping @channel or forge a link."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def echo(text: str) -> str:
+    """Typed text shown back in a reply to the person who typed it: escaped, except the
+    people, channels and groups Slack linked in it, which come back as clean mentions
+    (`<@U0BOB>`, shown as @bob) rather than as their raw `<@U0BOB|bob>`."""
+    return _pieces(text, escape, lambda entity: entity)
+
+
+def echo_code(text: str) -> str:
+    """:func:`echo` as inline code; the mentions stand outside the backticks (Slack shows no
+    name inside code)."""
+    return _pieces(text, lambda plain: f"`{escape(plain)}`", lambda entity: entity)
+
+
+def _pieces(text: str, plain: Callable[[str], str], entity: Callable[[str], str]) -> str:
+    shown, last = [], 0
+    for found in MENTION_ENTITY_RE.finditer(text):
+        if found.start() > last:
+            shown.append(plain(text[last : found.start()]))
+        shown.append(entity(f"<{found.group(1)}>"))
+        last = found.end()
+    if last < len(text) or not shown:
+        shown.append(plain(text[last:]))
+    return "".join(shown)
 
 
 def mention(user_id: str | None) -> str:

@@ -21,6 +21,7 @@ from bot.language import (
     DefinitionError,
     Problem,
     WorkflowDef,
+    clean_mentions,
     format_text,
     parse_assignee,
     parse_text,
@@ -70,7 +71,7 @@ async def edit(runtime: Runtime, request: SlashRequest) -> Reply:
     name = check_workflow_name("edit", args[0])
     workflow, defn = await workflows.get_definition(runtime, request.team_id, name)
     require_editor(await actor_for(runtime, request.team_id, request.user_id), workflow)
-    steps = format_text(defn, headers=("param",))  # the rest has boxes of its own
+    steps = clean_mentions(format_text(defn, headers=("param",)))  # the rest has boxes
     boxes = step_boxes(steps)
     if boxes is None:  # a box would cut them, and saving would lose the rest
         return Reply(_too_long_for_builder(defn, steps))
@@ -82,8 +83,8 @@ async def edit(runtime: Runtime, request: SlashRequest) -> Reply:
         handles.append(f"@{handle}" if handle else group)
     view = builder_modal(
         ref,
-        title=defn.title,
-        description=defn.description,
+        title=clean_mentions(defn.title),  # older versions kept Slack's |name in typed text
+        description=clean_mentions(defn.description),
         channel=defn.channel,
         steps=boxes,
         editors=list(workflow.editors),
@@ -127,7 +128,7 @@ async def import_workflow(runtime: Runtime, request: SlashRequest) -> Reply:
 
 
 def _problems(error: DefinitionError) -> str:
-    text = str(error)
+    text = clean_mentions(str(error))  # plain text: a typed mention's |name would show
     return text if len(text) <= ERROR_LIMIT else text[: ERROR_LIMIT - 1] + "…"
 
 

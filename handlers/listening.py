@@ -20,7 +20,7 @@ from bot.errors import BatonError
 from bot.inflight import InFlight
 from bot.language import DefinitionError
 from bot.slack_requests import LEDGER, REQUEST, Ledger, RequestKey
-from bot.slack_text import clip, escape
+from bot.slack_text import clip, echo
 
 log = logging.getLogger("baton.handlers")
 
@@ -35,8 +35,8 @@ def error_text(error: Exception) -> str:
     if isinstance(error, BatonError):
         return clip(str(error), MAX_ERROR_CHARS)
     if isinstance(error, DefinitionError):
-        # Problems quote what was typed, which Slack must show as text.
-        problems = clip(escape(str(error)), MAX_ERROR_CHARS)
+        # Problems quote what was typed, which Slack must show as text (its mentions clean).
+        problems = clip(echo(str(error)), MAX_ERROR_CHARS)
         return f"That workflow has problems; nothing was saved.\n{problems}"
     log.exception("unhandled error in a Slack listener", exc_info=error)
     return "Something went wrong on Baton's side, and nothing was changed. Please try again."

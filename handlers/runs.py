@@ -100,7 +100,7 @@ def add_param(command: str, word: str, params: dict[str, str]) -> None:
     mistake (the last one silently winning would hide it)."""
     key, _, value = word.partition("=")
     if not key:
-        raise usage_error(command, f"`{escape(word)}` has no parameter name before `=`.")
+        raise usage_error(command, f"{quoted(word)} has no parameter name before `=`.")
     check_param_name(command, key)
     if key in params:
         raise usage_error(command, f"`{escape(key)}` is given twice: give each parameter once.")
@@ -123,7 +123,7 @@ async def run(runtime: Runtime, request: SlashRequest) -> Reply:
         elif "=" in word:
             add_param("run", word, params)
         else:
-            raise usage_error("run", f"`{escape(word)}` is not a parameter: write key=value.")
+            raise usage_error("run", f"{quoted(word)} is not a parameter: write key=value.")
     if chosen is not None and chosen != request.channel_id:  # where it was typed needs no check
         await require_member(
             runtime, team_id=request.team_id, user_id=request.user_id, channel_id=chosen
@@ -302,9 +302,9 @@ def _reassign_problem(rest: str) -> str:
     if not words:
         return "Who should take it? Mention them: `@someone`."
     if USER.fullmatch(words[0]) is None:
-        return f"`{escape(words[0])}` is not a person: mention one with `@`, e.g. `@someone`."
-    extra = escape(" ".join(words[1:]))
-    return f"Give just the one person, with nothing after them (`{extra}` is extra)."
+        return f"{quoted(words[0])} is not a person: mention one with `@`, e.g. `@someone`."
+    extra = quoted(" ".join(words[1:]))
+    return f"Give just the one person, with nothing after them ({extra} is extra)."
 
 
 STEP_VERBS = {

@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot import availability, reminders, schedules, workflows
 from bot.channel_access import require_member, require_postable
-from bot.command_line import SPEC_BY_NAME, check_workflow_name, row_id, usage_error
+from bot.command_line import SPEC_BY_NAME, check_workflow_name, quoted, row_id, usage_error
 from bot.errors import NotFound
 from bot.ids import ActionId, TimerRef
 from bot.inflight import InFlight
@@ -17,7 +17,7 @@ from bot.permissions import actor_for
 from bot.render.blocks import listing, section
 from bot.replies import Reply
 from bot.runtime import Runtime
-from bot.slack_text import clip, conversation_name, escape, when
+from bot.slack_text import clip, conversation_name, echo, escape, when
 from handlers.listening import listener
 from handlers.requests import ClickRequest, SlashRequest
 from handlers.runs import CHANNEL, USER, add_param
@@ -45,7 +45,7 @@ async def schedule(runtime: Runtime, request: SlashRequest) -> Reply:
         elif "=" in word:
             add_param("schedule", word, params)
         else:
-            raise usage_error("schedule", f"`{escape(word)}` is not a parameter: write key=value.")
+            raise usage_error("schedule", f"{quoted(word)} is not a parameter: write key=value.")
     if chosen is not None and chosen != request.channel_id:  # where it was typed needs no check
         await require_member(
             runtime, team_id=request.team_id, user_id=request.user_id, channel_id=chosen
@@ -97,7 +97,7 @@ async def list_schedules(runtime: Runtime, request: SlashRequest) -> Reply:
     for item in listed:
         row = item.schedule
         params = " ".join(f"{k}={v}" for k, v in row.params.items())
-        extra = f" · {escape(params)}" if params else ""
+        extra = f" · {echo(params)}" if params else ""
         upcoming = f"next {when(row.next_fire_at)}" if row.next_fire_at else "paused"
         where = row.channel_id or ""
         shown = f"<#{where}>" if where.startswith(("C", "G")) else f"DM to <@{row.created_by}>"

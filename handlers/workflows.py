@@ -33,7 +33,7 @@ from bot.render.blocks import (
 )
 from bot.replies import Reply
 from bot.runtime import Runtime
-from bot.slack_text import FENCE, escape, plural
+from bot.slack_text import FENCE, echo, escape, plural
 from handlers.requests import SlashRequest
 
 PLAN_BLOCKS = 5  # a plan of 100 steps in parallel groups still fits
@@ -56,9 +56,9 @@ def _text_lines(defn: WorkflowDef) -> list[str]:
     a line a step; typed text (title, description, step titles) escaped, mentions left as
     the mentions they are, so what Slack shows is what to paste."""
     header = [
-        escape(line) if line.startswith("description") else line for line in format_header(defn)
+        echo(line) if line.startswith("description") else line for line in format_header(defn)
     ]
-    return [f"/baton define {defn.name} {escape(defn.title)}", *header, *_step_lines(defn)]
+    return [f"/baton define {defn.name} {echo(defn.title)}", *header, *_step_lines(defn)]
 
 
 def _step_lines(defn: WorkflowDef) -> list[str]:
@@ -69,7 +69,7 @@ def _step_lines(defn: WorkflowDef) -> list[str]:
         line = format_steps(replace(defn, steps=(step,)))[0]
         bare = format_steps(replace(defn, steps=(replace(step, title="x"),)))[0]
         clauses = bare[len(f"{step.id}: x") :]  # what follows the title, the same for both
-        lines.append(escape(line[: len(line) - len(clauses)]) + clauses)
+        lines.append(echo(line[: len(line) - len(clauses)]) + clauses)
     return lines
 
 

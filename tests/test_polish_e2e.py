@@ -408,3 +408,46 @@ async def test_console_edit_shows_the_current_values(tmp_path: Path) -> None:
     # Blank only where the workflow has nothing: its (empty) editors and runners lists.
     blank = [line for line in opened.splitlines() if "[____]" in line]
     assert all("Editors" in line or "may start runs" in line for line in blank), blank
+
+
+# -- typed mentions come back clean: <@U0BOB>, never Slack's raw <@U0BOB|bob> --------------------
+
+
+async def test_typed_mentions_are_shown_back_clean(stack: Stack) -> None:
+    two = "define pair Pair\ndocs: Docs <@U0BOB|bob> <@U0CAROL|carol>"
+    await stack.command(two, user="U0ALICE")
+    said = stack.ephemeral("U0ALICE")
+    assert "the step has two assignees: <@U0BOB> and <@U0CAROL>" in said
+
+    define = (
+        "define keys Keys for <@U0BOB|bob>\n"
+        'ask: "Ask <@U0CAROL|carol> for keys" {manager}\n'
+        "give: Give them <@U0BOB|bob> after ask"
+    )
+    await stack.command(define, user="U0ALICE")
+    assert "Created `keys`" in stack.ephemeral("U0ALICE")
+    await stack.command("run keys manager=<@U0BOB|bob> <@U0CAROL|carol>", user="U0ALICE")
+    assert stack.ephemeral("U0ALICE").startswith("<@U0CAROL> is not a parameter: write key=value.")
+    await stack.command("reassign keys-1 ask <@U0BOB|bob> <@U0CAROL|carol>", user="U0ALICE")
+    assert "(<@U0CAROL> is extra)" in stack.ephemeral("U0ALICE")
+
+    await stack.command("schedule keys daily 09:00 manager=<@U0BOB|bob>", user="U0ALICE")
+    await stack.command("schedules", user="U0ALICE")
+    assert stack.ephemeral("U0ALICE").endswith("by <@U0ALICE> · manager=<@U0BOB>")
+
+    await stack.command("show keys", user="U0ALICE")
+    shown = stack.ephemeral("U0ALICE")
+    assert '/baton define keys Keys for <@U0BOB>\nask: "Ask <@U0CAROL> for keys"' in shown
+
+    await stack.command("edit keys", user="U0ALICE")
+    [modal] = stack.emulator.modals("U0ALICE")
+    boxes = {
+        block["block_id"]: block["element"].get("initial_value")
+        for block in modal.spec["blocks"]
+        if block["type"] == "input"
+    }
+    assert boxes["wf_title"] == "Keys for <@U0BOB>"
+    assert boxes["wf_steps"].splitlines()[0] == 'ask: "Ask <@U0CAROL> for keys" {manager}'
+
+    for text in [m.text for m in stack.emulator.ephemerals("U0ALICE")] + [str(modal.spec)]:
+        assert "|bob" not in text and "|carol" not in text

@@ -59,7 +59,7 @@ FULL_YAML = """name: onboarding
 title: Onboard a new hire & friends
 description: |-
   Week one; everything a new hire needs.
-    Ask <@U0BOB> about R&D
+    Ask <@U0BOB|bob> about R&D
 channel: C0ONBOARD
 editors: [U0BOB, U0CAROL]
 runners: [S0ITTEAM, U0DAVE]
@@ -71,7 +71,8 @@ steps:
   - {id: docs, title: "Collect signed documents for {hire}", assignee: U0ALICE, due: 1d}
   - {id: laptop, title: "Prepare laptop after docs", assignee: "@it-team", after: [docs]}
   - {id: cool, title: Let it settle, wait: 2h, after: [docs]}
-  - {id: signoff, title: Sign-off, kind: approval, assignee: "{manager}", after: [laptop, cool]}
+  - {id: keys, title: "Get keys from <@U0CAROL|carol>", after: [docs]}
+  - {id: signoff, title: Sign-off, kind: approval, assignee: "{manager}", after: [cool, keys]}
 """
 
 
@@ -134,7 +135,7 @@ async def test_show_prints_the_define_command_that_makes_the_same_workflow(stack
     assert text.splitlines()[:9] == [
         "/baton define onboarding Onboard a new hire &amp; friends",
         "description Week one; everything a new hire needs.",
-        "description   Ask &lt;@U0BOB&gt; about R&amp;D",
+        "description   Ask <@U0BOB> about R&amp;D",
         "channel <#C0ONBOARD>",
         "param hire text optional",
         "param manager user",
@@ -146,7 +147,8 @@ async def test_show_prints_the_define_command_that_makes_the_same_workflow(stack
     # Copied as Slack shows it (@bob, #onboarding, R&D) and pasted under another name: Slack
     # links the names again and escapes the rest...
     seen = Reader(stack.emulator.workspace(), ZoneInfo("Europe/Berlin"), stack.clock).text(text)
-    assert "description   Ask <@U0BOB> about R&D" in seen and "editors @bob, @carol" in seen
+    assert "description   Ask @bob about R&D" in seen and "editors @bob, @carol" in seen
+    assert 'keys: "Get keys from @carol" after docs' in seen
     pasted = seen.replace("/baton define onboarding", "define onboarding-copy", 1)
     await stack.command(escape_typed(pasted, stack.emulator.workspace()), user="U0ALICE")
     assert "Created `onboarding-copy`" in stack.ephemeral("U0ALICE")

@@ -19,6 +19,7 @@ __all__ = [
     "INTEGRATION_NAME_RE",
     "MAX_STEPS",
     "MAX_TITLE",
+    "MENTION_ENTITY_RE",
     "MENTION_RE",
     "PARAM_NAME_RE",
     "STEP_ID_RE",
@@ -35,6 +36,7 @@ __all__ = [
     "StepDef",
     "StepKind",
     "WorkflowDef",
+    "clean_mentions",
     "fill_title",
     "format_assignee",
     "from_dict",
@@ -69,6 +71,11 @@ _OUTPUT_REF_RE: Final = re.compile(
     r"steps\.([a-z0-9][a-z0-9_-]{0,39})\.output\.([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)"
 )
 _SPACED_PLACEHOLDER_RE: Final = re.compile(r"([ \t]*)\{([^{}]*)\}")
+# A person, channel or user group Slack linked in what someone typed, with the `|name` it
+# adds (`<@U0BOB|bob>`): the name is how it was spelled then; the id is what it means.
+MENTION_ENTITY_RE: Final = re.compile(
+    r"<(@[UW][A-Z0-9]+|#[CG][A-Z0-9]+|!subteam\^S[A-Z0-9]+)(?:\|[^<>]*)?>"
+)
 _USER_MENTION_RE: Final = re.compile(r"<@([^|>]*)(?:\|([^>]*))?>")
 _GROUP_MENTION_RE: Final = re.compile(r"<!subteam\^([^|>]*)(?:\|([^>]*))?>")
 
@@ -336,6 +343,12 @@ def format_assignee(assignee: Assignee, *, bare_ids: bool = False) -> str:
             return f"{{{assignee.value}}}"
         case AssigneeKind.MENTION:
             return f"@{assignee.value}"
+
+
+def clean_mentions(text: str) -> str:
+    """Typed mentions without Slack's ``|name``: ``<@U0BOB|bob>`` is ``<@U0BOB>``. Titles and
+    descriptions are kept so: the name goes stale, and Slack shows the current one."""
+    return MENTION_ENTITY_RE.sub(r"<\1>", text)
 
 
 def slugify(text: str, *, underscores: bool = False, fallback: str = "step-1") -> str:

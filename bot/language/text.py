@@ -31,6 +31,7 @@ from bot.language.model import (
     StepDef,
     StepKind,
     WorkflowDef,
+    clean_mentions,
     format_assignee,
     parse_assignee,
     slugify,
@@ -88,9 +89,11 @@ def parse_text(
     implied = tuple(p for p in implied_params(steps) if p.name not in declared)
     defn = WorkflowDef(
         name=name,
-        title=title if title.strip() else name,
+        title=clean_mentions(title) if title.strip() else name,
         steps=tuple(steps),
-        description="\n".join(header.description) if header.described else description,
+        description=clean_mentions(
+            "\n".join(header.description) if header.described else description
+        ),
         channel=header.channel if header.channel_given else channel,
         params=(*header.params, *implied),
         editors=None if header.editors is None else tuple(header.editors.values()),
@@ -276,7 +279,7 @@ def _parse_step(line: int, segment: str, problems: list[Problem]) -> StepDef | N
     kind = kinds[0] if kinds else StepKind.TASK
     return StepDef(
         id=builder.id,
-        title=title,
+        title=clean_mentions(title),
         kind=kind,
         assignee=builder.assignee,
         hook=builder.hook if kind is StepKind.HOOK else None,

@@ -29,6 +29,7 @@ from bot.language.model import (
     StepDef,
     StepKind,
     WorkflowDef,
+    clean_mentions,
     format_assignee,
     parse_assignee,
 )
@@ -334,9 +335,9 @@ class _Reader:
             name = ""
         return WorkflowDef(
             name=name,
-            title=values.get("title") or name,
+            title=clean_mentions(values.get("title") or name),
             steps=values.get("steps") or (),
-            description=values.get("description") or "",
+            description=clean_mentions(values.get("description") or ""),
             channel=values.get("channel"),
             params=values.get("params") or (),
             editors=values.get("editors"),
@@ -517,7 +518,7 @@ class _Reader:
             )
         return StepDef(
             id=step_id,
-            title=fields.get("title") or "",
+            title=clean_mentions(fields.get("title") or ""),
             kind=kind,
             assignee=fields.get("assignee"),
             hook=fields.get("hook"),

@@ -368,3 +368,21 @@ async def test_a_broken_override_falls_back_to_the_built_in_template(
         [record] = [r for r in caplog.records if r.name == "baton.templates"]
         assert logged in record.getMessage()
         assert record.exc_info is not None and isinstance(record.exc_info[1], error)
+
+
+async def test_steps_done_within_a_minute_are_no_bottleneck(stack: Stack) -> None:
+    quick = (
+        "define quick Quick\nack: Acknowledge <@U0ALICE|alice>\n"
+        "review: Review <@U0BOB|bob> after ack"
+    )
+    await stack.command(quick, user="U0ALICE")
+    for number in (1, 2):
+        await stack.command("run quick", user="U0ALICE")
+        await stack.command(f"done quick-{number} ack", user="U0ALICE")  # at once
+        stack.clock.advance(3 * HOUR)
+        await stack.command(f"done quick-{number} review", user="U0BOB")
+
+    await stack.command("digest now", user="U0ALICE")
+    found = part(shown(digests(stack, "C0GENERAL")[-1]), "🐢 Bottlenecks")
+    assert "`quick` · `review`: median 3h over 2 runs" in found
+    assert "`ack`" not in found and "under a minute" not in found

@@ -29,6 +29,9 @@ HISTORY_RUNS = 50
 BOTTLENECK_WINDOW = timedelta(days=30)
 # One slow run is an anecdote, not a bottleneck.
 BOTTLENECK_MIN_SAMPLES = 2
+# Nor is a step usually done within a minute of being ready: listing it ("median under a
+# minute") would only crowd out the steps a team lead should look at.
+BOTTLENECK_MIN_WAIT = timedelta(minutes=1)
 
 _PEOPLE_KINDS = frozenset({"task", "approval"})
 
@@ -336,7 +339,8 @@ async def bottlenecks(
     limit: int = 5,
 ) -> list[Bottleneck]:
     """Steps with the longest median wait (ready -> done) among steps finished in the last
-    30 days (in this channel's runs, given a channel). Wait steps wait by design: left out."""
+    30 days (in this channel's runs, given a channel). Wait steps wait by design, and steps
+    whose median wait is under a minute hold nobody up: both left out."""
     query = (
         select(
             col(Workflow.name),
@@ -364,7 +368,7 @@ async def bottlenecks(
     found = [
         Bottleneck(workflow, key, median(spans), len(spans))
         for (workflow, key), spans in waits.items()
-        if len(spans) >= BOTTLENECK_MIN_SAMPLES
+        if len(spans) >= BOTTLENECK_MIN_SAMPLES and median(spans) >= BOTTLENECK_MIN_WAIT
     ]
     found.sort(key=lambda b: (-b.median_wait, -b.samples, b.workflow, b.step_key))
     return found[:limit]

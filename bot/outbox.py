@@ -18,7 +18,9 @@ AT_ONCE = datetime(2000, 1, 1, tzinfo=UTC)
 class Note(StrEnum):
     RUN_CARD = "run_card"  # post or update a run's card: {run_id}
     RUN_EVENT = "run_event"  # a line in the card's thread: {run_id, text}
-    STEP_READY = "step_ready"  # DM the step's assignee(s) with buttons: {step_run_id}
+    # DM the step's assignee(s) with buttons: {step_run_id}; or one person several steps of a
+    # run in one message: {run_id, user_id, step_run_ids}
+    STEP_READY = "step_ready"
     STEP_REFRESH = "step_refresh"  # redraw every message of a step: {step_run_id}
     DIRECT = "direct"  # a DM to one person: {user_id, text, blocks?}
     REDRAW = "redraw"  # replace a posted message: {channel_id, ts, text, blocks}
@@ -55,6 +57,11 @@ def enqueue(
 
 def step_conversation(step_run_id: int) -> str:
     return f"step:{step_run_id}"
+
+
+def steps_conversation(run_id: int | None, user_id: str) -> str:
+    """Where a person's grouped step DM of a run queues (see bot.delivery.notes.step_dms)."""
+    return f"steps:{run_id}:{user_id}"
 
 
 def home_conversation(user_id: str) -> str:

@@ -18,7 +18,7 @@ from bot.clock import Clock
 from bot.errors import NotFound
 from bot.ids import ActionId, StepRef
 from bot.language import fill_title
-from bot.outbox import Note, enqueue, step_conversation
+from bot.outbox import Note, enqueue, step_conversation, steps_conversation
 from bot.render.blocks import FALLBACK_TEXT, context, section, step_buttons
 from bot.slack_text import clip, escape, format_span
 from bot.states import (
@@ -180,7 +180,11 @@ def _title_with_outputs(step: StepRun, steps: list[StepRun]) -> str:
     return fill_title(step.title, {}, shown) if shown else step.title
 
 
-async def make_ready(session: AsyncSession, clock: Clock, locked: LockedRun, step: StepRun) -> None:
+async def make_ready(
+    session: AsyncSession, clock: Clock, locked: LockedRun, step: StepRun, *, tell: bool = True
+) -> None:
+    """The step becomes ready; its people hear of it unless `tell` is False (the caller tells
+    them, with the other steps ready at the same moment: see `tell_ready`)."""
     now = clock.now()
     run = locked.run
     step.title = _title_with_outputs(step, locked.steps)
@@ -208,12 +212,45 @@ async def make_ready(session: AsyncSession, clock: Clock, locked: LockedRun, ste
         _add_timer(session, step, "hook_call", now, now)
     elif step.kind == "wait":
         _add_timer(session, step, "wait", now + timedelta(seconds=step.wait_seconds or 0), now)
-    else:
+    elif tell:
         tell_step(session, clock, step, Note.STEP_READY)
     if step.due_at is not None and step.kind in ("task", "approval"):
         window = step.due_at - now
         _add_timer(session, step, "due_soon", now + window * DUE_SOON_FRACTION, now)
         _add_timer(session, step, "overdue", step.due_at, now)
+
+
+def wants_dm(step: StepRun) -> bool:
+    """A step someone acts on (hook and wait steps are done by Baton)."""
+    return step.kind not in ("hook", "wait")
+
+
+def tell_ready(session: AsyncSession, clock: Clock, run: Run, steps: list[StepRun]) -> None:
+    """DM the people of steps that became ready together: a person's several steps come as
+    one note (one message for up to 8 of them), so parallel steps are not a burst of DMs. Group
+    steps go out on their own, to each member."""
+    theirs: dict[str, list[StepRun]] = {}
+    for step in steps:
+        if step.assignee_kind == "user" and step.assignee_id:
+            theirs.setdefault(step.assignee_id, []).append(step)
+        else:
+            tell_step(session, clock, step, Note.STEP_READY)
+    for user_id, mine in theirs.items():
+        if len(mine) == 1:
+            tell_step(session, clock, mine[0], Note.STEP_READY)
+            continue
+        enqueue(
+            session,
+            clock,
+            team_id=run.team_id,
+            kind=Note.STEP_READY,
+            conversation=steps_conversation(run.id, user_id),
+            payload={
+                "run_id": run.id,
+                "user_id": user_id,
+                "step_run_ids": [step.id for step in mine],
+            },
+        )
 
 
 async def cancel_timers(session: AsyncSession, step: StepRun) -> None:
@@ -241,8 +278,10 @@ async def advance(
     if run.state != RunState.ACTIVE:
         return
     views = [StepView(s.step_key, s.kind, StepState(s.state), tuple(s.after)) for s in locked.steps]
-    for key in newly_ready(views):
-        await make_ready(session, clock, locked, locked.step(key))
+    ready = [locked.step(key) for key in newly_ready(views)]
+    for step in ready:
+        await make_ready(session, clock, locked, step, tell=False)
+    tell_ready(session, clock, run, [step for step in ready if wants_dm(step)])
     outcome = run_outcome(StepState(s.state) for s in locked.steps)
     if outcome is None:
         if failed is not None:

@@ -38,14 +38,12 @@ PAUSE = WorkflowDef(
     title="A pause",
     steps=(StepDef(id="pause", title="Pause", kind=StepKind.WAIT, wait=timedelta(hours=1)),),
 )
-# Three steps ready at once for the same person: three DMs into one channel, in one batch.
+# One step for Alice: three runs of it started at once are three DMs into one channel, in one
+# batch (three steps of one run would be one grouped DM).
 TRIPLE = WorkflowDef(
     name="triple",
-    title="Three for Alice",
-    steps=tuple(
-        StepDef(id=key, title=f"Task {key}", assignee=Assignee(AssigneeKind.USER, ALICE.id))
-        for key in ("one", "two", "three")
-    ),
+    title="One for Alice",
+    steps=(StepDef(id="one", title="Task one", assignee=Assignee(AssigneeKind.USER, ALICE.id)),),
 )
 
 
@@ -132,7 +130,8 @@ async def test_a_batch_of_cards_costs_the_same_statements_whatever_its_size(flee
 async def test_two_replicas_racing_over_a_batch_post_each_message_once(fleet: Fleet) -> None:
     emulator = fleet.emulator
     await fleet.start("pause", [channel(i) for i in range(CHANNELS)])
-    await fleet.start("triple", [channel(0)])  # its card waits for the first card there
+    # Their cards wait for the first card there.
+    await fleet.start("triple", [channel(0)] * 3)
     replicas = [fleet.replica("replica-a"), fleet.replica("replica-b")]
 
     async def deliver(replica: Deliverer) -> None:
@@ -147,9 +146,9 @@ async def test_two_replicas_racing_over_a_batch_post_each_message_once(fleet: Fl
     assert {row.state for row in rows} == {"sent"}
     assert {row.claimed_by for row in rows} <= {"replica-a", "replica-b"}
     marks = delivery_marks(emulator.calls)
-    assert len(marks) == len(set(marks)) == len(rows) == CHANNELS + 1 + 3
+    assert len(marks) == len(set(marks)) == len(rows) == CHANNELS + 3 + 3
     for i in range(CHANNELS):
-        assert len(emulator.messages(channel(i))) == (2 if i == 0 else 1)
+        assert len(emulator.messages(channel(i))) == (4 if i == 0 else 1)
     for run in await fleet.runs():
         assert run.card_ts in {m.ts for m in emulator.messages(run.channel_id)}
     # Alice's three DMs, from three conversations in one batch, went a second apart.

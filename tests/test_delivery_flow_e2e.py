@@ -16,7 +16,7 @@ from storage.db import unit_of_work
 from storage.models import Outbox, Run
 from tests.stack import Stack
 
-# Two steps in a row, then a workflow of three side by side, all Alice's.
+# Two steps in a row, then a workflow of three side by side, all Alice's (one grouped DM).
 CHAIN = """define chain Two in a row
 first: First thing <@U0ALICE|alice>
 second: Second thing <@U0BOB|bob> after first"""
@@ -27,14 +27,16 @@ three: Step three <@U0ALICE|alice>"""
 
 
 def dm_for(stack: Stack, user: str, title: str) -> Message:
-    found = [m for m in stack.emulator.dm(user) if title in m.text and m.buttons]
+    found = [m for m in stack.emulator.dm(user) if title in m.render() and m.buttons]
     assert found, f"{user} has no DM with buttons about {title!r}"
     return found[-1]
 
 
-async def click(stack: Stack, message: Message, user: str, text: str) -> None:
+async def click(
+    stack: Stack, message: Message, user: str, text: str, block_id: str | None = None
+) -> None:
     """A click whose consequences are committed, but not delivered by the test."""
-    response = await stack.driver.click(message, user=user, text=text)
+    response = await stack.driver.click(message, user=user, text=text, block_id=block_id)
     assert response.status_code == 200
     await stack.baton.runtime.listeners.wait_idle()
 
@@ -77,13 +79,14 @@ async def test_redraws_of_one_card_coalesce_into_one_update(stack: Stack) -> Non
     ts = card(stack).ts
     slow = stack.emulator.hold("chat.update", match={"channel": "C0GENERAL"})
 
-    await click(stack, dm_for(stack, "alice", "Step one"), "U0ALICE", "Start")
+    (dm,) = stack.emulator.dm("alice")  # the three steps in one message, each with buttons
+    await click(stack, dm, "U0ALICE", "Start", "step:trio-1:one")
     await stack.emulator.wait_for(lambda: slow.waiting == 1)
     # Four more changes to the run while its first redraw is on its way.
-    await click(stack, dm_for(stack, "alice", "Step one"), "U0ALICE", "Done")
-    await click(stack, dm_for(stack, "alice", "Step two"), "U0ALICE", "Start")
-    await click(stack, dm_for(stack, "alice", "Step two"), "U0ALICE", "Done")
-    await click(stack, dm_for(stack, "alice", "Step three"), "U0ALICE", "Start")
+    await click(stack, dm, "U0ALICE", "Done", "step:trio-1:one")
+    await click(stack, dm, "U0ALICE", "Start", "step:trio-1:two")
+    await click(stack, dm, "U0ALICE", "Done", "step:trio-1:two")
+    await click(stack, dm, "U0ALICE", "Start", "step:trio-1:three")
 
     slow.release()
     await stack.settle()

@@ -3,13 +3,22 @@ Block Kit with the buttons each viewer may press."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.ids import ActionId, StepRef
 from bot.permissions import SYSTEM_USER
-from bot.render.blocks import Block, context, divider, fallback, listing, section, step_buttons
+from bot.render.blocks import (
+    Block,
+    checked,
+    context,
+    divider,
+    fallback,
+    listing,
+    section,
+    step_buttons,
+)
 from bot.slack_text import escape, format_span, group_mention, mention, when
 from bot.states import FINISHED_STATES, OPEN_STATES, StepState
 from bot.templates import Macros, Mrkdwn, Templates
@@ -18,6 +27,9 @@ from storage.models import AuditEvent, Run, StepRun
 CARD = "run_card.j2"
 STEP = "step.j2"
 CARD_STEP_BLOCKS = 45
+# Steps in one grouped step message: each takes at most 4 blocks of the 50 (and readers
+# take in about this many at a glance).
+GROUP_STEPS = 8
 
 STATE_ICONS = {
     StepState.WAITING: "⏳",
@@ -181,10 +193,21 @@ def _buttons_for(step: StepRun, viewer: str) -> list[tuple[ActionId, str | None]
 
 
 def _step_message(macros: Macros, run: Run, step: StepRun, viewer: str) -> tuple[str, list[Block]]:
+    view = step_view(step)
+    run_part = _run_part(run)
+    blocks = _step_blocks(macros, run, step, viewer, section(macros("body", view, run_part)))
+    return fallback(macros("fallback", view, run_part), escape(run.key)), blocks
+
+
+def _run_part(run: Run) -> _RunPart:
+    return _RunPart(key=run.key, title=Mrkdwn(run.title), owner=Mrkdwn(mention(run.owner_id)))
+
+
+def _step_blocks(macros: Macros, run: Run, step: StepRun, viewer: str, first: Block) -> list[Block]:
+    """`first` (the step's own text), then its state and the buttons `viewer` may press."""
     state = StepState(step.state)
     view = step_view(step)
-    run_part = _RunPart(key=run.key, title=Mrkdwn(run.title), owner=Mrkdwn(mention(run.owner_id)))
-    blocks: list[Block] = [section(macros("body", view, run_part))]
+    blocks: list[Block] = [first]
     buttons = _buttons_for(step, viewer)
     if state == StepState.BLOCKED and step.blocked_reason:
         blocks.append(context(macros("blocked", view)))
@@ -200,7 +223,7 @@ def _step_message(macros: Macros, run: Run, step: StepRun, viewer: str) -> tuple
     if buttons:
         labels = [(macros("button", action.value), action, style) for action, style in buttons]
         blocks.append(step_buttons(StepRef(run=run.key, step=step.step_key), labels))
-    return fallback(macros("fallback", view, run_part), escape(run.key)), blocks
+    return blocks
 
 
 def step_message(
@@ -215,12 +238,45 @@ def moved_on_message(templates: Templates, run: Run, step: StepRun) -> tuple[str
     back): no buttons, so only the newer message acts on the step."""
     macros = templates.macros(STEP)
     view = step_view(step)
-    run_part = _RunPart(key=run.key, title=Mrkdwn(run.title), owner=Mrkdwn(mention(run.owner_id)))
+    run_part = _run_part(run)
     blocks: list[Block] = [
         section(macros("body", view, run_part)),
         context(macros("moved_on", view)),
     ]
     return fallback(macros("fallback", view, run_part), escape(run.key)), blocks
+
+
+@dataclass(frozen=True, slots=True)
+class _GroupPart:
+    """What a grouped message's heading says: how many steps it shows, how many are open."""
+
+    count: int
+    open: int
+
+
+def step_group_message(
+    templates: Templates,
+    run: Run,
+    steps: Sequence[StepRun],
+    viewer: str,
+    moved_on: Collection[int] = (),
+) -> tuple[str, list[Block]]:
+    """Several steps of one run for one person in one message (at most GROUP_STEPS): a heading,
+    then each step with its own buttons, as its single message would have them. The steps in
+    `moved_on` were sent again in a newer message, which has their buttons."""
+    macros = templates.macros(STEP)
+    run_part = _run_part(run)
+    still_open = sum(1 for step in steps if step.state not in FINISHED_STATES)
+    group = _GroupPart(count=len(steps), open=still_open)
+    blocks: list[Block] = [section(macros("heading", group, run_part))]
+    for step in steps[:GROUP_STEPS]:
+        first = section(macros("item", step_view(step)))
+        if step.id in moved_on:
+            blocks += [divider(), first, context(macros("moved_on", step_view(step)))]
+        else:
+            blocks += [divider(), *_step_blocks(macros, run, step, viewer, first)]
+    text = macros("group_fallback", group, run_part)
+    return fallback(text, escape(run.key)), checked(blocks)
 
 
 def step_list_blocks(

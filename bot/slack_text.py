@@ -42,10 +42,15 @@ def mention(user_id: str | None) -> str:
     return f"<@{user_id}>" if user_id else "nobody"
 
 
+def is_channel(conversation_id: str) -> bool:
+    """A channel (public or private), not a DM: what `<#…>` links to."""
+    return conversation_id.startswith(("C", "G"))
+
+
 def conversation_name(channel_id: str) -> str:
     """A channel as a link; a DM (no channel to link to, and `<#D…>` shows a person's id) as
     words, said to the person who is in it."""
-    return f"<#{channel_id}>" if channel_id.startswith(("C", "G")) else "this direct message"
+    return f"<#{channel_id}>" if is_channel(channel_id) else "this direct message"
 
 
 def group_mention(group_id: str) -> str:

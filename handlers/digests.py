@@ -8,6 +8,7 @@ from bot.digests import subscriptions
 from bot.digests.cadence import parse_cadence
 from bot.replies import Reply
 from bot.runtime import Runtime
+from bot.slack_text import is_channel
 from handlers.requests import SlashRequest
 from handlers.runs import CHANNEL
 
@@ -22,7 +23,7 @@ def _channel_and_words(request: SlashRequest) -> tuple[str, list[str]]:
             channel = found.group(1)
         else:
             words.append(word)
-    if not channel.startswith(("C", "G")):
+    if not is_channel(channel):
         raise usage_error(
             "digest",
             "Digests go to a channel: type this in the channel, or "

@@ -17,7 +17,7 @@ from bot.permissions import actor_for
 from bot.render.blocks import listing, section
 from bot.replies import Reply
 from bot.runtime import Runtime
-from bot.slack_text import clip, conversation_name, echo, escape, when
+from bot.slack_text import clip, conversation_name, echo, escape, is_channel, when
 from handlers.listening import listener
 from handlers.requests import ClickRequest, SlashRequest
 from handlers.runs import CHANNEL, USER, add_param
@@ -100,7 +100,7 @@ async def list_schedules(runtime: Runtime, request: SlashRequest) -> Reply:
         extra = f" · {echo(params)}" if params else ""
         upcoming = f"next {when(row.next_fire_at)}" if row.next_fire_at else "paused"
         where = row.channel_id or ""
-        shown = f"<#{where}>" if where.startswith(("C", "G")) else f"DM to <@{row.created_by}>"
+        shown = f"<#{where}>" if is_channel(where) else f"DM to <@{row.created_by}>"
         lines.append(
             f"`{row.id}` `{item.workflow}` · {row.spec} ({row.tz}) · {upcoming} · "
             f"{shown} · by <@{row.created_by}>{extra}"

@@ -36,14 +36,14 @@ from starlette.routing import Route
 
 from bench.processes import Child, running, until_told
 from bench.table import Row
-from bot.app import create_app
+from bot.app.composition import create_app
+from bot.app.server import start_server
+from bot.app.settle import settle
+from bot.app.web import build_web, slack_routes
 from bot.config import Settings
-from bot.errors import NotFound
-from bot.ids import ActionId, StepRef
-from bot.server import start_server
-from bot.settle import settle
+from bot.core.errors import NotFound
+from bot.slack.ids import ActionId, StepRef
 from bot.slack_emulator import Channel, Message, SlackDriver, SlackEmulator, User
-from bot.web import build_web, slack_routes
 
 SECRET = "bench-signing-secret"
 TOKEN = "xoxb-emulator"

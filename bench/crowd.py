@@ -26,9 +26,9 @@ from pathlib import Path
 
 from bench.ack import serve_until_told, server, settings_for
 from bench.table import Row
-from bot.app import create_app
-from bot.errors import NotFound
-from bot.ids import ActionId, StepRef
+from bot.app.composition import create_app
+from bot.core.errors import NotFound
+from bot.slack.ids import ActionId, StepRef
 from bot.slack_emulator import Channel, Message, SlackDriver, SlackEmulator, User
 from bot.slack_emulator.state import Change
 

@@ -28,7 +28,7 @@ from sqlmodel import col
 from bench.table import Row, format_table
 from bot.digests.build import TEMPLATE, compose, gather
 from bot.digests.subscriptions import Window
-from bot.slack_text import escape
+from bot.slack.text import escape
 from bot.templates import Templates
 from storage.db import create_engine, session_factory, unit_of_work
 from storage.migrate import upgrade

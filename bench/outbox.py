@@ -27,15 +27,15 @@ from sqlmodel import col, select
 from bench.databases import backends, scratch_database
 from bench.processes import running
 from bench.table import Row
-from bot.app import Baton, create_app
-from bot.clock import ManualClock
+from bot.app.composition import Baton, create_app
 from bot.config import Settings
+from bot.core.clock import ManualClock
 from bot.language import StepDef, StepKind, WorkflowDef
-from bot.permissions import Actor
+from bot.people.permissions import Actor
 from bot.render.runs import run_card
-from bot.runs import RunRequest, start_run
+from bot.runs.lifecycle import RunRequest, start_run
 from bot.slack_emulator import Channel, SlackEmulator, User
-from bot.workflows import define
+from bot.workflows.definitions import define
 from storage.db import unit_of_work
 from storage.migrate import upgrade
 from storage.models import Outbox, Run, StepRun

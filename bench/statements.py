@@ -22,16 +22,16 @@ from typing import Any, TypeVar
 from sqlalchemy import event
 
 from bench.table import Row
-from bot.app import Baton, create_app
-from bot.clock import ManualClock
+from bot.app.composition import Baton, create_app
 from bot.config import Settings
+from bot.core.clock import ManualClock
+from bot.core.states import StepAction
 from bot.language import Assignee, AssigneeKind, StepDef, WorkflowDef
-from bot.permissions import actor_for
-from bot.runs import RunRequest, start_run
+from bot.people.permissions import actor_for
+from bot.runs.lifecycle import RunRequest, start_run
+from bot.runs.steps import StepChange, change_step
 from bot.slack_emulator import SlackEmulator
-from bot.states import StepAction
-from bot.steps import StepChange, change_step
-from bot.workflow_store import add_steps, add_version
+from bot.workflows.store import add_steps, add_version
 from storage.db import unit_of_work
 from storage.migrate import upgrade
 from storage.models import Workflow

@@ -27,13 +27,13 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bench.table import Row, format_table
-from bot import reminders, schedules
-from bot.app import build_runtime
-from bot.clock import ManualClock
+from bot.app.composition import build_runtime
 from bot.config import Settings
-from bot.delivery import Deliverer
+from bot.core.clock import ManualClock
+from bot.notify.deliverer import Deliverer
 from bot.runtime import Runtime
-from bot.sweep import Sweeper
+from bot.timing import reminders, schedules
+from bot.timing.sweep import Sweeper
 from storage.db import unit_of_work
 from storage.migrate import upgrade
 from storage.models import Timer

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from cachetools import TTLCache
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.directory import Directory
-from bot.dns import Resolver, system_resolver
-from bot.inflight import InFlight
+from bot.core.clock import Clock, SystemClock
+from bot.integrations.dns import Resolver, system_resolver
 from bot.metrics import Metrics
-from bot.slack_clients import SlackClients
+from bot.people.directory import Directory
+from bot.slack.clients import SlackClients
+from bot.slack.inflight import InFlight
 from bot.templates import Templates
 from storage.db import SessionFactory
 

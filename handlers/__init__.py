@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.inflight import InFlight
+from bot.slack.inflight import InFlight
 from handlers import builder, buttons, home, installation, slash, time, unhandled
 
 

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from bot import workflows
-from bot.command_line import check_workflow_name, quoted, usage_error
+from bot.commands import check_workflow_name, quoted, usage_error
 from bot.language import Assignee, AssigneeError, AssigneeKind, parse_assignee
-from bot.permissions import actor_for, describe_access, is_group_id
-from bot.replies import Reply
+from bot.notify.replies import Reply
+from bot.people.permissions import actor_for, describe_access, is_group_id
 from bot.runtime import Runtime
-from bot.workflow_access import (
+from bot.workflows import definitions as workflows
+from bot.workflows.access import (
     AccessList,
     Change,
     UnknownPeople,

@@ -8,12 +8,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot import workflows
-from bot.channel_access import ChannelRefused, require_member
-from bot.command_line import check_workflow_name, usage_error
-from bot.errors import BatonError, NameTaken, NotFound
-from bot.ids import BlockId, CallbackId, InputId, WorkflowRef
-from bot.inflight import InFlight
+from bot.commands import check_workflow_name, usage_error
+from bot.core.errors import BatonError, NameTaken, NotFound
 from bot.language import (
     Assignee,
     AssigneeError,
@@ -27,11 +23,15 @@ from bot.language import (
     parse_text,
     parse_yaml,
 )
-from bot.permissions import actor_for, is_group_id, require_editor
+from bot.notify.replies import Reply
+from bot.people.channel_access import ChannelRefused, require_member
+from bot.people.permissions import actor_for, is_group_id, require_editor
 from bot.render.blocks import unfence
 from bot.render.builder import INPUT_TEXT, MAX_IMPORT_PARTS, builder_modal, import_modal, step_boxes
-from bot.replies import Reply
 from bot.runtime import Runtime
+from bot.slack.ids import BlockId, CallbackId, InputId, WorkflowRef
+from bot.slack.inflight import InFlight
+from bot.workflows import definitions as workflows
 from handlers.listening import listener
 from handlers.requests import SlashRequest, ViewSubmission
 

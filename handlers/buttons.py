@@ -8,16 +8,16 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import BatonError
-from bot.home import request_home
-from bot.ids import ActionId, BlockId, CallbackId, InputId, StepRef
-from bot.inflight import InFlight
-from bot.permissions import actor_for
-from bot.redraw import outcome_line, redraw, settled_blocks
+from bot.core.errors import BatonError
+from bot.core.states import StepAction
+from bot.notify.home import request_home
+from bot.notify.redraw import outcome_line, redraw, settled_blocks
+from bot.people.permissions import actor_for
 from bot.render.modals import reason_modal, reassign_modal
+from bot.runs.steps import StepChange, change_step
 from bot.runtime import Runtime
-from bot.states import StepAction
-from bot.steps import StepChange, change_step
+from bot.slack.ids import ActionId, BlockId, CallbackId, InputId, StepRef
+from bot.slack.inflight import InFlight
 from handlers.listening import listener
 from handlers.requests import ClickRequest, ViewSubmission
 

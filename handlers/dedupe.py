@@ -1,6 +1,6 @@
 """Global middleware: an event whose id, or a command or interaction whose trigger_id, was
 already received is acknowledged and dropped; a new command or interaction is recorded
-durably before its ack (bot/slack_requests.py)."""
+durably before its ack (bot/slack/requests.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from bot import slack_requests
 from bot.runtime import Runtime
-from bot.slack_events import first_sight
+from bot.slack import requests as slack_requests
+from bot.slack.events import first_sight
 
 
 def register(app: AsyncApp, runtime: Runtime, ledger: slack_requests.Ledger) -> None:

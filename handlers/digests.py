@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from bot.channel_access import require_member, require_postable
-from bot.command_line import usage_error
+from bot.commands import usage_error
 from bot.digests import subscriptions
 from bot.digests.cadence import parse_cadence
-from bot.replies import Reply
+from bot.notify.replies import Reply
+from bot.people.channel_access import require_member, require_postable
 from bot.runtime import Runtime
-from bot.slack_text import is_channel
+from bot.slack.text import is_channel
 from handlers.requests import SlashRequest
 from handlers.runs import CHANNEL
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.home import request_home
-from bot.inflight import InFlight
+from bot.notify.home import request_home
 from bot.runtime import Runtime
+from bot.slack.inflight import InFlight
 from handlers.listening import listener
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 
-from bot.command_line import usage_error
+from bot.commands import usage_error
 from bot.integrations import registry
 from bot.integrations.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
-from bot.permissions import actor_for
+from bot.notify.replies import Reply
+from bot.people.permissions import actor_for
 from bot.render.blocks import context, section
-from bot.replies import Reply
 from bot.runtime import Runtime
-from bot.slack_text import clip, escape, mention, when
+from bot.slack.text import clip, escape, mention, when
 from handlers.requests import SlashRequest
 
 # Slack sends a typed URL as <https://…> or <https://…|label>, with & < > escaped inside.

@@ -6,9 +6,9 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.inflight import InFlight
-from bot.installations import uninstall
 from bot.runtime import Runtime
+from bot.slack.inflight import InFlight
+from bot.slack.installations import uninstall
 from handlers.listening import listener
 
 

@@ -15,12 +15,12 @@ from collections.abc import Awaitable, Callable
 
 from slack_bolt.kwargs_injection.async_args import AsyncArgs
 
-from bot.acks import ack_then_wait
-from bot.errors import BatonError
-from bot.inflight import InFlight
+from bot.core.errors import BatonError
 from bot.language import DefinitionError
-from bot.slack_requests import LEDGER, REQUEST, Ledger, RequestKey
-from bot.slack_text import clip, echo
+from bot.slack.acks import ack_then_wait
+from bot.slack.inflight import InFlight
+from bot.slack.requests import LEDGER, REQUEST, Ledger, RequestKey
+from bot.slack.text import clip, echo
 
 log = logging.getLogger("baton.handlers")
 

@@ -6,10 +6,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.command_line import CommandText, parse_command_text
-from bot.ids import BlockId, part_block
-from bot.replies import Reply
+from bot.commands import CommandText, parse_command_text
+from bot.notify.replies import Reply
 from bot.runtime import Runtime
+from bot.slack.ids import BlockId, part_block
 
 
 def slack_unescape(text: str) -> str:

@@ -5,10 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, time, timedelta
 
-from bot import availability, runs, workflows
-from bot.availability import TimePassed
-from bot.channel_access import require_member, require_postable
-from bot.command_line import (
+from bot.commands import (
     RUN_KEY_RE,
     SPEC_BY_NAME,
     check_param_name,
@@ -19,11 +16,13 @@ from bot.command_line import (
     split_words,
     usage_error,
 )
+from bot.core.states import OPEN_STATES, StepAction
 from bot.digests.forecast import eta_suffix, forecast_runs, projection_line
-from bot.home import plate
-from bot.paging import Page, check_page, is_page_word
-from bot.permissions import actor_for
-from bot.progress import LockedRun
+from bot.notify.replies import Reply
+from bot.people import availability
+from bot.people.availability import TimePassed
+from bot.people.channel_access import require_member, require_postable
+from bot.people.permissions import actor_for
 from bot.render.blocks import (
     LINE_TEXT,
     MESSAGE_BLOCKS,
@@ -34,12 +33,15 @@ from bot.render.blocks import (
 )
 from bot.render.home import mine_message
 from bot.render.runs import history_line, run_card, step_lines
-from bot.replies import Reply
-from bot.runs import RunRequest
+from bot.runs import lifecycle as runs
+from bot.runs.engine import LockedRun
+from bot.runs.lifecycle import RunRequest
+from bot.runs.paging import Page, check_page, is_page_word
+from bot.runs.plate import plate
+from bot.runs.steps import StepChange, change_step
 from bot.runtime import Runtime
-from bot.slack_text import clip, conversation_name, escape, plural
-from bot.states import OPEN_STATES, StepAction
-from bot.steps import StepChange, change_step
+from bot.slack.text import clip, conversation_name, escape, plural
+from bot.workflows import definitions as workflows
 from handlers.requests import SlashRequest, Subcommand
 
 CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|[^>]*)?>")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from bot import workspace_settings
-from bot.command_line import usage_error
-from bot.permissions import actor_for
+from bot.commands import usage_error
+from bot.notify.replies import Reply
+from bot.people import workspace_settings
+from bot.people.permissions import actor_for
+from bot.people.workspace_settings import MAX_ESCALATION_DAYS, describe_escalation, parse_escalation
 from bot.render.blocks import context, section
-from bot.replies import Reply
 from bot.runtime import Runtime
-from bot.slack_text import escape
-from bot.workspace_settings import MAX_ESCALATION_DAYS, describe_escalation, parse_escalation
+from bot.slack.text import escape
 from handlers.requests import SlashRequest
 
 HOW_TO_CHANGE = (

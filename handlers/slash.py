@@ -7,12 +7,12 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.command_line import SPEC_BY_NAME, suggest, usage_error
-from bot.help import help_reply
-from bot.inflight import InFlight
-from bot.replies import Reply
+from bot.commands import SPEC_BY_NAME, suggest, usage_error
+from bot.notify.replies import Reply
+from bot.render.help import help_reply
 from bot.runtime import Runtime
-from bot.slack_text import escape
+from bot.slack.inflight import InFlight
+from bot.slack.text import escape
 from handlers import access, builder, digests, hooks, runs, settings, time, workflows
 from handlers.listening import listener
 from handlers.requests import SlashRequest, Subcommand

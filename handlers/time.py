@@ -7,17 +7,19 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot import availability, reminders, schedules, workflows
-from bot.channel_access import require_member, require_postable
-from bot.command_line import SPEC_BY_NAME, check_workflow_name, quoted, row_id, usage_error
-from bot.errors import NotFound
-from bot.ids import ActionId, TimerRef
-from bot.inflight import InFlight
-from bot.permissions import actor_for
+from bot.commands import SPEC_BY_NAME, check_workflow_name, quoted, row_id, usage_error
+from bot.core.errors import NotFound
+from bot.notify.replies import Reply
+from bot.people import availability
+from bot.people.channel_access import require_member, require_postable
+from bot.people.permissions import actor_for
 from bot.render.blocks import listing, section
-from bot.replies import Reply
 from bot.runtime import Runtime
-from bot.slack_text import clip, conversation_name, echo, escape, is_channel, when
+from bot.slack.ids import ActionId, TimerRef
+from bot.slack.inflight import InFlight
+from bot.slack.text import clip, conversation_name, echo, escape, is_channel, when
+from bot.timing import reminders, schedules
+from bot.workflows import definitions as workflows
 from handlers.listening import listener
 from handlers.requests import ClickRequest, SlashRequest
 from handlers.runs import CHANNEL, USER, add_param

@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.error import BoltUnhandledRequestError
 from slack_bolt.response import BoltResponse
 
-from bot.observe import request_kind
+from bot.app.observe import request_kind
 
 log = logging.getLogger("baton.handlers")
 

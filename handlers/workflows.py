@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot import workflows
-from bot.channel_access import require_member
-from bot.command_line import check_workflow_name, quoted, usage_error
+from bot.commands import check_workflow_name, quoted, usage_error
 from bot.digests.forecast import forecast_definition, forecast_text
 from bot.language import (
     WorkflowDef,
@@ -17,7 +15,9 @@ from bot.language import (
     make_plan,
     parse_text,
 )
-from bot.permissions import actor_for, describe_access, require_editor
+from bot.notify.replies import Reply
+from bot.people.channel_access import require_member
+from bot.people.permissions import actor_for, describe_access, require_editor
 from bot.render.blocks import (
     MESSAGE_BLOCKS,
     SECTION_TEXT,
@@ -31,9 +31,9 @@ from bot.render.blocks import (
     section,
     split_text,
 )
-from bot.replies import Reply
 from bot.runtime import Runtime
-from bot.slack_text import FENCE, echo, escape, plural
+from bot.slack.text import FENCE, echo, escape, plural
+from bot.workflows import definitions as workflows
 from handlers.requests import SlashRequest
 
 PLAN_BLOCKS = 5  # a plan of 100 steps in parallel groups still fits

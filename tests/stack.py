@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from bot.app import Baton, create_app
-from bot.clock import ManualClock
+from bot.app.composition import Baton, create_app
+from bot.app.server import RunningServer, start_server
+from bot.app.settle import settle
 from bot.config import Settings
-from bot.server import RunningServer, start_server
-from bot.settle import settle
+from bot.core.clock import ManualClock
 from bot.slack_emulator import SlackDriver, SlackEmulator
 
 SIGNING_SECRET = "test-signing-secret"

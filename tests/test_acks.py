@@ -1,4 +1,4 @@
-"""A listener's work waits until Slack's answers are out (bot/acks.py)."""
+"""A listener's work waits until Slack's answers are out (bot/slack/acks.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from bot import acks
-from bot.acks import ANSWERS, Answers, ack_then_wait
+from bot.slack import acks
+from bot.slack.acks import ANSWERS, Answers, ack_then_wait
 
 
 class Recorder:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.ids import ActionId
 from bot.render import blocks as kit
+from bot.slack.ids import ActionId
 from bot.slack_emulator import check_blocks
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import cli
+from bot.app.cli import cli
 
 YAML = """name: review
 title: Review a doc

@@ -25,12 +25,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.clock import ManualClock
-from bot.console import ConsoleOptions, open_console, run_console
+from bot.app.server import start_server
 from bot.console.mrkdwn import Reader
+from bot.console.repl import run_console
+from bot.console.session import ConsoleOptions, open_console
 from bot.console.typed_text import escape_typed
 from bot.console.waiting import WaitError, wait_target
-from bot.server import start_server
+from bot.core.clock import ManualClock
 from bot.slack_emulator import Workspace
 from bot.slack_emulator.directory import CHANNELS, USERGROUPS, USERS
 from storage.db import create_engine, session_factory, unit_of_work
@@ -270,7 +271,7 @@ def test_console_starts_from_the_cli_and_baton_start_opens_it_without_slack(
     script = tmp_path / "demo.txt"
     script.write_text("/baton list\nas @bob\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BATON_"))}
-    baton = [sys.executable, "-c", "from bot.cli import main; main()"]
+    baton = [sys.executable, "-c", "from bot.app.cli import main; main()"]
     console = subprocess.run(
         [*baton, "console", "--db", str(tmp_path / "c.db"), "--script", str(script)],
         stdin=subprocess.DEVNULL,

@@ -14,15 +14,16 @@ import pytest
 from sqlalchemy import event, update
 from sqlmodel import col, select
 
-from bot.app import Baton, create_app
-from bot.clock import ManualClock
-from bot.delivery import Coalescer, Deliverer
+from bot.app.composition import Baton, create_app
+from bot.core.clock import ManualClock
 from bot.language import Assignee, AssigneeKind, StepDef, StepKind, WorkflowDef
-from bot.permissions import Actor
-from bot.runs import RunRequest, start_run
+from bot.notify.coalescer import Coalescer
+from bot.notify.deliverer import Deliverer
+from bot.people.permissions import Actor
+from bot.runs.lifecycle import RunRequest, start_run
+from bot.slack.timers import ManualTimer, Timer
 from bot.slack_emulator import Channel, SlackEmulator, User
-from bot.timers import ManualTimer, Timer
-from bot.workflows import define
+from bot.workflows.definitions import define
 from storage.db import unit_of_work
 from storage.models import Outbox, Run
 from tests.stack import START, make_settings

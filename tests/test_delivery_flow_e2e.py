@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
-from bot.outbox import Note, enqueue
+from bot.notify.outbox import Note, enqueue
 from bot.slack_emulator import Message
 from storage.db import unit_of_work
 from storage.models import Outbox, Run

@@ -11,13 +11,13 @@ from contextlib import asynccontextmanager
 
 from sqlmodel import col, select
 
-from bot.app import create_app
-from bot.clock import ManualClock
-from bot.outbox import Note, enqueue
-from bot.server import start_server
+from bot.app.composition import create_app
+from bot.app.server import start_server
+from bot.core.clock import ManualClock
+from bot.notify.outbox import Note, enqueue
+from bot.slack.limits import PER_MINUTE
+from bot.slack.timers import ManualTimer
 from bot.slack_emulator import SlackDriver, SlackEmulator
-from bot.slack_limits import PER_MINUTE
-from bot.timers import ManualTimer
 from storage.db import unit_of_work
 from storage.models import Outbox, Run
 from tests.stack import SIGNING_SECRET, START, Stack, make_settings

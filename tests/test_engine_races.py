@@ -8,18 +8,18 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlmodel import col, select
 
-from bot.app import create_app
-from bot.clock import ManualClock
+from bot.app.composition import create_app
 from bot.config import Settings
-from bot.errors import Conflict
-from bot.installations import activate
+from bot.core.clock import ManualClock
+from bot.core.errors import Conflict
+from bot.core.states import StepAction
 from bot.language import parse_text
-from bot.permissions import Actor
-from bot.runs import RunRequest, start_run
+from bot.people.permissions import Actor
+from bot.runs.lifecycle import RunRequest, start_run
+from bot.runs.steps import StepChange, change_step
 from bot.runtime import Runtime
-from bot.states import StepAction
-from bot.steps import StepChange, change_step
-from bot.workflows import define
+from bot.slack.installations import activate
+from bot.workflows.definitions import define
 from storage.db import create_engine, session_factory, unit_of_work
 from storage.models import Outbox, StepRun, Workspace
 from tests.stack import START

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlmodel import col, func, select
 
-from bot.ids import ActionId
+from bot.slack.ids import ActionId
 from bot.slack_emulator.driver import signature
 from storage.db import unit_of_work
 from storage.models import Person, Run

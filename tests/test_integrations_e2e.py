@@ -27,11 +27,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.app import create_app
-from bot.clock import ManualClock
+from bot.app.composition import create_app
+from bot.app.server import RunningServer, start_server
+from bot.core.clock import ManualClock
 from bot.integrations import calls, outcomes
 from bot.integrations.openapi import CALLBACK_OPENAPI
-from bot.server import RunningServer, start_server
 from bot.slack_emulator import Message, SlackDriver, SlackEmulator
 from storage.db import unit_of_work
 from storage.models import AuditEvent, Integration, Run, StepRun

@@ -42,7 +42,7 @@ def test_manifest_declares_what_baton_uses() -> None:
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "im:write", "users:read", "usergroups:read"} <= scopes
     # Posting into public channels Baton is not in, and joining one to read back a post
-    # whose answer was lost (bot/delivery.py).
+    # whose answer was lost (bot/notify.py).
     assert {"chat:write.public", "channels:history", "channels:join"} <= scopes
     assert "app_home_opened" in manifest["settings"]["event_subscriptions"]["bot_events"]
 

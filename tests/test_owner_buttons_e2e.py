@@ -4,7 +4,7 @@ offers the step's owner actions, Reassign and Skip, besides Snooze."""
 
 from __future__ import annotations
 
-from bot.ids import ActionId
+from bot.slack.ids import ActionId
 from bot.slack_emulator.state import Message
 from tests.stack import Stack
 from tests.test_polish_e2e import labels, run_state, start_fork, steps_of, with_buttons

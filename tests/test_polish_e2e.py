@@ -11,11 +11,11 @@ import pytest
 from sqlmodel import func, select
 from typer.testing import CliRunner
 
-from bot.app import create_app
-from bot.cli import cli
-from bot.clock import ManualClock
+from bot.app.cli import cli
+from bot.app.composition import create_app
 from bot.config import load_settings
-from bot.console import ConsoleOptions, open_console
+from bot.console.session import ConsoleOptions, open_console
+from bot.core.clock import ManualClock
 from bot.integrations import outcomes
 from bot.slack_emulator import Message, SlackEmulator
 from storage.db import unit_of_work

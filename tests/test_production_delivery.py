@@ -17,12 +17,13 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from bot.app import create_app
-from bot.clock import ManualClock
-from bot.delivery import METADATA_TYPE, Deliverer
+from bot.app.composition import create_app
+from bot.app.server import start_server
+from bot.app.settle import settle
+from bot.core.clock import ManualClock
 from bot.logs import ContextFilter, JsonFormatter, log_context
-from bot.server import start_server
-from bot.settle import settle
+from bot.notify.deliverer import Deliverer
+from bot.notify.posting import METADATA_TYPE
 from bot.slack_emulator import Call, SlackDriver, SlackEmulator
 from storage.db import session_factory, unit_of_work
 from storage.models import Outbox, Run

@@ -14,11 +14,11 @@ import pytest
 import yaml
 from sqlmodel import col, func, select
 
-from bot.app import Baton, create_app
-from bot.clock import ManualClock
-from bot.installations import BOT_SCOPES
-from bot.server import RunningServer, start_server
-from bot.settle import settle
+from bot.app.composition import Baton, create_app
+from bot.app.server import RunningServer, start_server
+from bot.app.settle import settle
+from bot.core.clock import ManualClock
+from bot.slack.installations import BOT_SCOPES
 from bot.slack_emulator import Channel, SlackDriver, SlackEmulator, User
 from storage.db import session_factory, unit_of_work
 from storage.models import SLACK_BOTS, DigestSubscription, Outbox, Workflow, Workspace

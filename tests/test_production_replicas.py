@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
-from bot.ids import ActionId
+from bot.slack.ids import ActionId
 from bot.slack_emulator import Message, SlackDriver, SlackEmulator
 from storage.db import create_engine, session_factory, unit_of_work
 from storage.migrate import upgrade

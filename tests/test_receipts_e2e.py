@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import col, select
 
-from bot.clock import ManualClock
-from bot.receipts import KEEP
+from bot.core.clock import ManualClock
+from bot.slack.receipts import KEEP
 from storage.db import unit_of_work
 from storage.models import SlackEvent, SlackRequest
 from tests.stack import Stack

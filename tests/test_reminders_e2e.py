@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import col, select
 
 from bench.digest import seed
-from bot.app import Baton, create_app
-from bot.ids import ActionId, TimerRef
+from bot.app.composition import Baton, create_app
+from bot.slack.ids import ActionId, TimerRef
 from bot.slack_emulator import Message
 from storage.db import session_factory, unit_of_work
 from storage.models import StepRun, Timer

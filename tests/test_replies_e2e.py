@@ -14,11 +14,12 @@ from hypothesis import strategies as st
 from sqlmodel import col, select
 
 from bench.digest import seed
-from bot import audit, workflows
+from bot import audit
 from bot.language import format_yaml
 from bot.render import blocks as kit
+from bot.slack.text import clip, escape, when
 from bot.slack_emulator import Message, check_blocks
-from bot.slack_text import clip, escape, when
+from bot.workflows import definitions as workflows
 from handlers.requests import slack_unescape
 from storage.db import session_factory, unit_of_work
 from storage.models import Run

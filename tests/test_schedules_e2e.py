@@ -10,10 +10,10 @@ import pytest
 from sqlmodel import SQLModel, col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import runs as runs_module
-from bot.clock import Clock
-from bot.errors import Conflict
-from bot.progress import LockedRun
+from bot.core.clock import Clock
+from bot.core.errors import Conflict
+from bot.runs import lifecycle as runs_module
+from bot.runs.engine import LockedRun
 from storage.db import session_factory, unit_of_work
 from storage.models import AuditEvent, Outbox, Run, Schedule, StepRun
 from tests.stack import Stack

@@ -11,9 +11,9 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from sqlalchemy import select
 
-from bot.app import create_app
-from bot.clock import ManualClock
-from bot.server import start_server
+from bot.app.composition import create_app
+from bot.app.server import start_server
+from bot.core.clock import ManualClock
 from bot.slack_emulator import SlackDriver, SlackEmulator
 from storage.db import create_engine
 from storage.migrate import upgrade

@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from bot.app.server import start_server
 from bot.integrations import ssrf
-from bot.server import start_server
 from storage.db import unit_of_work
 from storage.models import Integration
 from tests.stack import Stack

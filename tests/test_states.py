@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from bot.states import (
+from bot.core.states import (
     RunState,
     StepAction,
     StepState,

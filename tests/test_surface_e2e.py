@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.command_line import SPEC_BY_NAME
+from bot.commands import SPEC_BY_NAME
+from bot.slack.text import escape
 from bot.slack_emulator import Channel, User
-from bot.slack_text import escape
 from tests.stack import Stack
 from tests.test_runs_e2e import last_dm, start_onboarding
 

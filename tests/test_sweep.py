@@ -9,11 +9,11 @@ import pytest
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.app import build_runtime
-from bot.clock import ManualClock
+from bot.app.composition import build_runtime
 from bot.config import Settings
+from bot.core.clock import ManualClock
 from bot.runtime import Runtime
-from bot.sweep import Sweeper
+from bot.timing.sweep import Sweeper
 from storage.db import unit_of_work
 from storage.models import AuditEvent, Timer
 

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import col, select
 
-from bot.app import Baton, create_app
-from bot.ids import ActionId, TimerRef
+from bot.app.composition import Baton, create_app
+from bot.slack.ids import ActionId, TimerRef
 from storage.db import session_factory, unit_of_work
 from storage.models import AuditEvent, Run, StepRun, Timer
 from tests.databases import require_postgres

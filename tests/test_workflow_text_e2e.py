@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from bot.console.mrkdwn import Reader
 from bot.console.typed_text import escape_typed
-from bot.slack_text import FENCE
+from bot.slack.text import FENCE
 from storage.db import unit_of_work
 from storage.models import Workflow, WorkflowStep, WorkflowVersion
 from tests.stack import Stack

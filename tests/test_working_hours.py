@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.availability import parse_hours, parse_until
-from bot.schedules import next_fire, parse_when
-from bot.working_hours import WorkingHours, days_text, parse_days
+from bot.core.working_hours import WorkingHours, days_text, parse_days
+from bot.people.availability import parse_hours, parse_until
+from bot.timing.schedules import next_fire, parse_when
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

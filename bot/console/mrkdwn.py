@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from bot.clock import Clock
+from bot.core.clock import Clock
 from bot.slack_emulator import Workspace
 
 _ENTITY: Final = re.compile(r"<([^<>]*)>")

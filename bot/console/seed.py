@@ -8,10 +8,10 @@ from importlib import resources
 
 from sqlmodel import select
 
-from bot import workflows
 from bot.language import parse_yaml
-from bot.permissions import actor_for
+from bot.people.permissions import actor_for
 from bot.runtime import Runtime
+from bot.workflows import definitions as workflows
 from storage.db import unit_of_work
 from storage.models import Workflow
 

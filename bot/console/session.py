@@ -20,8 +20,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from bot.app import Baton, create_app
-from bot.clock import ManualClock
+from bot.app.composition import Baton, create_app
+from bot.app.server import RunningServer, start_server
+from bot.app.settle import settle
 from bot.config import Settings
 from bot.console.mrkdwn import Reader
 from bot.console.screen import Clickable, Field, Screen, modal_fields
@@ -29,8 +30,7 @@ from bot.console.seed import import_sample
 from bot.console.timeline import earlier_session, next_due
 from bot.console.typed_text import escape_typed
 from bot.console.waiting import WAIT_USAGE, WaitError, wait_target
-from bot.server import RunningServer, start_server
-from bot.settle import settle
+from bot.core.clock import ManualClock
 from bot.slack_emulator import (
     ApiError,
     Change,

@@ -14,9 +14,9 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from bot.clock import utc
+from bot.core.clock import utc
+from bot.core.states import RunState
 from bot.runtime import Runtime
-from bot.states import RunState
 from storage.db import unit_of_work
 from storage.models import DigestSubscription, Outbox, Run, Schedule, Timer
 

@@ -20,6 +20,7 @@ from sqlalchemy import select as select_columns
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.core.states import OPEN_STATES, SATISFIED_STATES, RunState, StepState
 from bot.digests.insight import (
     STEP_COLUMNS,
     Bottleneck,
@@ -39,8 +40,7 @@ from bot.digests.subscriptions import Window
 from bot.render import blocks as kit
 from bot.render.runs import STATE_ICONS, progress_bar
 from bot.runtime import Runtime
-from bot.slack_text import escape, group_mention, mention
-from bot.states import OPEN_STATES, SATISFIED_STATES, RunState, StepState
+from bot.slack.text import escape, group_mention, mention
 from bot.templates.engine import Macros, Mrkdwn
 from storage.db import unit_of_work
 from storage.models import Run, StepRun, WorkflowStep

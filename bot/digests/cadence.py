@@ -1,12 +1,12 @@
 """When a digest goes out: the `<when>` of recurring runs (`daily HH:MM`, `weekdays HH:MM`,
-`weekly <day> HH:MM`, or a 5-field cron), parsed and fired exactly as `bot.schedules` does,
+`weekly <day> HH:MM`, or a 5-field cron), parsed and fired exactly as `bot.timing.schedules` does,
 in the subscriber's zone, and said back in words."""
 
 from __future__ import annotations
 
-from bot.command_line import usage_error
-from bot.schedules import When, next_fire, parse_when
-from bot.slack_text import escape
+from bot.commands import usage_error
+from bot.slack.text import escape
+from bot.timing.schedules import When, next_fire, parse_when
 
 __all__ = ["When", "describe_when", "next_fire", "parse_cadence"]
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.delivery import Delivery
 from bot.digests.build import build_digest
 from bot.digests.subscriptions import Window, remember_quiet, said_quiet
+from bot.notify.handler import Delivery
 
 
 async def deliver_digest(delivery: Delivery) -> None:

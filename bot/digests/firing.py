@@ -13,8 +13,12 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from bot.digests.cadence import next_fire
+from bot.digests.delivery import deliver_digest
 from bot.digests.subscriptions import FIRST_WINDOW, Window, queue_digest
+from bot.notify.deliverer import Deliverer
+from bot.notify.outbox import Note
 from bot.runtime import Runtime
+from bot.timing.sweep import Sweeper
 from storage.db import is_postgres, unit_of_work
 from storage.models import DigestSubscription
 from storage.workspaces import installed
@@ -74,3 +78,9 @@ async def _fire_batch(runtime: Runtime, now: datetime) -> tuple[int, int]:
             )
             fired += 1
     return fired, len(due)
+
+
+def register(sweeper: Sweeper, deliverer: Deliverer) -> None:
+    """Fire due subscriptions on every sweep; deliver digest notes as they stand then."""
+    sweeper.on_tick("digests", fire_due_digests)
+    deliverer.handle(Note.DIGEST, deliver_digest)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from bot.core.states import SATISFIED_STATES, RunState
 from bot.digests.insight import (
     HISTORY_MIN_RUNS,
     History,
@@ -17,10 +18,9 @@ from bot.digests.insight import (
     project,
 )
 from bot.language import WorkflowDef, format_duration
-from bot.progress import LockedRun
+from bot.runs.engine import LockedRun
 from bot.runtime import Runtime
-from bot.slack_text import format_span, when
-from bot.states import SATISFIED_STATES, RunState
+from bot.slack.text import format_span, when
 from storage.db import unit_of_work
 from storage.models import Workflow
 

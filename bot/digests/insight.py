@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.core.states import OPEN_STATES, RunState, StepState
 from bot.language import StepDef, WorkflowDef, make_plan, step_duration
-from bot.states import OPEN_STATES, RunState, StepState
 from storage.models import Run, StepRun, Workflow
 
 HISTORY_MIN_RUNS = 3

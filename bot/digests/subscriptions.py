@@ -13,12 +13,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import audit
-from bot.clock import Clock
+from bot.core.clock import Clock
+from bot.core.errors import Conflict
 from bot.digests.cadence import When, describe_when, next_fire
-from bot.errors import Conflict
-from bot.outbox import Note, enqueue
+from bot.notify.outbox import Note, enqueue
 from bot.runtime import Runtime
-from bot.slack_text import when
+from bot.slack.text import when
 from storage.db import unit_of_work
 from storage.models import DigestSubscription
 from storage.upserts import insert_for

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.core.states import FINISHED_STATES, RunState
 from bot.integrations import outcomes
 from bot.integrations.answers import Malformed, parse_report
 from bot.integrations.calls import TIMER_KIND
@@ -32,7 +33,6 @@ from bot.integrations.signing import (
     verify,
 )
 from bot.runtime import Runtime
-from bot.states import FINISHED_STATES, RunState
 from storage.db import unit_of_work
 from storage.models import Integration, Run, StepRun, Timer
 

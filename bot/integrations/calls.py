@@ -1,6 +1,6 @@
 """Calling a hook step's integration when the step is ready (SPEC section 7).
 
-`bot.progress.make_ready` writes a `hook_call` Timer row due at once. Each sweep this tick job
+`bot.runs.engine.make_ready` writes a `hook_call` Timer row due at once. Each sweep this tick job
 claims due rows with a lease (state `calling`, `claimed_by`, `due_at` moved to the lease's end),
 makes the HTTP call outside any transaction, and then records the outcome in one transaction
 with the check that it still holds the claim. A process that dies mid-call leaves a lease that
@@ -27,15 +27,16 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import audit
+from bot.core.states import RunState, StepState
 from bot.integrations import outcomes
 from bot.integrations.answers import Outcome, Verdict, judge
 from bot.integrations.secrets import SecretUnavailable, unseal
 from bot.integrations.signing import callback_token
 from bot.integrations.transport import Unreachable, post_signed
-from bot.progress import tell_thread
+from bot.runs.engine import tell_thread
 from bot.runtime import Runtime
-from bot.slack_text import when
-from bot.states import RunState, StepState
+from bot.slack.text import when
+from bot.timing.sweep import Sweeper
 from storage.db import is_postgres, unit_of_work
 from storage.models import Integration, Run, StepRun, Timer, Workflow
 from storage.workspaces import installed
@@ -357,3 +358,7 @@ async def _retry_later(runtime: Runtime, claim: Claim, outcome: Outcome) -> None
             f"{when(next_try)} (try {claim.attempt + 2} of {TRIES})",
         )
     runtime.outbox_signal.set()
+
+
+def register(sweeper: Sweeper) -> None:
+    sweeper.on_tick("hook_calls", call_due_hooks)

@@ -13,11 +13,11 @@ from typing import Any
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.errors import Conflict, NotFound
-from bot.permissions import system_actor
+from bot.core.errors import Conflict, NotFound
+from bot.core.states import StepAction
+from bot.people.permissions import system_actor
+from bot.runs.steps import StepChange, apply_change
 from bot.runtime import Runtime
-from bot.states import StepAction
-from bot.steps import StepChange, apply_change
 from storage.db import unit_of_work
 
 

@@ -12,15 +12,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from bot import audit
-from bot.command_line import usage_error
-from bot.errors import Conflict, Forbidden, NotFound
+from bot.commands import usage_error
+from bot.core.errors import Conflict, Forbidden, NotFound
 from bot.integrations import calls, ssrf
 from bot.integrations.secrets import SecretUnavailable, generate, seal, unseal
 from bot.integrations.transport import Answer, Unreachable, post_signed
 from bot.language.model import INTEGRATION_NAME_RE
-from bot.permissions import Actor
+from bot.people.permissions import Actor
 from bot.runtime import Runtime
-from bot.slack_text import escape
+from bot.slack.text import escape
 from storage.db import unit_of_work
 from storage.models import Integration, Workflow, WorkflowStep, WorkflowVersion
 

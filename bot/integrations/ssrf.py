@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from bot.dns import Resolver, system_resolver
+from bot.integrations.dns import Resolver, system_resolver
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 __all__ = ["Refused", "Resolver", "Target", "Unresolved", "check", "refusal", "system_resolver"]

@@ -19,8 +19,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.ids import ActionId, StepRef
-from bot.slack_text import FENCE, clip
+from bot.slack.ids import ActionId, StepRef
+from bot.slack.text import FENCE, clip
 
 T = TypeVar("T")
 Block = dict[str, Any]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.ids import BlockId, CallbackId, InputId, WorkflowRef, part_block
+from bot.slack.ids import BlockId, CallbackId, InputId, WorkflowRef, part_block
 
 View = dict[str, Any]
 INPUT_TEXT = 3000

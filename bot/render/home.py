@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.render.blocks import Block, context, divider, header, section
 from bot.render.runs import step_lines, step_list_blocks
-from bot.slack_text import mention, when
+from bot.runs.plate import Plate
+from bot.slack.text import mention, when
 from bot.templates import Templates
-
-if TYPE_CHECKING:  # bot.home renders with these; importing it here would be circular
-    from bot.home import Plate
 
 
 def home_view(templates: Templates, plate: Plate, user_id: str) -> dict[str, Any]:

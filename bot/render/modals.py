@@ -12,9 +12,9 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View as ViewModel
 
-from bot.ids import BlockId, CallbackId, InputId, StepRef
 from bot.render.blocks import section
-from bot.slack_text import clip
+from bot.slack.ids import BlockId, CallbackId, InputId, StepRef
+from bot.slack.text import clip
 
 View = dict[str, Any]
 MODAL_TITLE = 24  # Slack's limit for a modal's title and button labels

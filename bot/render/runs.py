@@ -7,8 +7,8 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.ids import ActionId, StepRef
-from bot.permissions import SYSTEM_USER
+from bot.core.states import FINISHED_STATES, OPEN_STATES, StepState
+from bot.people.permissions import SYSTEM_USER
 from bot.render.blocks import (
     Block,
     checked,
@@ -19,8 +19,8 @@ from bot.render.blocks import (
     section,
     step_buttons,
 )
-from bot.slack_text import escape, format_span, group_mention, mention, when
-from bot.states import FINISHED_STATES, OPEN_STATES, StepState
+from bot.slack.ids import ActionId, StepRef
+from bot.slack.text import escape, format_span, group_mention, mention, when
 from bot.templates import Macros, Mrkdwn, Templates
 from storage.models import AuditEvent, Run, StepRun
 

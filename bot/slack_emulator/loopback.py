@@ -15,7 +15,7 @@ from typing import Any, Self
 
 import uvicorn
 
-from bot.server import EmbeddedServer
+from bot.app.server import EmbeddedServer
 
 
 class _EmbeddedServer(EmbeddedServer):

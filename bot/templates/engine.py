@@ -32,7 +32,7 @@ from jinja2.runtime import Context, Macro
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from bot.slack_text import escape, format_span, when
+from bot.slack.text import escape, format_span, when
 
 log = logging.getLogger("baton.templates")
 

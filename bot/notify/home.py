@@ -1,0 +1,38 @@
+"""The App Home: asking for it to be redrawn, and publishing it when its turn comes."""
+
+from __future__ import annotations
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.core.clock import Clock
+from bot.notify.handler import Delivery
+from bot.notify.outbox import Note, enqueue, home_conversation
+from bot.render.home import home_view
+from bot.runs.plate import plate
+from bot.runtime import Runtime
+from storage.db import unit_of_work
+
+
+def refresh_home(session: AsyncSession, clock: Clock, *, team_id: str, user_id: str) -> None:
+    """Ask for someone's App Home to be redrawn (it is rendered when delivered)."""
+    enqueue(
+        session,
+        clock,
+        team_id=team_id,
+        kind=Note.HOME,
+        conversation=home_conversation(user_id),
+        payload={"user_id": user_id},
+    )
+
+
+async def request_home(runtime: Runtime, team_id: str, user_id: str) -> None:
+    async with unit_of_work(runtime.sessions) as session:
+        refresh_home(session, runtime.clock, team_id=team_id, user_id=user_id)
+    runtime.outbox_signal.set()
+
+
+async def publish_home(delivery: Delivery) -> None:
+    runtime, row, client = delivery.runtime, delivery.row, delivery.client
+    user_id = str(row.payload["user_id"])
+    view = home_view(runtime.templates, await plate(runtime, row.team_id, user_id), user_id)
+    await client.views_publish(user_id=user_id, view=view)

@@ -1,0 +1,271 @@
+"""Step use cases: everything a button or a step verb does, one locked transaction each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import audit
+from bot.core.errors import Conflict, Forbidden
+from bot.core.states import RunState, StepAction, StepState, TransitionRefused, next_state
+from bot.notify.outbox import Note
+from bot.people.permissions import SYSTEM_USER, Actor, actor_name, can_manage_run, is_assignee
+from bot.runs.engine import (
+    LockedRun,
+    advance,
+    cancel_timers,
+    lock_run,
+    make_ready,
+    tell_card,
+    tell_person,
+    tell_step,
+    tell_thread,
+)
+from bot.runtime import Runtime
+from bot.slack.text import escape
+from storage.db import unit_of_work
+from storage.models import StepRun, Workflow
+
+OWNER_ACTIONS = frozenset({StepAction.SKIP, StepAction.RETRY, StepAction.REASSIGN})
+
+PAST_TENSE = {
+    StepAction.START: "Started",
+    StepAction.DONE: "Done",
+    StepAction.BLOCK: "Blocked",
+    StepAction.UNBLOCK: "Unblocked",
+    StepAction.SKIP: "Skipped",
+    StepAction.RETRY: "Retried",
+    StepAction.APPROVE: "Approved",
+    StepAction.REJECT: "Rejected",
+    StepAction.REASSIGN: "Reassigned",
+    StepAction.CLAIM: "Claimed",
+    StepAction.COMPLETE: "Completed",
+    StepAction.FAIL: "Failed",
+}
+
+RUN_ENDED = {
+    RunState.ACTIVE: "is active",
+    RunState.COMPLETED: "has completed",
+    RunState.CANCELLED: "was cancelled",
+    RunState.FAILED: "has failed",
+}
+
+# "... so you can't <phrase>."
+ACTION_PHRASES = {
+    StepAction.START: "start it",
+    StepAction.DONE: "mark it done",
+    StepAction.BLOCK: "mark it blocked",
+    StepAction.UNBLOCK: "unblock it",
+    StepAction.SKIP: "skip it",
+    StepAction.RETRY: "retry it",
+    StepAction.APPROVE: "approve it",
+    StepAction.REJECT: "reject it",
+    StepAction.REASSIGN: "reassign it",
+    StepAction.CLAIM: "claim it",
+    StepAction.COMPLETE: "complete it",
+    StepAction.FAIL: "fail it",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StepChange:
+    action: StepAction
+    reason: str = ""
+    new_assignee: str | None = None
+    output: dict[str, object] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Changed:
+    run_key: str
+    step_key: str
+    title: str
+    state: StepState
+    message: str
+
+
+async def _check_allowed(
+    session: AsyncSession,
+    runtime: Runtime,
+    actor: Actor,
+    locked: LockedRun,
+    step: StepRun,
+    change: StepChange,
+) -> None:
+    if actor.is_admin:
+        return
+    run = locked.run
+    if change.action in OWNER_ACTIONS:
+        if actor.user_id == run.owner_id:
+            return
+        # Whoever holds a step may hand it on (the Reassign… button in their DM).
+        holder = step.claimed_by or (step.assignee_id if step.assignee_kind == "user" else None)
+        if change.action == StepAction.REASSIGN and actor.user_id == holder:
+            return
+        workflow = (
+            await session.exec(select(Workflow).where(Workflow.id == run.workflow_id))
+        ).one()
+        if can_manage_run(actor, run, workflow):
+            return
+        holder_too = " and the step's assignee" if change.action == StepAction.REASSIGN else ""
+        raise Forbidden(
+            f"Only the run's owner (<@{run.owner_id}>), the owner and editors of "
+            f"`{workflow.name}`{holder_too} and workspace admins may "
+            f"{change.action.value} steps in `{run.key}`."
+        )
+    members = frozenset[str]()
+    if step.assignee_kind == "group" and step.assignee_id:
+        members = await runtime.directory.group_members(run.team_id, step.assignee_id)
+    if not is_assignee(actor, step, members):
+        who = f"<@{step.claimed_by or step.assignee_id}>"
+        if step.assignee_kind == "group" and not step.claimed_by:
+            who = f"members of <!subteam^{step.assignee_id}>"
+        raise Forbidden(
+            f"`{step.step_key}` in `{run.key}` is for {who}, "
+            f"so you can't {ACTION_PHRASES[change.action]}."
+        )
+
+
+def _refusal(step: StepRun, reason: str) -> Conflict:
+    return Conflict(f"{reason}; nothing was changed. (`{step.step_key}`)")
+
+
+def _already(step: StepRun, refused: TransitionRefused) -> str:
+    """Why an action on a finished step changes nothing, naming who finished it ("This step
+    was already rejected by @carol"), or the state machine's own sentence."""
+    state = StepState(step.state)
+    by = step.outcome_by
+    if state not in (StepState.DONE, StepState.SKIPPED, StepState.FAILED) or not by:
+        return str(refused)
+    if by == SYSTEM_USER:  # an integration or a timer
+        return "This step has already failed" if state == StepState.FAILED else str(refused)
+    approval = step.kind == "approval"
+    verb = {
+        StepState.DONE: "approved" if approval else "done",
+        StepState.SKIPPED: "skipped",
+        StepState.FAILED: "rejected" if approval else "failed",
+    }[state]
+    return f"This step was already {verb} by <@{by}>"
+
+
+async def change_step(
+    runtime: Runtime, actor: Actor, run_key: str, step_key: str, change: StepChange
+) -> Changed:
+    """Change a step in a transaction of its own."""
+    try:
+        async with unit_of_work(runtime.sessions) as session:
+            changed = await apply_change(session, runtime, actor, run_key, step_key, change)
+    except StaleDataError:
+        raise Conflict("That step changed at the same moment; nothing was changed.") from None
+    runtime.outbox_signal.set()
+    return changed
+
+
+async def apply_change(
+    session: AsyncSession,
+    runtime: Runtime,
+    actor: Actor,
+    run_key: str,
+    step_key: str,
+    change: StepChange,
+) -> Changed:
+    """Change a step inside the caller's transaction (a sweep's claim, say), so the change and
+    what caused it commit together."""
+    clock = runtime.clock
+    now = clock.now()
+    action = change.action
+    locked = await lock_run(session, team_id=actor.team_id, key=run_key)
+    run, step = locked.run, locked.step(step_key)
+    reviving = action in (StepAction.RETRY, StepAction.SKIP) and run.state == RunState.FAILED
+    if run.state != RunState.ACTIVE and not reviving:
+        ended = RUN_ENDED[RunState(run.state)]
+        raise Conflict(f"`{run.key}` {ended}; its steps can't change any more.")
+    await _check_allowed(session, runtime, actor, locked, step, change)
+    try:
+        new_state = next_state(step.kind, StepState(step.state), action)
+    except TransitionRefused as exc:
+        raise _refusal(step, _already(step, exc)) from None
+    if action == StepAction.CLAIM and step.assignee_kind != "group":
+        raise _refusal(step, "Only a step for a group can be claimed; this one is for one person")
+    if action == StepAction.CLAIM and step.claimed_by:
+        raise _refusal(step, f"<@{step.claimed_by}> already claimed it")
+    if reviving:
+        run.state = RunState.ACTIVE
+        run.finished_at = None
+        session.add(run)
+
+    if (
+        step.assignee_kind == "group"
+        and step.claimed_by is None
+        and action
+        in (
+            StepAction.CLAIM,
+            StepAction.START,
+            StepAction.DONE,
+            StepAction.APPROVE,
+            StepAction.REJECT,
+            StepAction.BLOCK,
+        )
+    ):
+        step.claimed_by = actor.user_id
+    if action == StepAction.START:
+        step.started_at = now
+    elif action == StepAction.BLOCK:
+        step.blocked_reason = change.reason
+    elif action == StepAction.UNBLOCK:
+        step.blocked_reason = None
+    elif action == StepAction.REASSIGN:
+        assert change.new_assignee
+        step.assignee_kind, step.assignee_id = "user", change.new_assignee
+        step.claimed_by = None
+        step.delegated_from = None
+    if new_state in (StepState.DONE, StepState.SKIPPED, StepState.FAILED):
+        step.finished_at = now
+        step.outcome_by = actor.user_id
+        step.outcome_note = change.reason or None
+        if change.output is not None:
+            step.output = dict(change.output)
+        await cancel_timers(session, step)
+    step.state = new_state
+    session.add(step)
+
+    past = PAST_TENSE[action]
+    audit.record(
+        session,
+        clock,
+        team_id=run.team_id,
+        run_id=run.id,
+        step_key=step.step_key,
+        actor_id=actor.user_id,
+        action=f"step.{action.value}",
+        reason=change.reason or None,
+        assignee=change.new_assignee,
+    )
+    why = f": {escape(change.reason)}" if change.reason else ""
+    to = f" to <@{change.new_assignee}>" if change.new_assignee else ""
+    tell_thread(session, clock, run, f"{past} `{step.step_key}`{to} by {actor_name(actor)}{why}")
+    tell_step(session, clock, step, Note.STEP_REFRESH)
+    if action in (StepAction.RETRY, StepAction.REASSIGN):
+        await cancel_timers(session, step)
+        await make_ready(session, clock, locked, step)
+    if action == StepAction.BLOCK and run.owner_id != actor.user_id:
+        tell_person(
+            session,
+            clock,
+            team_id=run.team_id,
+            user_id=run.owner_id,
+            text=f"`{step.step_key}` in `{run.key}` is blocked by {actor_name(actor)}{why}",
+        )
+    failed = step if new_state == StepState.FAILED else None
+    await advance(session, clock, locked, actor.user_id, failed=failed)
+    tell_card(session, clock, run)
+    return Changed(
+        run.key,
+        step.step_key,
+        step.title,
+        StepState(step.state),
+        f"{past}: `{step.step_key}` ({step.title}) in `{run.key}`{to}.",
+    )

@@ -1,0 +1,468 @@
+"""Reminders and escalations (SPEC section 5), snoozing them, and wait steps running out.
+
+A step with `due` gets timers from the engine: `due_soon` (80% of its window) and `overdue`
+(the due time). When `overdue` fires it plans one `repeat` per working day after the due time
+(at most three) and an `escalation` to the run owner `escalation_working_days` after it. A
+step-level timer fans out to the step's current people as one timer row each (recipient set):
+sent now inside their working hours, else moved to their next start of work (or the end of
+their time away). Whatever is due for one person in one sweep goes out as one message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.core.errors import BatonError
+from bot.core.states import OPEN_STATES, RunState, StepAction, StepState
+from bot.core.working_hours import WorkingHours
+from bot.notify.deliverer import Deliverer
+from bot.notify.handler import Delivery
+from bot.notify.outbox import AT_ONCE, Note, enqueue
+from bot.people.directory import PERSON_TTL, save_person
+from bot.people.permissions import system_actor
+from bot.render.blocks import Block, actions, button, context, fallback, listing, step_buttons
+from bot.render.runs import StepView, step_view
+from bot.runs.steps import StepChange, apply_change
+from bot.runtime import Runtime
+from bot.slack.ids import MAX_SNOOZE_IDS, ActionId, StepRef, TimerRef
+from bot.slack.text import escape
+from bot.templates import Macros
+from bot.timing.sweep import Sweeper
+from storage.db import is_postgres, unit_of_work
+from storage.models import Outbox, Person, Run, StepRun, Timer, Workspace
+
+log = logging.getLogger("baton.reminders")
+
+REMINDER_KINDS = ("due_soon", "overdue", "repeat", "escalation")
+MAX_REPEATS = 3
+SNOOZE = timedelta(hours=1)
+# A snooze is kept as a Timer row of this kind in state HELD (never swept): until its due_at,
+# every reminder of its step for its recipient waits, whichever timer it comes from.
+HOLD_KIND = "snooze"
+HELD = "held"
+# One message names at most this many reminders, then says how many more and where they are.
+MAX_LINES = 25
+# A reminder message's next_attempt_at while its sweep is still adding to it (never reached).
+UNTIL_SWEPT = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def hours_of(person: Person) -> WorkingHours:
+    return WorkingHours.of(person.tz, person.work_start, person.work_end, person.work_days)
+
+
+def _is_open(step: StepRun, run: Run) -> bool:
+    return run.state == RunState.ACTIVE and StepState(step.state) in OPEN_STATES
+
+
+# -- firing -----------------------------------------------------------------------------------
+
+
+async def fire_reminder(session: AsyncSession, runtime: Runtime, timer: Timer) -> None:
+    """The sweep's handler for every reminder kind; runs in the transaction that claimed it."""
+    now = runtime.clock.now()
+    step = await session.get(StepRun, timer.step_run_id) if timer.step_run_id else None
+    run = await session.get(Run, step.run_id) if step else None
+    if step is None or run is None or not _is_open(step, run) or _superseded(timer, step, now):
+        timer.state = "dropped"
+        session.add(timer)
+        return
+    if timer.recipient_id is None:
+        await _plan_follow_ups(session, runtime, timer, step, run, now)
+    targets = await _targets(runtime, timer, step, run)
+    if not targets:
+        timer.state = "dropped"  # nobody to tell: the step moved on to someone else
+        session.add(timer)
+    for user_id in targets:
+        person = await _person(session, runtime, run.team_id, user_id)
+        later = _deliverable_at(person, now, await _held_until(session, user_id, step, now))
+        own = timer if timer.recipient_id is not None else _child(runtime, timer, user_id, now)
+        if later is None:
+            own.state, own.fired_at, own.claimed_by = "fired", now, runtime.worker_id
+        else:
+            own.state, own.due_at, own.fired_at, own.claimed_by = "pending", later, None, None
+        session.add(own)
+        await session.flush()
+        if later is None:
+            await _add_to_message(session, runtime, run.team_id, user_id, own)
+
+
+def _superseded(timer: Timer, step: StepRun, now: datetime) -> bool:
+    """A "due soon" that reaches someone only after the due time says nothing new."""
+    return timer.kind == "due_soon" and step.due_at is not None and now >= step.due_at
+
+
+def _child(runtime: Runtime, timer: Timer, user_id: str, now: datetime) -> Timer:
+    return Timer(
+        team_id=timer.team_id,
+        kind=timer.kind,
+        run_id=timer.run_id,
+        step_run_id=timer.step_run_id,
+        recipient_id=user_id,
+        due_at=now,
+        attempt=timer.attempt,
+        created_at=now,
+    )
+
+
+async def _current_people(runtime: Runtime, step: StepRun) -> list[str]:
+    if step.claimed_by:
+        return [step.claimed_by]
+    if step.assignee_kind == "group" and step.assignee_id:
+        return sorted(await runtime.directory.group_members(step.team_id, step.assignee_id))
+    return [step.assignee_id] if step.assignee_id else []
+
+
+async def _targets(runtime: Runtime, timer: Timer, step: StepRun, run: Run) -> list[str]:
+    current = await _current_people(runtime, step)
+    if timer.kind == "escalation":
+        if current == [run.owner_id]:
+            return []  # the owner has the step themself: their own reminders already say it
+        return [run.owner_id] if timer.recipient_id in (None, run.owner_id) else []
+    if timer.recipient_id is not None:
+        return [timer.recipient_id] if timer.recipient_id in current else []
+    return current
+
+
+async def _held_until(
+    session: AsyncSession, user_id: str, step: StepRun, now: datetime
+) -> datetime | None:
+    """When the person's snooze of this step ends, if one is running."""
+    until = (
+        await session.exec(
+            select(func.max(Timer.due_at)).where(
+                col(Timer.kind) == HOLD_KIND,
+                col(Timer.state) == HELD,
+                col(Timer.step_run_id) == step.id,
+                col(Timer.recipient_id) == user_id,
+            )
+        )
+    ).first()
+    return until if until is not None and until > now else None
+
+
+def _deliverable_at(person: Person, now: datetime, held: datetime | None) -> datetime | None:
+    """None when the person can be reminded now; else when they next can (after their
+    snooze, back from being away, at the start of their working hours)."""
+    start = now
+    if person.away_until is not None and person.away_until > now:
+        start = person.away_until
+    if held is not None and held > start:
+        start = held
+    at = hours_of(person).next_start(start)
+    return None if at <= now else at
+
+
+async def _plan_follow_ups(
+    session: AsyncSession, runtime: Runtime, timer: Timer, step: StepRun, run: Run, now: datetime
+) -> None:
+    if timer.kind not in ("overdue", "repeat") or step.due_at is None:
+        return
+    # Working days are counted in the calendar of whoever has the step.
+    anchor = step.claimed_by or (step.assignee_id if step.assignee_kind == "user" else None)
+    hours = hours_of(await _person(session, runtime, run.team_id, anchor or run.owner_id))
+    sent = timer.attempt if timer.kind == "repeat" else 0
+    # After downtime the repeats already missed are not sent one per sweep: the next one
+    # planned is the first still ahead.
+    for number in range(sent + 1, MAX_REPEATS + 1):
+        at = hours.working_days_after(step.due_at, number)
+        if at > now:
+            session.add(_follow_up(step, "repeat", at, now, number))
+            break
+    if timer.kind == "overdue":
+        workspace = await session.get(Workspace, run.team_id)
+        days = workspace.escalation_working_days if workspace is not None else 1
+        if days > 0:
+            at = max(hours.working_days_after(step.due_at, days), now)
+            # The escalation's `attempt` holds the delay it was planned with, for its message.
+            session.add(_follow_up(step, "escalation", at, now, days))
+
+
+def _follow_up(step: StepRun, kind: str, at: datetime, now: datetime, attempt: int) -> Timer:
+    return Timer(
+        team_id=step.team_id,
+        kind=kind,
+        run_id=step.run_id,
+        step_run_id=step.id,
+        due_at=at,
+        attempt=attempt,
+        created_at=now,
+    )
+
+
+async def _person(session: AsyncSession, runtime: Runtime, team_id: str, user_id: str) -> Person:
+    """The person's row, refreshed from users.info when older than the directory's TTL.
+
+    Read and written in the sweep's own transaction: on SQLite that transaction holds the
+    write lock, so the directory's separate transaction would wait on it.
+    """
+    now = runtime.clock.now()
+    row = (
+        await session.exec(
+            select(Person).where(Person.team_id == team_id, Person.user_id == user_id)
+        )
+    ).first()
+    if row is not None and row.fetched_at is not None and now - row.fetched_at < PERSON_TTL:
+        return row
+    client = await runtime.slack.for_team(team_id)
+    try:
+        info = (await client.users_info(user=user_id)).get("user")
+    except SlackApiError:
+        info = None  # an unknown user keeps the defaults (UTC, 09:00-18:00)
+    return await save_person(
+        session, team_id, user_id, info if isinstance(info, dict) else None, now
+    )
+
+
+async def _add_to_message(
+    session: AsyncSession, runtime: Runtime, team_id: str, user_id: str, timer: Timer
+) -> None:
+    """Join the person's reminder message that is still waiting to go out, or start one."""
+    query = (
+        select(Outbox)
+        .where(
+            Outbox.team_id == team_id,
+            Outbox.kind == Note.REMINDER.value,
+            Outbox.conversation == user_id,
+            Outbox.state == "pending",
+            col(Outbox.claimed_by).is_(None),
+        )
+        .order_by(col(Outbox.id).desc())
+        .limit(1)
+    )
+    if is_postgres(runtime.engine):
+        # Waits for a replica adding to the same message; a deliverer's claim excludes it.
+        query = query.with_for_update()
+    waiting = (await session.exec(query)).first()
+    if waiting is None:
+        row = enqueue(
+            session,
+            runtime.clock,
+            team_id=team_id,
+            kind=Note.REMINDER,
+            conversation=user_id,
+            payload={"user_id": user_id, "timer_ids": [timer.id]},
+        )
+        # Held back until the sweep has handled all its batches, so that everything due for
+        # the person in this sweep joins this one message.
+        row.next_attempt_at = UNTIL_SWEPT
+        return
+    ids = [int(i) for i in waiting.payload.get("timer_ids", [])]
+    waiting.payload = {"user_id": user_id, "timer_ids": [*ids, timer.id]}
+    session.add(waiting)
+
+
+# -- the message ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    timer: Timer
+    step: StepRun
+    run: Run
+
+
+_ORDER = {"escalation": 0, "repeat": 1, "overdue": 1, "due_soon": 2}
+
+
+async def deliver_reminder(delivery: Delivery) -> None:
+    """Render the message from the database as it is now: reminders whose step finished in
+    the meantime are left out, and nothing is sent when none is left."""
+    runtime, row = delivery.runtime, delivery.row
+    user_id = str(row.payload["user_id"])
+    ids = [int(i) for i in row.payload.get("timer_ids", [])]
+    async with unit_of_work(runtime.sessions) as session:
+        found = (
+            await session.exec(
+                select(Timer, StepRun, Run)
+                .join(StepRun, col(StepRun.id) == col(Timer.step_run_id))
+                .join(Run, col(Run.id) == col(StepRun.run_id))
+                .where(col(Timer.id).in_(ids), Timer.state == "fired")
+            )
+        ).all()
+    due = [Due(timer, step, run) for timer, step, run in found if _is_open(step, run)]
+    if not due:
+        return
+    text, blocks = reminder_message(runtime.templates.macros(TEMPLATE), due)
+    await delivery.post(user_id, text=text, blocks=blocks)
+
+
+TEMPLATE = "reminder.j2"
+ESCALATION_ACTIONS = 5  # escalated steps given their own buttons in one message
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderView:
+    """What `reminder.j2` sees of one reminder."""
+
+    kind: str
+    run_key: str
+    due_at: datetime
+    step: StepView
+    working_days: int = 1  # an escalation: how many working days overdue
+
+
+def reminder_message(macros: Macros, due: Sequence[Due]) -> tuple[str, list[Block]]:
+    ordered = sorted(due, key=lambda d: (_ORDER[d.timer.kind], d.step.due_at or d.timer.due_at))
+    views: list[ReminderView] = []
+    shown: set[tuple[int | None, bool]] = set()
+    for item in ordered:
+        # One line per step (and per escalation): the most pressing of its reminders.
+        key = (item.step.id, item.timer.kind == "escalation")
+        if key not in shown:
+            shown.add(key)
+            views.append(_view(item))
+    # An escalation reaches the run's owner: give them what they can do about the step.
+    escalated = [d for d in ordered if d.timer.kind == "escalation"]
+    escalated = list({d.step.id: d for d in escalated}.values())[:ESCALATION_ACTIONS]
+    blocks = listing(
+        views,
+        len(views),
+        lambda view: macros("line", view),
+        lambda n: macros("more", n),
+        max_blocks=47 - 2 * len(escalated),
+        max_lines=MAX_LINES,
+        heading=macros("heading", len(views)),
+    )
+    blocks.append(context(macros("footer")))
+    value = TimerRef(timers=[d.timer.id for d in ordered if d.timer.id][:MAX_SNOOZE_IDS]).encode()
+    snoozes = [ActionId.SNOOZE_HOUR, ActionId.SNOOZE_TOMORROW]
+    blocks.append(
+        actions(
+            [button(macros("button", action.value), action, value) for action in snoozes],
+            block_id="reminder_snooze",
+        )
+    )
+    for item in escalated:
+        blocks.append(context(f"`{escape(item.run.key)}` · `{escape(item.step.step_key)}`:"))
+        blocks.append(
+            step_buttons(
+                StepRef(run=item.run.key, step=item.step.step_key),
+                [("Reassign…", ActionId.REASSIGN, None), ("Skip", ActionId.SKIP, None)],
+            )
+        )
+    text = macros("fallback", views[0], len(views) - 1)
+    return fallback(text, escape(views[0].run_key)), blocks
+
+
+def _view(item: Due) -> ReminderView:
+    return ReminderView(
+        kind=item.timer.kind,
+        run_key=item.run.key,
+        due_at=item.step.due_at or item.timer.due_at,
+        step=step_view(item.step),
+        working_days=item.timer.attempt if item.timer.kind == "escalation" else 1,
+    )
+
+
+# -- snoozing ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Snoozed:
+    until: datetime
+    steps: list[tuple[str, str]]  # (run key, step key), for the answer
+
+
+async def snooze(
+    runtime: Runtime, *, team_id: str, user_id: str, timer_ids: list[int], tomorrow: bool
+) -> Snoozed:
+    """Put the person's own reminders back to pending, due again in an hour or at their next
+    day's start of work. A second click finds them pending already and changes nothing."""
+    person = await runtime.directory.person(team_id, user_id)
+    now = runtime.clock.now()
+    until = hours_of(person).next_day_start(now) if tomorrow else now + SNOOZE
+    async with unit_of_work(runtime.sessions) as session:
+        result = await session.exec(
+            update(Timer)
+            .where(
+                col(Timer.id).in_(timer_ids),
+                col(Timer.team_id) == team_id,
+                col(Timer.recipient_id) == user_id,
+                col(Timer.state) == "fired",
+            )
+            .values(state="pending", due_at=until, fired_at=None, claimed_by=None)
+            .returning(col(Timer.step_run_id))
+        )
+        step_ids = {int(i) for i in result.scalars().all() if i is not None}
+        for step_id in sorted(step_ids):
+            session.add(_hold(team_id, user_id, step_id, until, now))
+        named = (
+            (
+                await session.exec(
+                    select(Run.key, StepRun.step_key)
+                    .join(Run, col(Run.id) == col(StepRun.run_id))
+                    .where(col(StepRun.id).in_(step_ids))
+                    .order_by(col(Run.key), col(StepRun.position))
+                )
+            ).all()
+            if step_ids
+            else []
+        )
+    return Snoozed(until, [(run_key, step_key) for run_key, step_key in named])
+
+
+def _hold(team_id: str, user_id: str, step_id: int, until: datetime, now: datetime) -> Timer:
+    return Timer(
+        team_id=team_id,
+        kind=HOLD_KIND,
+        step_run_id=step_id,
+        recipient_id=user_id,
+        due_at=until,
+        state=HELD,
+        created_at=now,
+    )
+
+
+# -- wait steps -------------------------------------------------------------------------------
+
+
+async def finish_wait(session: AsyncSession, runtime: Runtime, timer: Timer) -> None:
+    """A wait step's time is up: complete it in the transaction that claimed its timer, so the
+    timer fires and the step finishes together, once."""
+    step = await session.get(StepRun, timer.step_run_id) if timer.step_run_id else None
+    run = await session.get(Run, step.run_id) if step else None
+    if step is None or run is None:
+        return
+    change = StepChange(StepAction.COMPLETE)
+    try:
+        await apply_change(
+            session, runtime, system_actor(run.team_id), run.key, step.step_key, change
+        )
+    except BatonError as exc:  # skipped by its owner meanwhile, or the run ended
+        log.info("wait step %s/%s not completed: %s", run.key, step.step_key, exc)
+
+
+async def release_reminders(runtime: Runtime, now: datetime) -> int:
+    """The sweep's timers are all handled: let the reminder messages it gathered go out (and
+    any a sweep that died half-way left held)."""
+    async with unit_of_work(runtime.sessions) as session:
+        result = await session.exec(
+            update(Outbox)
+            .where(
+                col(Outbox.kind) == Note.REMINDER.value,
+                col(Outbox.state) == "pending",
+                col(Outbox.next_attempt_at) == UNTIL_SWEPT,
+            )
+            .values(next_attempt_at=AT_ONCE)
+            .execution_options(synchronize_session=False)
+        )
+    released = int(result.rowcount or 0)
+    if released:
+        runtime.outbox_signal.set()
+    return released
+
+
+def register(sweeper: Sweeper, deliverer: Deliverer) -> None:
+    for kind in REMINDER_KINDS:
+        sweeper.on_timer(kind, fire_reminder)
+    sweeper.on_tick("release_reminders", release_reminders)
+    sweeper.on_timer("wait", finish_wait)
+    deliverer.handle(Note.REMINDER, deliver_reminder)

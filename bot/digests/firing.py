@@ -19,7 +19,8 @@ from bot.notify.deliverer import Deliverer
 from bot.notify.outbox import Note
 from bot.runtime import Runtime
 from bot.timing.sweep import Sweeper
-from storage.db import is_postgres, unit_of_work
+from bot.work import begin
+from storage.db import is_postgres
 from storage.models import DigestSubscription
 from storage.workspaces import installed
 
@@ -34,14 +35,12 @@ async def fire_due_digests(runtime: Runtime, now: datetime) -> int:
         fired += claimed
         if selected < BATCH:
             break
-    if fired:
-        runtime.outbox_signal.set()
     return fired
 
 
 async def _fire_batch(runtime: Runtime, now: datetime) -> tuple[int, int]:
     fired = 0
-    async with unit_of_work(runtime.sessions) as session:
+    async with begin(runtime) as work:
         query = (
             select(DigestSubscription)
             .where(
@@ -54,9 +53,9 @@ async def _fire_batch(runtime: Runtime, now: datetime) -> tuple[int, int]:
         )
         if is_postgres(runtime.engine):
             query = query.with_for_update(skip_locked=True)
-        due = list((await session.exec(query)).all())
+        due = list((await work.session.exec(query)).all())
         for row in due:
-            result = await session.exec(
+            result = await work.session.exec(
                 update(DigestSubscription)
                 .where(
                     col(DigestSubscription.id) == row.id,
@@ -69,8 +68,7 @@ async def _fire_batch(runtime: Runtime, now: datetime) -> tuple[int, int]:
             if result.rowcount != 1:
                 continue  # another replica fired it first
             queue_digest(
-                session,
-                runtime.clock,
+                work,
                 team_id=row.team_id,
                 channel_id=row.channel_id,
                 subscription_id=row.id,

@@ -12,13 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import audit
-from bot.core.clock import Clock
 from bot.core.errors import Conflict
 from bot.digests.cadence import When, describe_when, next_fire
-from bot.notify.outbox import Note, enqueue
+from bot.notify.outbox import Note
 from bot.runtime import Runtime
 from bot.slack.text import when
+from bot.work import Work, begin
 from storage.db import unit_of_work
 from storage.models import DigestSubscription
 from storage.upserts import insert_for
@@ -78,12 +77,12 @@ async def subscribe(
 ) -> DigestSubscription:
     """Start (or change) the channel's digest, in the subscriber's own zone."""
     tz = await runtime.directory.zone(team_id, user_id)
-    now = runtime.clock.now()
     try:
-        async with unit_of_work(runtime.sessions) as session:
+        async with begin(runtime) as work:
+            now = work.now
             # Insert-or-ignore, then read: two people subscribing a channel at once both land.
-            await session.exec(
-                insert_for(session, DigestSubscription)
+            await work.session.exec(
+                insert_for(work.session, DigestSubscription)
                 .values(
                     team_id=team_id,
                     channel_id=channel_id,
@@ -96,15 +95,13 @@ async def subscribe(
                 )
                 .on_conflict_do_nothing(index_elements=["team_id", "channel_id"])
             )
-            row = await find(session, team_id=team_id, channel_id=channel_id)
+            row = await find(work.session, team_id=team_id, channel_id=channel_id)
             assert row is not None
             row.spec, row.cron, row.tz, row.created_by = cadence.spec, cadence.cron, tz, user_id
             row.active = True
             row.next_fire_at = next_fire(cadence.cron, tz, now)
-            session.add(row)
-            audit.record(
-                session,
-                runtime.clock,
+            work.session.add(row)
+            work.audit(
                 team_id=team_id,
                 actor_id=user_id,
                 action="digest.subscribed",
@@ -120,16 +117,14 @@ async def subscribe(
 async def unsubscribe(
     runtime: Runtime, *, team_id: str, user_id: str, channel_id: str
 ) -> DigestSubscription | None:
-    async with unit_of_work(runtime.sessions) as session:
-        row = await find(session, team_id=team_id, channel_id=channel_id)
+    async with begin(runtime) as work:
+        row = await find(work.session, team_id=team_id, channel_id=channel_id)
         if row is None or not row.active:
             return None
         row.active = False
         row.next_fire_at = None
-        session.add(row)
-        audit.record(
-            session,
-            runtime.clock,
+        work.session.add(row)
+        work.audit(
             team_id=team_id,
             actor_id=user_id,
             action="digest.unsubscribed",
@@ -147,8 +142,7 @@ async def subscription(
 
 
 def queue_digest(
-    session: AsyncSession,
-    clock: Clock,
+    work: Work,
     *,
     team_id: str,
     channel_id: str,
@@ -158,9 +152,7 @@ def queue_digest(
 ) -> None:
     """`asked`: someone typed `digest now`, so it goes out even when it has nothing new."""
     # The channel is the conversation, so the digest keeps its place among the run cards.
-    enqueue(
-        session,
-        clock,
+    work.tell(
         team_id=team_id,
         kind=Note.DIGEST,
         conversation=channel_id,
@@ -191,11 +183,11 @@ async def send_now(runtime: Runtime, *, team_id: str, user_id: str, channel_id: 
     A channel without a subscription gets an inactive row all the same: it remembers when its
     last digest went out, so the next one does not repeat what this one reports.
     """
-    now = runtime.clock.now()
     try:
-        async with unit_of_work(runtime.sessions) as session:
-            created = await session.exec(
-                insert_for(session, DigestSubscription)
+        async with begin(runtime) as work:
+            now = work.now
+            created = await work.session.exec(
+                insert_for(work.session, DigestSubscription)
                 .values(
                     team_id=team_id,
                     channel_id=channel_id,
@@ -211,16 +203,15 @@ async def send_now(runtime: Runtime, *, team_id: str, user_id: str, channel_id: 
                 .returning(col(DigestSubscription.id))
             )
             new_id = created.first()
-            row = await find(session, team_id=team_id, channel_id=channel_id)
+            row = await find(work.session, team_id=team_id, channel_id=channel_id)
             assert row is not None
             if new_id is not None:
                 last = None
             else:
                 last = row.last_sent_at
-                await _mark_sent(session, row, now)
+                await _mark_sent(work.session, row, now)
             queue_digest(
-                session,
-                runtime.clock,
+                work,
                 team_id=team_id,
                 channel_id=channel_id,
                 subscription_id=row.id,
@@ -229,7 +220,6 @@ async def send_now(runtime: Runtime, *, team_id: str, user_id: str, channel_id: 
             )
     except IntegrityError:
         raise Conflict("A digest for this channel is going out right now.") from None
-    runtime.outbox_signal.set()
 
 
 async def _mark_sent(session: AsyncSession, row: DigestSubscription, now: datetime) -> None:

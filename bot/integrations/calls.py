@@ -26,7 +26,6 @@ from sqlalchemy import ColumnElement, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import audit
 from bot.core.states import RunState, StepState
 from bot.integrations import outcomes
 from bot.integrations.answers import Outcome, Verdict, judge
@@ -37,6 +36,7 @@ from bot.runs.engine import tell_thread
 from bot.runtime import Runtime
 from bot.slack.text import when
 from bot.timing.sweep import Sweeper
+from bot.work import begin
 from storage.db import is_postgres, unit_of_work
 from storage.models import Integration, Run, StepRun, Timer, Workflow
 from storage.workspaces import installed
@@ -268,8 +268,8 @@ async def _conclude(runtime: Runtime, claim: Claim, outcome: Outcome) -> None:
     only while this process still holds the claim. An answer that comes back after the lease
     ran out (another replica has taken the call over) changes nothing; that replica's own
     answer decides the step."""
-    async with unit_of_work(runtime.sessions) as session:
-        held = await session.exec(
+    async with begin(runtime) as work:
+        held = await work.session.exec(
             update(Timer)
             .where(*_held(claim))
             .values(state="fired")
@@ -280,31 +280,28 @@ async def _conclude(runtime: Runtime, claim: Claim, outcome: Outcome) -> None:
             return
         if outcome.verdict == Verdict.DONE:
             await outcomes.apply_complete(
-                session, runtime, claim.team_id, claim.run_key, claim.step_key, outcome.output
+                work.session, runtime, claim.team_id, claim.run_key, claim.step_key, outcome.output
             )
         else:
             said = f"`{claim.integration}` {outcome.message}"
             reason = outcome.message if claim.problem else said
             await outcomes.apply_fail(
-                session, runtime, claim.team_id, claim.run_key, claim.step_key, reason
+                work.session, runtime, claim.team_id, claim.run_key, claim.step_key, reason
             )
-    runtime.outbox_signal.set()
 
 
 async def _accepted(runtime: Runtime, claim: Claim) -> None:
-    async with unit_of_work(runtime.sessions) as session:
-        result = await session.exec(
+    async with begin(runtime) as work:
+        result = await work.session.exec(
             update(Timer)
             .where(*_held(claim))
             .values(state="fired")
             .execution_options(synchronize_session=False)
         )
-        run = await session.get(Run, claim.run_id)
+        run = await work.session.get(Run, claim.run_id)
         if result.rowcount != 1 or run is None or run.state != RunState.ACTIVE:
             return
-        audit.record(
-            session,
-            runtime.clock,
+        work.audit(
             team_id=claim.team_id,
             run_id=claim.run_id,
             step_key=claim.step_key,
@@ -313,13 +310,12 @@ async def _accepted(runtime: Runtime, claim: Claim) -> None:
             integration=claim.integration,
         )
         tell_thread(
-            session,
+            work.session,
             runtime.clock,
             run,
             f"`{claim.step_key}`: `{claim.integration}` accepted the call and will "
             "report back when it is done",
         )
-    runtime.outbox_signal.set()
 
 
 async def _retry_later(runtime: Runtime, claim: Claim, outcome: Outcome) -> None:
@@ -328,19 +324,17 @@ async def _retry_later(runtime: Runtime, claim: Claim, outcome: Outcome) -> None
     if outcome.retry_after is not None:
         delay = max(delay, min(timedelta(seconds=outcome.retry_after), timedelta(hours=1)))
     next_try = now + delay
-    async with unit_of_work(runtime.sessions) as session:
-        result = await session.exec(
+    async with begin(runtime) as work:
+        result = await work.session.exec(
             update(Timer)
             .where(*_held(claim))
             .values(state="pending", attempt=claim.attempt + 1, due_at=next_try, claimed_by=None)
             .execution_options(synchronize_session=False)
         )
-        run = await session.get(Run, claim.run_id)
+        run = await work.session.get(Run, claim.run_id)
         if result.rowcount != 1 or run is None:
             return
-        audit.record(
-            session,
-            runtime.clock,
+        work.audit(
             team_id=claim.team_id,
             run_id=claim.run_id,
             step_key=claim.step_key,
@@ -351,13 +345,12 @@ async def _retry_later(runtime: Runtime, claim: Claim, outcome: Outcome) -> None
             reason=outcome.message,
         )
         tell_thread(
-            session,
+            work.session,
             runtime.clock,
             run,
             f"`{claim.step_key}`: `{claim.integration}` {outcome.message}; trying again "
             f"{when(next_try)} (try {claim.attempt + 2} of {TRIES})",
         )
-    runtime.outbox_signal.set()
 
 
 def register(sweeper: Sweeper) -> None:

@@ -11,7 +11,6 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from bot import audit
 from bot.commands import usage_error
 from bot.core.errors import Conflict, Forbidden, NotFound
 from bot.integrations import calls, ssrf
@@ -21,6 +20,7 @@ from bot.language.model import INTEGRATION_NAME_RE
 from bot.people.permissions import Actor
 from bot.runtime import Runtime
 from bot.slack.text import escape
+from bot.work import begin
 from storage.db import unit_of_work
 from storage.models import Integration, Workflow, WorkflowStep, WorkflowVersion
 
@@ -96,9 +96,9 @@ async def add(runtime: Runtime, actor: Actor, name: str, url: str) -> Added:
         f"`/baton hook remove {name}`, or pick another name."
     )
     try:
-        async with unit_of_work(runtime.sessions) as session:
+        async with begin(runtime) as work:
             exists = (
-                await session.exec(
+                await work.session.exec(
                     select(Integration.id).where(
                         Integration.team_id == actor.team_id, Integration.name == name
                     )
@@ -106,10 +106,8 @@ async def add(runtime: Runtime, actor: Actor, name: str, url: str) -> Added:
             ).first()
             if exists is not None:
                 raise taken
-            session.add(row)
-            audit.record(
-                session,
-                runtime.clock,
+            work.session.add(row)
+            work.audit(
                 team_id=actor.team_id,
                 actor_id=actor.user_id,
                 action="integration.added",
@@ -155,11 +153,9 @@ async def remove(runtime: Runtime, actor: Actor, name: str) -> list[str]:
     """Remove the integration; returns the workflows that still name it."""
     _require_admin(actor)
     found = await _find(runtime, actor.team_id, name)
-    async with unit_of_work(runtime.sessions) as session:
-        await session.exec(delete(Integration).where(col(Integration.id) == found.id))
-        audit.record(
-            session,
-            runtime.clock,
+    async with begin(runtime) as work:
+        await work.session.exec(delete(Integration).where(col(Integration.id) == found.id))
+        work.audit(
             team_id=actor.team_id,
             actor_id=actor.user_id,
             action="integration.removed",

@@ -10,7 +10,7 @@ from bot.notify.outbox import Note, enqueue, home_conversation
 from bot.render.home import home_view
 from bot.runs.plate import plate
 from bot.runtime import Runtime
-from storage.db import unit_of_work
+from bot.work import begin
 
 
 def refresh_home(session: AsyncSession, clock: Clock, *, team_id: str, user_id: str) -> None:
@@ -26,9 +26,8 @@ def refresh_home(session: AsyncSession, clock: Clock, *, team_id: str, user_id: 
 
 
 async def request_home(runtime: Runtime, team_id: str, user_id: str) -> None:
-    async with unit_of_work(runtime.sessions) as session:
-        refresh_home(session, runtime.clock, team_id=team_id, user_id=user_id)
-    runtime.outbox_signal.set()
+    async with begin(runtime) as work:
+        refresh_home(work.session, runtime.clock, team_id=team_id, user_id=user_id)
 
 
 async def publish_home(delivery: Delivery) -> None:

@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core.clock import Clock
-from bot.notify.outbox import Note, enqueue
+from bot.notify.outbox import Note
 from bot.render.blocks import context
 from bot.runtime import Runtime
 from bot.slack.text import when
-from storage.db import unit_of_work
+from bot.work import begin
 
 
 def settled_blocks(
@@ -39,13 +39,10 @@ async def redraw(
     blocks: list[dict[str, Any]],
 ) -> None:
     """Queue the message's redraw after whatever else goes to that person (ordered as DMs)."""
-    async with unit_of_work(runtime.sessions) as session:
-        enqueue(
-            session,
-            runtime.clock,
+    async with begin(runtime) as work:
+        work.tell(
             team_id=team_id,
             kind=Note.REDRAW,
             conversation=user_id,
             payload={"channel_id": channel_id, "ts": ts, "text": text, "blocks": blocks},
         )
-    runtime.outbox_signal.set()

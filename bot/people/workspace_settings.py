@@ -13,11 +13,11 @@ from typing import Final
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot import audit
 from bot.core.errors import Forbidden
 from bot.people.permissions import Actor
 from bot.runtime import Runtime
 from bot.slack.text import escape
+from bot.work import begin
 from storage.db import is_postgres, unit_of_work
 from storage.models import Workspace
 
@@ -81,14 +81,14 @@ async def set_escalation(
         raise ValueError(f"escalation delay out of range: {days}")
     now = runtime.clock.now()
     insert = postgresql_insert if is_postgres(runtime.engine) else sqlite_insert
-    async with unit_of_work(runtime.sessions) as session:
-        row = await session.get(Workspace, actor.team_id)
+    async with begin(runtime) as work:
+        row = await work.session.get(Workspace, actor.team_id)
         before = WorkspaceSettings(
             row.escalation_working_days if row is not None else DEFAULT_ESCALATION_DAYS
         )
         # An upsert: single-workspace mode may have no row yet, and two admins (or replicas)
         # setting it at once must not both try to create it.
-        await session.exec(
+        await work.session.exec(
             insert(Workspace)
             .values(
                 team_id=actor.team_id,
@@ -102,9 +102,7 @@ async def set_escalation(
                 index_elements=["team_id"], set_={"escalation_working_days": days}
             )
         )
-        audit.record(
-            session,
-            runtime.clock,
+        work.audit(
             team_id=actor.team_id,
             actor_id=actor.user_id,
             action="workspace.settings",

@@ -8,13 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from bot import audit
 from bot.core.errors import NotFound
 from bot.language import Assignee, AssigneeKind
 from bot.people.permissions import Actor, require_editor
 from bot.runtime import Runtime
+from bot.work import begin
 from bot.workflows.store import archived_message, find_workflow
-from storage.db import unit_of_work
 from storage.models import Workflow
 
 AccessList = Literal["editors", "runners"]
@@ -67,11 +66,11 @@ async def change_access(
     change: Change,
     ids: list[str],
 ) -> AccessChanged:
-    async with unit_of_work(runtime.sessions) as session:
-        workflow = await find_workflow(session, team_id=actor.team_id, name=name)
+    async with begin(runtime) as work:
+        workflow = await find_workflow(work.session, team_id=actor.team_id, name=name)
         if workflow is None:
             raise NotFound(
-                await archived_message(session, team_id=actor.team_id, name=name)
+                await archived_message(work.session, team_id=actor.team_id, name=name)
                 or f"There is no workflow named `{name}`. `/baton list` shows them."
             )
         require_editor(actor, workflow)
@@ -83,17 +82,15 @@ async def change_access(
         else:
             after = [i for i in before if i not in ids]
         setattr(workflow, key, after)
-        workflow.updated_at = runtime.clock.now()
-        session.add(workflow)
-        audit.record(
-            session,
-            runtime.clock,
+        workflow.updated_at = work.now
+        work.session.add(workflow)
+        work.audit(
             team_id=actor.team_id,
             actor_id=actor.user_id,
             action=f"workflow.{key}",
             workflow=name,
             people=after,
         )
-        await session.flush()
-        await session.refresh(workflow)
+        await work.session.flush()
+        await work.session.refresh(workflow)
     return AccessChanged(workflow, before, after)

@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from bot import audit
 from bot.commands import suggest
 from bot.core.errors import Conflict, NameTaken, NotFound
 from bot.language import (
@@ -24,6 +23,7 @@ from bot.runs.engine import tell_person
 from bot.runtime import Runtime
 from bot.slack.text import plural
 from bot.timing.schedules import pause_workflow_schedules, resume_workflow_schedules
+from bot.work import begin
 from bot.workflows.store import (
     add_steps,
     add_version,
@@ -134,11 +134,13 @@ async def define(
     """Create the workflow, or add a version to one the actor may edit. `tell_author` DMs the
     author a confirmation (modals have no other place to say it). `only_new` (the builder's
     "New workflow") refuses, changing nothing, when the name exists by the time it saves."""
-    now = runtime.clock.now()
     defn = await resolve_mentions(runtime, actor.team_id, defn)
-    async with unit_of_work(runtime.sessions) as session:
+    async with begin(runtime) as work:
+        now = work.now
         integrations = (
-            await session.exec(select(Integration.name).where(Integration.team_id == actor.team_id))
+            await work.session.exec(
+                select(Integration.name).where(Integration.team_id == actor.team_id)
+            )
         ).all()
         problems = [
             *_unresolved_mentions(defn),
@@ -149,7 +151,7 @@ async def define(
             raise DefinitionError(problems)
 
         workflow = await find_workflow(
-            session, team_id=actor.team_id, name=defn.name, archived=True
+            work.session, team_id=actor.team_id, name=defn.name, archived=True
         )
         created = workflow is None or workflow.archived_at is not None
         if only_new and not created:
@@ -157,8 +159,8 @@ async def define(
         if workflow is None:
             # Insert-or-ignore: whoever defines the name first owns it; a second definer at
             # the same moment is then checked as an editor like anyone else.
-            inserted = await session.exec(
-                insert_for(session, Workflow)
+            inserted = await work.session.exec(
+                insert_for(work.session, Workflow)
                 .values(
                     team_id=actor.team_id,
                     name=defn.name,
@@ -173,7 +175,7 @@ async def define(
             )
             mine = inserted.first() is not None
             workflow = await find_workflow(
-                session, team_id=actor.team_id, name=defn.name, archived=True
+                work.session, team_id=actor.team_id, name=defn.name, archived=True
             )
             assert workflow is not None
             if not mine and only_new:
@@ -191,7 +193,7 @@ async def define(
         if defn.runners is not None:
             access["runners"] = _access_ids(defn.runners)
         # Compare-and-set on the version number: two editors saving at once cannot both win.
-        result = await session.exec(
+        result = await work.session.exec(
             update(Workflow)
             .where(col(Workflow.id) == workflow.id, col(Workflow.latest_version) == number - 1)
             .values(latest_version=number, archived_at=None, updated_at=now, **access)
@@ -200,15 +202,18 @@ async def define(
             raise Conflict(f"`{defn.name}` was changed by someone else just now; try again.")
         if workflow.archived_at is not None:  # defining it again brings it back, schedules too
             assert workflow.id is not None
-            await resume_workflow_schedules(session, workflow.id, now)
+            await resume_workflow_schedules(work.session, workflow.id, now)
         version = add_version(
-            session, workflow=workflow, number=number, defn=defn, created_by=actor.user_id, now=now
+            work.session,
+            workflow=workflow,
+            number=number,
+            defn=defn,
+            created_by=actor.user_id,
+            now=now,
         )
-        await session.flush()
-        add_steps(session, version=version, defn=defn)
-        audit.record(
-            session,
-            runtime.clock,
+        await work.session.flush()
+        add_steps(work.session, version=version, defn=defn)
+        work.audit(
             team_id=actor.team_id,
             actor_id=actor.user_id,
             action="workflow.defined",
@@ -219,16 +224,14 @@ async def define(
         if tell_author:
             verb = "Created" if created else f"Saved version {number} of"
             tell_person(
-                session,
+                work.session,
                 runtime.clock,
                 team_id=actor.team_id,
                 user_id=actor.user_id,
                 text=f"{verb} `{defn.name}` ({plural(len(defn.steps), 'step')}). "
                 f"`/baton show {defn.name}` shows its plan.",
             )
-        await session.refresh(workflow)
-    if tell_author:
-        runtime.outbox_signal.set()
+        await work.session.refresh(workflow)
     return Defined(workflow, number, created, defn)
 
 
@@ -293,19 +296,17 @@ class Archived:
 
 async def archive(runtime: Runtime, actor: Actor, name: str) -> Archived:
     """Archive a workflow: running runs go on, its schedules pause, its owner is told."""
-    async with unit_of_work(runtime.sessions) as session:
-        workflow = await find_workflow(session, team_id=actor.team_id, name=name)
+    async with begin(runtime) as work:
+        workflow = await find_workflow(work.session, team_id=actor.team_id, name=name)
         if workflow is None:
-            archived = await archived_message(session, team_id=actor.team_id, name=name)
+            archived = await archived_message(work.session, team_id=actor.team_id, name=name)
             raise NotFound(archived or f"There is no workflow named `{name}`.")
         require_editor(actor, workflow)
         assert workflow.id is not None
-        workflow.archived_at = runtime.clock.now()
-        session.add(workflow)
-        paused = await pause_workflow_schedules(session, workflow.id)
-        audit.record(
-            session,
-            runtime.clock,
+        workflow.archived_at = work.now
+        work.session.add(workflow)
+        paused = await pause_workflow_schedules(work.session, workflow.id)
+        work.audit(
             team_id=actor.team_id,
             actor_id=actor.user_id,
             action="workflow.archived",
@@ -313,7 +314,7 @@ async def archive(runtime: Runtime, actor: Actor, name: str) -> Archived:
         )
         if actor.user_id != workflow.owner_id:
             tell_person(
-                session,
+                work.session,
                 runtime.clock,
                 team_id=actor.team_id,
                 user_id=workflow.owner_id,
@@ -321,14 +322,15 @@ async def archive(runtime: Runtime, actor: Actor, name: str) -> Archived:
                 f"carry on; no new runs start{_schedules_note(paused, 'paused')}. "
                 f"`/baton restore {name}` brings it back.",
             )
-    runtime.outbox_signal.set()
     return Archived(workflow, paused)
 
 
 async def restore(runtime: Runtime, actor: Actor, name: str) -> Archived:
     """Bring an archived workflow back as it was; its paused schedules resume."""
-    async with unit_of_work(runtime.sessions) as session:
-        workflow = await find_workflow(session, team_id=actor.team_id, name=name, archived=True)
+    async with begin(runtime) as work:
+        workflow = await find_workflow(
+            work.session, team_id=actor.team_id, name=name, archived=True
+        )
         if workflow is None:
             raise NotFound(await _not_found_message(runtime, actor.team_id, name))
         if workflow.archived_at is None:
@@ -336,12 +338,10 @@ async def restore(runtime: Runtime, actor: Actor, name: str) -> Archived:
         require_editor(actor, workflow)
         assert workflow.id is not None
         workflow.archived_at = None
-        workflow.updated_at = runtime.clock.now()
-        session.add(workflow)
-        resumed = await resume_workflow_schedules(session, workflow.id, runtime.clock.now())
-        audit.record(
-            session,
-            runtime.clock,
+        workflow.updated_at = work.now
+        work.session.add(workflow)
+        resumed = await resume_workflow_schedules(work.session, workflow.id, work.now)
+        work.audit(
             team_id=actor.team_id,
             actor_id=actor.user_id,
             action="workflow.restored",

@@ -1,0 +1,95 @@
+"""One use case's unit of work: its transaction, its one `now`, the notifications and audit lines
+it writes with its change, and waking the deliverer once they are committed.
+
+    async with begin(runtime) as work:
+        ...change rows through work.session...
+        work.tell(team_id=..., kind=Note.DIGEST, conversation=..., payload=...)
+        work.audit(team_id=..., action="digest.subscribed", actor_id=...)
+
+Notes and audit lines are rows in the same transaction as the change (the outbox): a rollback
+drops them with it, and the deliverer is woken only after a commit that wrote some, however they
+were added to the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.notify.outbox import Note
+from bot.runtime import Runtime
+from storage.db import unit_of_work
+from storage.models import AuditEvent, Outbox
+
+# Notes are due at once, whatever the business clock says; only retries set a real (wall) time.
+AT_ONCE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class Work:
+    session: AsyncSession
+    now: datetime  # read once: every row the change writes carries the same time
+
+    def tell(
+        self, *, team_id: str, kind: Note, conversation: str, payload: dict[str, Any]
+    ) -> Outbox:
+        """Send a notification if, and when, this unit of work commits.
+
+        `conversation` orders delivery: notes with the same key go out in the order told.
+        """
+        row = Outbox(
+            team_id=team_id,
+            kind=kind.value,
+            conversation=conversation,
+            payload=payload,
+            next_attempt_at=AT_ONCE,
+            created_at=self.now,
+        )
+        self.session.add(row)
+        return row
+
+    def audit(
+        self,
+        *,
+        team_id: str,
+        action: str,
+        actor_id: str | None,
+        run_id: int | None = None,
+        step_key: str | None = None,
+        **detail: Any,
+    ) -> None:
+        """Who did what, written with the change itself."""
+        self.session.add(
+            AuditEvent(
+                team_id=team_id,
+                run_id=run_id,
+                step_key=step_key,
+                actor_id=actor_id,
+                action=action,
+                detail=detail,
+                created_at=self.now,
+            )
+        )
+
+
+@asynccontextmanager
+async def begin(runtime: Runtime) -> AsyncIterator[Work]:
+    """Commit on success (then wake the deliverer if anything was told), roll back on error."""
+    told: list[bool] = []
+
+    def notice_notes(session: Session, *_: object) -> None:
+        if not told and any(isinstance(row, Outbox) for row in session.new):
+            told.append(True)
+
+    async with unit_of_work(runtime.sessions) as session:
+        event.listen(session.sync_session, "before_flush", notice_notes)
+        yield Work(session, runtime.clock.now())
+    if told:
+        runtime.outbox_signal.set()

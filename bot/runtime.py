@@ -17,6 +17,7 @@ from bot.metrics import Metrics
 from bot.people.directory import Directory
 from bot.slack.clients import SlackClients
 from bot.slack.inflight import InFlight
+from bot.slack.timers import MonotonicTimer, Timer
 from bot.templates import Templates
 from storage.db import SessionFactory
 
@@ -45,6 +46,8 @@ class Runtime:
     # Set when a transaction wrote to the outbox, so the deliverer wakes without polling.
     outbox_signal: asyncio.Event = field(default_factory=asyncio.Event)
     listeners: InFlight = field(default_factory=InFlight)
+    # What an integration call's time limit counts (tests hold it still with a ManualTimer).
+    deadlines: Timer = field(default_factory=MonotonicTimer)
     # How hook hosts are resolved before the SSRF guard judges them (tests give names addresses).
     resolver: Resolver = system_resolver
     # (team, channel) pairs Baton could post in when last checked, kept for a while.

@@ -32,6 +32,7 @@ from bot.app.server import RunningServer, start_server
 from bot.core.clock import ManualClock
 from bot.integrations import calls, outcomes
 from bot.integrations.openapi import CALLBACK_OPENAPI
+from bot.slack.timers import ManualTimer
 from bot.slack_emulator import Message, SlackDriver, SlackEmulator
 from storage.db import unit_of_work
 from storage.models import AuditEvent, Integration, Run, StepRun
@@ -61,6 +62,7 @@ class Receiver:
     scripts: dict[str, list[tuple[int, Any] | str]] = field(default_factory=dict)
     release: asyncio.Event = field(default_factory=asyncio.Event)
     server: RunningServer | None = None
+    arrivals: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     def url(self, name: str) -> str:
         assert self.server is not None
@@ -72,9 +74,16 @@ class Receiver:
     def calls(self, name: str) -> list[Received]:
         return [r for r in self.requests if r.name == name]
 
+    async def received(self, name: str, count: int) -> None:
+        """Until `count` requests for `name` have arrived."""
+        async with self.arrivals:
+            await self.arrivals.wait_for(lambda: len(self.calls(name)) >= count)
+
     async def answer(self, request: Request) -> Response:
         name = request.path_params["name"]
         self.requests.append(Received(name, dict(request.headers), await request.body()))
+        async with self.arrivals:
+            self.arrivals.notify_all()
         plan = self.scripts.get(name) or [(200, {"status": "done"})]
         reply = plan.pop(0) if len(plan) > 1 else plan[0]
         if reply == HANG:
@@ -308,13 +317,26 @@ async def test_hook_that_times_out_gives_up_then_retry_works(
     hooks: Stack, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(calls, "CALL_TIMEOUT", 0.2)
+    # The call's time limit runs out when the test says so, once the hook has the request.
+    deadlines = ManualTimer(ManualClock(START))
+    hooks.baton.runtime.deadlines = deadlines
     receiver.script("okta", HANG)
     await start_provision(hooks, receiver)
 
-    await sweep(hooks)
+    async def sweep_while_hanging(after: timedelta = timedelta(0)) -> None:
+        tries = len(receiver.calls("okta"))
+        hooks.clock.advance(after)
+        sweeping = asyncio.create_task(hooks.baton.sweeper.sweep())
+        await receiver.received("okta", tries + 1)
+        await deadlines.sleeping()
+        await deadlines.advance(1)  # past the limit (float seconds: not to the microsecond)
+        await sweeping
+        await hooks.settle()
+
+    await sweep_while_hanging()
     for delay in calls.RETRY_DELAYS:
         assert (await steps(hooks))["accounts"].state == "ready"
-        await sweep(hooks, delay)
+        await sweep_while_hanging(delay)
     assert len(receiver.calls("okta")) == 5
     assert hooks.clock.now() - START == timedelta(hours=1)  # five tries within an hour
 

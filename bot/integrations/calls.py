@@ -224,6 +224,7 @@ async def call(runtime: Runtime, claim: Claim) -> None:
                 allow_private=runtime.settings.BATON_HOOK_ALLOW_PRIVATE,
                 resolver=runtime.resolver,
                 time_limit=CALL_TIMEOUT,
+                timer=runtime.deadlines,
                 headers={
                     "Idempotency-Key": claim.idempotency_key,
                     "X-Baton-Attempt": str(claim.attempt + 1),

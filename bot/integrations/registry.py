@@ -184,6 +184,7 @@ async def ping(runtime: Runtime, actor: Actor, name: str) -> Ping:
             allow_private=runtime.settings.BATON_HOOK_ALLOW_PRIVATE,
             resolver=runtime.resolver,
             time_limit=calls.CALL_TIMEOUT,
+            timer=runtime.deadlines,
             headers={"Idempotency-Key": str(uuid.uuid4())},
         )
     except Unreachable as exc:

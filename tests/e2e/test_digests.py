@@ -20,8 +20,8 @@ from bot.digests.firing import fire_due_digests
 from bot.slack_emulator import Message, check_blocks, render_blocks
 from storage.db import session_factory, unit_of_work
 from storage.models import DigestSubscription, Outbox
+from tests.e2e.test_replies import answer, next_command, status_keys
 from tests.stack import START, Stack, open_stack
-from tests.test_replies_e2e import answer, next_command, status_keys
 
 ONBOARDING = """define onboarding Onboard a new hire
 docs: Collect signed documents <@U0ALICE|alice> due 1d

@@ -20,8 +20,8 @@ from bot.slack.timers import ManualTimer
 from bot.slack_emulator import SlackDriver, SlackEmulator
 from storage.db import unit_of_work
 from storage.models import Outbox, Run
+from tests.e2e.test_delivery_flow import CHAIN, card, click, dm_for
 from tests.stack import SIGNING_SECRET, START, Stack, make_settings
-from tests.test_delivery_flow_e2e import CHAIN, card, click, dm_for
 
 QUEUED = 200
 

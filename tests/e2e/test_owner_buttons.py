@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from bot.slack.ids import ActionId
 from bot.slack_emulator.state import Message
+from tests.e2e.test_polish import labels, run_state, start_fork, steps_of, with_buttons
+from tests.e2e.test_reminders import reminders_for, start_review, sweep_at, utc, walk
 from tests.stack import Stack
-from tests.test_polish_e2e import labels, run_state, start_fork, steps_of, with_buttons
-from tests.test_reminders_e2e import reminders_for, start_review, sweep_at, utc, walk
 
 
 def latest(message: Message) -> str:

@@ -8,8 +8,8 @@ import pytest
 from bot.commands import SPEC_BY_NAME
 from bot.slack.text import escape
 from bot.slack_emulator import Channel, User
+from tests.e2e.test_runs import last_dm, start_onboarding
 from tests.stack import Stack
-from tests.test_runs_e2e import last_dm, start_onboarding
 
 SIMPLE = (
     "define review Review a doc\n"

@@ -12,9 +12,9 @@ from sqlmodel import col, select
 
 from storage.db import session_factory, unit_of_work
 from storage.models import WorkflowVersion
+from tests.e2e.test_permissions import import_yaml
+from tests.e2e.test_schedules import runs, sweep_at
 from tests.stack import Stack
-from tests.test_permissions_e2e import import_yaml
-from tests.test_schedules_e2e import runs, sweep_at
 
 RELEASE = """name: release
 title: Ship the release

@@ -14,9 +14,9 @@ from bot.console.typed_text import escape_typed
 from bot.slack.text import FENCE
 from storage.db import unit_of_work
 from storage.models import Workflow, WorkflowStep, WorkflowVersion
+from tests.e2e.test_polish import steps_of
+from tests.e2e.test_runs import last_dm
 from tests.stack import Stack
-from tests.test_polish_e2e import steps_of
-from tests.test_runs_e2e import last_dm
 
 OPTIONAL_YAML = """name: onboarding
 title: Onboard {hire}

@@ -17,8 +17,7 @@ from bot.app.server import start_server
 from bot.integrations import ssrf
 from storage.db import unit_of_work
 from storage.models import Integration
-from tests.stack import Stack
-from tests.test_integrations_e2e import (
+from tests.e2e.test_integrations import (
     PROVISION,
     add_hook,
     failure_dm,
@@ -26,6 +25,7 @@ from tests.test_integrations_e2e import (
     steps,
     sweep,
 )
+from tests.stack import Stack
 
 # An address, and what the refusal must say about it.
 INSIDE_V6 = [

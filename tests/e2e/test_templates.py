@@ -1,6 +1,6 @@
 """Baton's prose from Jinja2 templates, over real HTTP: the built-in run card, step message,
 reminders and help, operator overrides from BATON_TEMPLATE_DIR, and falling back to the
-built-in template when an override breaks. (The digest's own are in test_digests_e2e.)"""
+built-in template when an override breaks. (The digest's own are in test_digests.)"""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.test_reminders import REVIEW, reminders_for, start_review, sweep_at, utc
+from tests.e2e.test_runs import button_texts, card, click, last_dm, step_rows
 from tests.stack import Stack, open_stack
-from tests.test_reminders_e2e import REVIEW, reminders_for, start_review, sweep_at, utc
-from tests.test_runs_e2e import button_texts, card, click, last_dm, step_rows
 
 CARD_OVERRIDE = """{% import "baton/run_card.j2" as baton %}
 {% macro heading(r) -%}

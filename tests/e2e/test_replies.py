@@ -23,8 +23,8 @@ from bot.workflows import definitions as workflows
 from handlers.requests import slack_unescape
 from storage.db import session_factory, unit_of_work
 from storage.models import Run
+from tests.e2e.test_runs import last_dm
 from tests.stack import Stack
-from tests.test_runs_e2e import last_dm
 
 FENCE = "```"
 CODE = re.compile(r"```(.*?)```", re.DOTALL)

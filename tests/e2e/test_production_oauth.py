@@ -217,5 +217,5 @@ async def test_a_revoked_user_token_changes_nothing(installed: Installed) -> Non
 
 
 def test_the_install_asks_for_the_manifests_scopes() -> None:
-    manifest = yaml.safe_load((Path(__file__).parents[1] / "manifest.yml").read_text())
+    manifest = yaml.safe_load((Path(__file__).parents[2] / "manifest.yml").read_text())
     assert set(BOT_SCOPES) == set(manifest["oauth_config"]["scopes"]["bot"])

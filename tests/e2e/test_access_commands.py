@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from bot.slack_emulator.state import View
+from tests.e2e.test_permissions import REVIEW, run_keys, workflow_row
 from tests.stack import Stack
-from tests.test_permissions_e2e import REVIEW, run_keys, workflow_row
 
 
 async def test_editors_are_listed_added_and_removed(stack: Stack) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.logs import JsonFormatter, redact
-from tests.test_production_oauth import Installed, installed  # noqa: F401  (the fixture)
+from tests.e2e.test_production_oauth import Installed, installed  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")
 

@@ -26,8 +26,8 @@ from bot.slack_emulator import Channel, SlackEmulator, User
 from bot.workflows.definitions import define
 from storage.db import unit_of_work
 from storage.models import Outbox, Run
+from tests.e2e.test_production_delivery import delivery_marks
 from tests.stack import START, make_settings
-from tests.test_production_delivery import delivery_marks
 
 TEAM = "T0BATON"
 OWNER = User("U0OWNER", "owner", real_name="Run Owner", tz="Europe/Berlin")

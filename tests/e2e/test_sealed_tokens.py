@@ -19,8 +19,8 @@ from storage.db import create_engine
 from storage.migrate import upgrade
 from storage.models import SLACK_BOTS, SLACK_INSTALLATIONS
 from storage.sealing import SEALED_PREFIX, unseal
+from tests.e2e.test_production_oauth import EVE, FRANK, MAIN, OTHER, WORKFLOW, Installed
 from tests.stack import SIGNING_SECRET, START, make_settings
-from tests.test_production_oauth import EVE, FRANK, MAIN, OTHER, WORKFLOW, Installed
 
 pytestmark = pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")
 KEY = "an operator's long random key, for tests only"

@@ -23,8 +23,8 @@ from bot.language import (
 )
 from storage.db import session_factory, unit_of_work
 from storage.models import AuditEvent, Run, Workflow, Workspace
+from tests.e2e.test_reminders import reminders_for, start_review, sweep_at, utc, walk
 from tests.stack import Stack
-from tests.test_reminders_e2e import reminders_for, start_review, sweep_at, utc, walk
 
 REVIEW = "define review Review a doc\nread: Read it <@U0ALICE|alice>"
 DEPLOY = """name: deploy

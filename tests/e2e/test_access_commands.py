@@ -12,24 +12,24 @@ from typing import Any
 import pytest
 
 from bot.slack_emulator.state import View
-from tests.e2e.test_permissions import REVIEW, run_keys, workflow_row
 from tests.stack import Stack
+from tests.workflows import UNTIMED_REVIEW
 
 
 async def test_editors_are_listed_added_and_removed(stack: Stack) -> None:
-    await stack.command(REVIEW, user="U0ALICE")
+    await stack.command(UNTIMED_REVIEW, user="U0ALICE")
     await stack.command("editors review", user="U0CAROL")
     assert "Editors: none besides the owner · Who may run it: anyone" in stack.ephemeral("U0CAROL")
 
     # Bob may not edit it yet, nor make himself an editor.
     await stack.command("editors review add <@U0BOB|bob>", user="U0BOB")
     assert "Only the owner of `review` (<@U0ALICE>), its editors" in stack.ephemeral("U0BOB")
-    assert (await workflow_row(stack, "review")).editors == []
+    assert (await stack.workflow("review")).editors == []
 
     # Alice names Bob (a linked mention) and Carol (a plain @name).
     await stack.command("editors review add <@U0BOB|bob> @carol", user="U0ALICE")
     assert "Editors of `review` are now: <@U0BOB>, <@U0CAROL>." in stack.ephemeral("U0ALICE")
-    assert (await workflow_row(stack, "review")).editors == ["U0BOB", "U0CAROL"]
+    assert (await stack.workflow("review")).editors == ["U0BOB", "U0CAROL"]
     await stack.command("show review", user="U0DAVE")
     assert "Editors: <@U0BOB>, <@U0CAROL> · Who may run it: anyone" in stack.ephemeral("U0DAVE")
 
@@ -38,7 +38,7 @@ async def test_editors_are_listed_added_and_removed(stack: Stack) -> None:
     assert "editors: [U0BOB, U0CAROL]" in stack.ephemeral("U0BOB")
     await stack.command("editors review remove @carol", user="U0BOB")
     assert "Editors of `review` are now: <@U0BOB>." in stack.ephemeral("U0BOB")
-    row = await workflow_row(stack, "review")
+    row = await stack.workflow("review")
     assert (row.editors, row.latest_version) == (["U0BOB"], 1)
     await stack.command("export review", user="U0CAROL")
     assert "Only the owner of `review`" in stack.ephemeral("U0CAROL")
@@ -60,17 +60,17 @@ async def test_editors_are_listed_added_and_removed(stack: Stack) -> None:
 async def test_bad_access_commands_are_explained_and_change_nothing(
     stack: Stack, text: str, problem: str
 ) -> None:
-    await stack.command(REVIEW, user="U0ALICE")
+    await stack.command(UNTIMED_REVIEW, user="U0ALICE")
     await stack.command(text, user="U0ALICE")
     reply = stack.ephemeral("U0ALICE")
     assert problem in reply
     assert "Usage: `/baton " in reply
-    row = await workflow_row(stack, "review")
+    row = await stack.workflow("review")
     assert (row.editors, row.runners) == ([], [])
 
 
 async def test_runners_are_added_removed_and_opened_to_anyone(stack: Stack) -> None:
-    await stack.command(REVIEW, user="U0ALICE")
+    await stack.command(UNTIMED_REVIEW, user="U0ALICE")
     await stack.command(
         "runners review add <!subteam^S0ITTEAM|@it-team> <@U0DAVE|dave>", user="U0ALICE"
     )
@@ -78,7 +78,7 @@ async def test_runners_are_added_removed_and_opened_to_anyone(stack: Stack) -> N
         "`review` may now be run by <!subteam^S0ITTEAM>, <@U0DAVE>, its owner, editors and admins."
         in stack.ephemeral("U0ALICE")
     )
-    assert (await workflow_row(stack, "review")).runners == ["S0ITTEAM", "U0DAVE"]
+    assert (await stack.workflow("review")).runners == ["S0ITTEAM", "U0DAVE"]
 
     # Carol is in @it-team; a runner may not change who runs it.
     await stack.command("run review", user="U0CAROL")
@@ -87,17 +87,17 @@ async def test_runners_are_added_removed_and_opened_to_anyone(stack: Stack) -> N
     assert "Only the owner of `review`" in stack.ephemeral("U0CAROL")
 
     await stack.command("runners review remove @it-team", user="U0ALICE")
-    assert (await workflow_row(stack, "review")).runners == ["U0DAVE"]
+    assert (await stack.workflow("review")).runners == ["U0DAVE"]
     await stack.command("run review", user="U0CAROL")
     assert "`review` may be run only by <@U0DAVE>" in stack.ephemeral("U0CAROL")
-    assert await run_keys(stack) == [("review-1", "U0CAROL")]
+    assert await stack.run_keys() == [("review-1", "U0CAROL")]
 
     await stack.command("runners review anyone", user="U0ALICE")
     assert "`review` may now be run by anyone." in stack.ephemeral("U0ALICE")
     await stack.command("runners review", user="U0CAROL")
     assert "Who may run it: anyone" in stack.ephemeral("U0CAROL")
     await stack.command("run review", user="U0CAROL")
-    assert await run_keys(stack) == [("review-1", "U0CAROL"), ("review-2", "U0CAROL")]
+    assert await stack.run_keys() == [("review-1", "U0CAROL"), ("review-2", "U0CAROL")]
 
 
 async def test_help_lists_the_access_commands(stack: Stack) -> None:
@@ -136,17 +136,17 @@ async def test_the_builder_sets_and_shows_editors_and_runners(stack: Stack) -> N
     errors = stack.driver.view_errors(response)
     assert errors is not None
     assert "Not user groups in this workspace: @alice" in errors["wf_runner_groups"]
-    assert await run_keys(stack) == []
+    assert await stack.run_keys() == []
 
     values["wf_runner_groups"] = {"text": "@it-team"}
     response = await stack.driver.submit_view(modal, user="U0ALICE", values=values)
     assert stack.driver.view_errors(response) is None
     await stack.settle()
-    row = await workflow_row(stack, "deploy")
+    row = await stack.workflow("deploy")
     assert (row.editors, row.runners) == (["U0BOB"], ["U0DAVE", "S0ITTEAM"])
     await stack.command("run deploy", user="U0ALICE")  # Alice is no runner, but the owner
     await stack.command("run deploy", user="U0CAROL")  # in @it-team
-    assert await run_keys(stack) == [("deploy-1", "U0ALICE"), ("deploy-2", "U0CAROL")]
+    assert await stack.run_keys() == [("deploy-1", "U0ALICE"), ("deploy-2", "U0CAROL")]
 
     # Bob, an editor, edits: the modal shows both lists as they are; he empties the runners.
     await stack.command("edit deploy", user="U0BOB")
@@ -161,5 +161,5 @@ async def test_the_builder_sets_and_shows_editors_and_runners(stack: Stack) -> N
     )
     assert stack.driver.view_errors(response) is None
     await stack.settle()
-    row = await workflow_row(stack, "deploy")
+    row = await stack.workflow("deploy")
     assert (row.editors, row.runners, row.latest_version) == (["U0BOB"], [], 2)

@@ -11,40 +11,16 @@ from __future__ import annotations
 from sqlmodel import col, select
 
 from bot.notify.outbox import Note, enqueue
-from bot.slack_emulator import Message
 from storage.db import unit_of_work
 from storage.models import Outbox, Run
 from tests.stack import Stack
+from tests.workflows import CHAIN
 
 # Two steps in a row, then a workflow of three side by side, all Alice's (one grouped DM).
-CHAIN = """define chain Two in a row
-first: First thing <@U0ALICE|alice>
-second: Second thing <@U0BOB|bob> after first"""
 TRIO = """define trio Three at once
 one: Step one <@U0ALICE|alice>
 two: Step two <@U0ALICE|alice>
 three: Step three <@U0ALICE|alice>"""
-
-
-def dm_for(stack: Stack, user: str, title: str) -> Message:
-    found = [m for m in stack.emulator.dm(user) if title in m.render() and m.buttons]
-    assert found, f"{user} has no DM with buttons about {title!r}"
-    return found[-1]
-
-
-async def click(
-    stack: Stack, message: Message, user: str, text: str, block_id: str | None = None
-) -> None:
-    """A click whose consequences are committed, but not delivered by the test."""
-    response = await stack.driver.click(message, user=user, text=text, block_id=block_id)
-    assert response.status_code == 200
-    await stack.baton.runtime.listeners.wait_idle()
-
-
-def card(stack: Stack) -> Message:
-    cards = [m for m in stack.emulator.messages("C0GENERAL") if not m.is_reply]
-    assert cards, "no run card"
-    return cards[-1]
 
 
 async def test_a_step_dm_is_not_held_behind_a_slow_redraw(stack: Stack) -> None:
@@ -55,38 +31,38 @@ async def test_a_step_dm_is_not_held_behind_a_slow_redraw(stack: Stack) -> None:
     slow = stack.emulator.hold("chat.update")
 
     # Start redraws the card and Alice's DM: Slack sits on both.
-    first = dm_for(stack, "alice", "First thing")
-    await click(stack, first, "U0ALICE", "Start")
+    first = stack.dm_for("alice", "First thing")
+    await stack.click(first, "U0ALICE", "Start", deliver=False)
     await stack.emulator.wait_for(lambda: slow.waiting >= 1)
     # Done makes Bob's step ready: his DM goes while the redraws still wait.
-    await click(stack, first, "U0ALICE", "Done")
+    await stack.click(first, "U0ALICE", "Done", deliver=False)
     await stack.emulator.wait_for_call(
         "chat.postMessage", lambda call: call.params.get("channel") == "U0BOB"
     )
-    assert "Second thing" in dm_for(stack, "bob", "Second thing").text
+    assert "Second thing" in stack.dm_for("bob", "Second thing").text
     assert len(stack.emulator.calls_to("chat.update")) == updates
 
     slow.release()
     await stack.settle()
-    assert "1/2 done" in card(stack).text
+    assert "1/2 done" in stack.card().text
     assert len([m for m in stack.emulator.dm("bob") if "Second thing" in m.text]) == 1
 
 
 async def test_redraws_of_one_card_coalesce_into_one_update(stack: Stack) -> None:
     await stack.command(TRIO, user="U0ALICE")
     await stack.command("run trio", user="U0ALICE")
-    assert "0/3 done" in card(stack).text
-    ts = card(stack).ts
+    assert "0/3 done" in stack.card().text
+    ts = stack.card().ts
     slow = stack.emulator.hold("chat.update", match={"channel": "C0GENERAL"})
 
     (dm,) = stack.emulator.dm("alice")  # the three steps in one message, each with buttons
-    await click(stack, dm, "U0ALICE", "Start", "step:trio-1:one")
+    await stack.click(dm, "U0ALICE", "Start", block_id="step:trio-1:one", deliver=False)
     await stack.emulator.wait_for(lambda: slow.waiting == 1)
     # Four more changes to the run while its first redraw is on its way.
-    await click(stack, dm, "U0ALICE", "Done", "step:trio-1:one")
-    await click(stack, dm, "U0ALICE", "Start", "step:trio-1:two")
-    await click(stack, dm, "U0ALICE", "Done", "step:trio-1:two")
-    await click(stack, dm, "U0ALICE", "Start", "step:trio-1:three")
+    await stack.click(dm, "U0ALICE", "Done", block_id="step:trio-1:one", deliver=False)
+    await stack.click(dm, "U0ALICE", "Start", block_id="step:trio-1:two", deliver=False)
+    await stack.click(dm, "U0ALICE", "Done", block_id="step:trio-1:two", deliver=False)
+    await stack.click(dm, "U0ALICE", "Start", block_id="step:trio-1:three", deliver=False)
 
     slow.release()
     await stack.settle()
@@ -97,7 +73,7 @@ async def test_redraws_of_one_card_coalesce_into_one_update(stack: Stack) -> Non
     ]
     # The one in flight, then one with the latest state for the four queued behind it.
     assert len(redraws) == 2
-    assert "2/3 done" in card(stack).text
+    assert "2/3 done" in stack.card().text
     async with unit_of_work(stack.baton.runtime.sessions) as session:
         left = await session.exec(
             select(Outbox.id).where(
@@ -162,7 +138,7 @@ async def test_a_card_whose_answer_was_lost_in_a_channel_never_joined_is_posted_
         run = (await session.exec(select(Run))).one()
     assert run.card_ts == cards[0].ts
     # Later changes edit that one card.
-    await click(stack, dm_for(stack, "alice", "First thing"), "U0ALICE", "Done")
+    await stack.click(stack.dm_for("alice", "First thing"), "U0ALICE", "Done", deliver=False)
     await stack.settle()
     cards = [m for m in stack.emulator.messages("C0GENERAL") if not m.is_reply]
     assert len(cards) == 1 and "1/2 done" in cards[0].text

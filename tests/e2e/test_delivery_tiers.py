@@ -20,8 +20,8 @@ from bot.slack.timers import ManualTimer
 from bot.slack_emulator import SlackDriver, SlackEmulator
 from storage.db import unit_of_work
 from storage.models import Outbox, Run
-from tests.e2e.test_delivery_flow import CHAIN, card, click, dm_for
 from tests.stack import SIGNING_SECRET, START, Stack, make_settings
+from tests.workflows import CHAIN
 
 QUEUED = 200
 
@@ -58,7 +58,7 @@ async def test_a_step_dm_goes_while_the_minutes_chat_update_budget_is_spent(
     async with tiered_stack(database_url) as (stack, timer):
         await stack.command(CHAIN, user="U0ALICE")
         await stack.command("run chain", user="U0ALICE")
-        first = dm_for(stack, "alice", "First thing")
+        first = stack.dm_for("alice", "First thing")
         budget = PER_MINUTE["chat.update"]
         updates = stack.emulator.calls_to("chat.update")
         # A burst of redraws, ten more than the minute allows (each its own conversation,
@@ -91,11 +91,11 @@ async def test_a_step_dm_goes_while_the_minutes_chat_update_budget_is_spent(
             assert len((await session.exec(query)).all()) == 10
 
         # Alice's Done makes Bob's step ready: his DM goes now, the redraws still wait.
-        await click(stack, first, "U0ALICE", "Done")
+        await stack.click(first, "U0ALICE", "Done", deliver=False)
         await stack.emulator.wait_for_call(
             "chat.postMessage", lambda call: call.params.get("channel") == "U0BOB"
         )
-        assert "Second thing" in dm_for(stack, "bob", "Second thing").text
+        assert "Second thing" in stack.dm_for("bob", "Second thing").text
         assert len(stack.emulator.calls_to("chat.update")) == budget
 
         # The next minute: the rest of the burst, then the card and Alice's DM redrawn.
@@ -104,7 +104,7 @@ async def test_a_step_dm_goes_while_the_minutes_chat_update_budget_is_spent(
         later = stack.emulator.calls_to("chat.update")[budget:]
         assert len([c for c in later if str(c.params.get("text")).startswith("Redraw ")]) == 10
         assert any("1/2 done" in str(c.params.get("text")) for c in later)
-        assert card(stack).ts == run.card_ts
+        assert stack.card().ts == run.card_ts
         assert len([m for m in stack.emulator.dm("bob") if "Second thing" in m.text]) == 1
 
 

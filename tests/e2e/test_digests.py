@@ -20,7 +20,7 @@ from bot.digests.firing import fire_due_digests
 from bot.slack_emulator import Message, check_blocks, render_blocks
 from storage.db import session_factory, unit_of_work
 from storage.models import DigestSubscription, Outbox
-from tests.e2e.test_replies import answer, next_command, status_keys
+from tests.messages import next_command, status_keys
 from tests.stack import START, Stack, open_stack
 
 ONBOARDING = """define onboarding Onboard a new hire
@@ -154,10 +154,10 @@ async def test_the_digest_sends_readers_to_status_pages_that_hold_every_run(stac
 
     # Doing what it says, in that channel, shows the 25 in the digest's order, then the 35.
     await stack.command("status", user="U0BOB", channel="C0GENERAL")
-    pages = [answer(stack, "U0BOB")]
+    pages = [stack.answer("U0BOB")]
     while (command := next_command(pages[-1])) is not None:
         await stack.command(command, user="U0BOB", channel="C0GENERAL")
-        pages.append(answer(stack, "U0BOB"))
+        pages.append(stack.answer("U0BOB"))
     in_status = [key for page in pages for key in status_keys(page)]
     assert len(pages) == 3
     assert in_status[:25] == in_digest

@@ -14,8 +14,8 @@ from bot.slack_emulator import check_blocks
 from handlers.requests import slack_unescape
 from storage.db import unit_of_work
 from storage.models import Workflow, WorkflowStep, WorkflowVersion
-from tests.e2e.test_replies import hundred_steps
 from tests.stack import Stack
+from tests.workflows import hundred_steps
 
 FENCE = "```"
 CODE = re.compile(r"```(.*?)```", re.DOTALL)

@@ -8,7 +8,7 @@ from sqlmodel import col, select
 
 from bot.slack_emulator import Message
 from storage.db import unit_of_work
-from storage.models import Run, StepMessage, StepRun
+from storage.models import StepMessage
 from tests.stack import Stack
 
 # Three steps of alice's and one of bob's, all ready at once; then a join.
@@ -20,13 +20,6 @@ press: Call the press <@U0BOB|bob>
 go: Go live <@U0CAROL|carol> after copy, images, legal, press"""
 
 TASK_BUTTONS = ["Start", "Done", "Blocked…", "Reassign…"]
-
-
-async def steps_of(stack: Stack, key: str) -> dict[str, StepRun]:
-    async with unit_of_work(stack.baton.runtime.sessions) as session:
-        run = (await session.exec(select(Run).where(Run.key == key))).one()
-        rows = (await session.exec(select(StepRun).where(StepRun.run_id == run.id))).all()
-    return {row.step_key: row for row in rows}
 
 
 async def message_rows(stack: Stack) -> list[StepMessage]:
@@ -75,7 +68,7 @@ async def test_parallel_steps_for_one_person_come_as_one_dm(stack: Stack) -> Non
     assert buttons_by_step(bob[0]) == {"press": TASK_BUTTONS}
     # One row per step, the three naming alice's one message.
     rows = await message_rows(stack)
-    steps = await steps_of(stack, "launch-1")
+    steps = await stack.steps("launch-1")
     keys = {step.id: key for key, step in steps.items()}
     shown = {keys[row.step_run_id]: (row.user_id, row.ts) for row in rows}
     assert shown == {
@@ -93,7 +86,7 @@ async def test_parallel_steps_for_one_person_come_as_one_dm(stack: Stack) -> Non
     assert response.status_code == 200
     await stack.settle()
 
-    steps = await steps_of(stack, "launch-1")
+    steps = await stack.steps("launch-1")
     assert steps["images"].state == "done"
     assert steps["images"].outcome_by == "U0ALICE"
     assert steps["copy"].state == "ready" and steps["legal"].state == "ready"
@@ -121,7 +114,7 @@ async def test_the_first_click_in_a_grouped_dm_acts_on_its_own_step(stack: Stack
     assert response.status_code == 200
     await stack.settle()
 
-    steps = await steps_of(stack, "launch-1")
+    steps = await stack.steps("launch-1")
     assert steps["legal"].state == "done"
     assert steps["copy"].state == steps["images"].state == "ready"
     redrawn = stack.emulator.dm("U0ALICE")[0]

@@ -8,10 +8,8 @@ import asyncio
 import hashlib
 import hmac
 import json
-import re
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -33,10 +31,11 @@ from bot.core.clock import ManualClock
 from bot.integrations import calls, outcomes
 from bot.integrations.openapi import CALLBACK_OPENAPI
 from bot.slack.timers import ManualTimer
-from bot.slack_emulator import Message, SlackDriver, SlackEmulator
 from storage.db import unit_of_work
-from storage.models import AuditEvent, Integration, Run, StepRun
-from tests.stack import SIGNING_SECRET, START, Stack, make_settings
+from storage.models import AuditEvent, Integration, Run
+from tests.messages import labels
+from tests.stack import START, Stack, open_stack
+from tests.workflows import PROVISION, add_hook
 
 # -- a real HTTP receiver standing in for the integration ------------------------------------
 
@@ -127,48 +126,19 @@ async def receiver() -> AsyncIterator[Receiver]:
         await found.server.stop()
 
 
-@asynccontextmanager
-async def running_stack(database_url: str, **extra: Any) -> AsyncIterator[Stack]:
-    """tests.stack's stack with extra settings, and BATON_PUBLIC_URL naming its real port."""
-    async with SlackEmulator.default() as emulator:
-        settings = make_settings(emulator, database_url, **extra)
-        clock = ManualClock(START)
-        baton = create_app(settings, clock=clock, channel_interval=0.0)
-        server = await start_server(baton.web)
-        settings.BATON_PUBLIC_URL = f"http://127.0.0.1:{server.port}"
-        driver = SlackDriver(settings.BATON_PUBLIC_URL, SIGNING_SECRET, emulator)
-        try:
-            yield Stack(emulator, baton, server, driver, clock)
-        finally:
-            await driver.aclose()
-            await server.stop()
-
-
 @pytest.fixture
 async def hooks(database_url: str) -> AsyncIterator[Stack]:
     """The stack allowed to call the loopback receiver, with secrets encrypted at rest."""
-    async with running_stack(
-        database_url, BATON_HOOK_ALLOW_PRIVATE=True, BATON_SECRET_KEY="test key, not secret"
+    async with open_stack(
+        database_url,
+        public_url=True,
+        BATON_HOOK_ALLOW_PRIVATE=True,
+        BATON_SECRET_KEY="test key, not secret",
     ) as stack:
         yield stack
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-PROVISION = """define provision Provision a new hire
-accounts: Create accounts hook:okta
-welcome: "Welcome {steps.accounts.output.login}" <@U0ALICE|alice> after accounts"""
-SECRET = re.compile(r"```(bsec_[A-Za-z0-9_-]+)```")
-
-
-async def add_hook(stack: Stack, name: str, url: str) -> str:
-    """`hook add` as Dave (an admin); returns the secret shown once."""
-    await stack.command(f"hook add {name} <{url}>", user="U0DAVE")
-    found = SECRET.search(stack.ephemeral("U0DAVE"))
-    assert found, stack.ephemeral("U0DAVE")
-    return found.group(1)
-
-
 async def start_provision(stack: Stack, receiver: Receiver) -> str:
     secret = await add_hook(stack, "okta", receiver.url("okta"))
     await stack.command(PROVISION, user="U0BOB")
@@ -176,19 +146,6 @@ async def start_provision(stack: Stack, receiver: Receiver) -> str:
     await stack.command("run provision", user="U0BOB")
     assert "Started `provision-1`" in stack.ephemeral("U0BOB")
     return secret
-
-
-async def sweep(stack: Stack, after: timedelta = timedelta(0)) -> None:
-    stack.clock.advance(after)
-    await stack.baton.sweeper.sweep()
-    await stack.settle()
-
-
-async def steps(stack: Stack) -> dict[str, StepRun]:
-    async with unit_of_work(stack.baton.runtime.sessions) as session:
-        run = (await session.exec(select(Run).where(Run.key == "provision-1"))).one()
-        rows = (await session.exec(select(StepRun).where(StepRun.run_id == run.id))).all()
-    return {row.step_key: row for row in rows}
 
 
 async def run_state(stack: Stack) -> str:
@@ -207,16 +164,6 @@ def thread_texts(stack: Stack) -> list[str]:
     return [reply.text for reply in stack.emulator.thread("C0GENERAL", card.ts)]
 
 
-def failure_dm(stack: Stack, user: str) -> Message:
-    with_buttons = [m for m in stack.emulator.dm(user) if m.buttons]
-    assert with_buttons, f"{user} got no DM with buttons"
-    return with_buttons[-1]
-
-
-def button_texts(message: Message) -> list[str]:
-    return [ref.element["text"]["text"] for ref in message.buttons]
-
-
 def expected_signature(secret: str, received: Received) -> str:
     stamp = received.headers["x-baton-timestamp"]
     mac = hmac.new(secret.encode(), f"{stamp}.".encode() + received.body, hashlib.sha256)
@@ -231,7 +178,7 @@ async def test_sync_hook_is_done_with_its_output(hooks: Stack, receiver: Receive
     secret = await start_provision(hooks, receiver)
     assert receiver.calls("okta") == []  # called by the sweep, not inside the Slack request
 
-    await sweep(hooks)
+    await hooks.sweep()
 
     [received] = receiver.calls("okta")
     assert received.headers["x-baton-signature"] == expected_signature(secret, received)
@@ -251,7 +198,7 @@ async def test_sync_hook_is_done_with_its_output(hooks: Stack, receiver: Receive
     assert body["params"] == {}
     assert body["callback_url"].startswith(f"{hooks.url}/hooks/callback/")
 
-    rows = await steps(hooks)
+    rows = await hooks.steps("provision-1")
     assert rows["accounts"].state == "done"
     assert rows["accounts"].output == {"login": "ana<@U0BOB>"}
     # The next step's title shows the output, escaped like anything typed: no forged mention.
@@ -264,11 +211,11 @@ async def test_sync_hook_is_done_with_its_output(hooks: Stack, receiver: Receive
 async def test_async_hook_waits_for_its_callback(hooks: Stack, receiver: Receiver) -> None:
     receiver.script("okta", (202, {"status": "accepted"}))
     secret = await start_provision(hooks, receiver)
-    await sweep(hooks)
+    await hooks.sweep()
 
-    assert (await steps(hooks))["accounts"].state == "ready"
+    assert (await hooks.steps("provision-1"))["accounts"].state == "ready"
     assert any("accepted the call" in text for text in thread_texts(hooks))
-    await sweep(hooks, timedelta(hours=2))
+    await hooks.sweep(timedelta(hours=2))
     assert len(receiver.calls("okta")) == 1  # accepted means wait, not call again
 
     url = receiver.calls("okta")[0].json["callback_url"]
@@ -277,7 +224,7 @@ async def test_async_hook_waits_for_its_callback(hooks: Stack, receiver: Receive
     assert answer.json() == {"run": "provision-1", "step": "accounts", "state": "done"}
     await hooks.settle()
 
-    rows = await steps(hooks)
+    rows = await hooks.steps("provision-1")
     assert rows["accounts"].state == "done"
     assert rows["welcome"].state == "ready"
     assert rows["welcome"].title == "Welcome ana"
@@ -290,22 +237,22 @@ async def test_two_500s_then_success_completes_once_with_one_key(
     receiver.script("okta", (500, {}), (500, {}), (200, {"status": "done", "output": {"n": 1}}))
     await start_provision(hooks, receiver)
 
-    await sweep(hooks)
+    await hooks.sweep()
     assert len(receiver.calls("okta")) == 1
-    await sweep(hooks, timedelta(seconds=59))
+    await hooks.sweep(timedelta(seconds=59))
     assert len(receiver.calls("okta")) == 1  # the next try waits for its time
-    await sweep(hooks, timedelta(seconds=1))
+    await hooks.sweep(timedelta(seconds=1))
     assert len(receiver.calls("okta")) == 2
-    assert (await steps(hooks))["accounts"].state == "ready"
-    await sweep(hooks, timedelta(minutes=4))
-    await sweep(hooks, timedelta(hours=2))
+    assert (await hooks.steps("provision-1"))["accounts"].state == "ready"
+    await hooks.sweep(timedelta(minutes=4))
+    await hooks.sweep(timedelta(hours=2))
 
     received = receiver.calls("okta")
     assert len(received) == 3
     assert len({r.headers["idempotency-key"] for r in received}) == 1
     assert len({r.body for r in received}) == 1
     assert [r.headers["x-baton-attempt"] for r in received] == ["1", "2", "3"]
-    assert (await steps(hooks))["accounts"].state == "done"
+    assert (await hooks.steps("provision-1"))["accounts"].state == "done"
     assert await audit_count(hooks, "step.complete") == 1
     assert await audit_count(hooks, "hook.retry") == 2
     texts = thread_texts(hooks)
@@ -335,36 +282,36 @@ async def test_hook_that_times_out_gives_up_then_retry_works(
 
     await sweep_while_hanging()
     for delay in calls.RETRY_DELAYS:
-        assert (await steps(hooks))["accounts"].state == "ready"
+        assert (await hooks.steps("provision-1"))["accounts"].state == "ready"
         await sweep_while_hanging(delay)
     assert len(receiver.calls("okta")) == 5
     assert hooks.clock.now() - START == timedelta(hours=1)  # five tries within an hour
 
-    rows = await steps(hooks)
+    rows = await hooks.steps("provision-1")
     assert rows["accounts"].state == "failed"
     assert await run_state(hooks) == "failed"
-    dm = failure_dm(hooks, "U0BOB")  # the run's owner
-    assert button_texts(dm) == ["Retry", "Skip"]
+    dm = hooks.dm_for("U0BOB")  # the run's owner
+    assert labels(dm) == ["Retry", "Skip"]
     # One message tells the owner: the run failed with it, so it is the engine's, with reasons.
     assert len([m for m in hooks.emulator.dm("U0BOB") if "failed" in m.text]) == 1
     assert "gave no usable answer in 5 tries" in str(dm.blocks)
     assert "gave no answer within 0.2s" in str(dm.blocks)
-    await sweep(hooks, timedelta(hours=3))
+    await hooks.sweep(timedelta(hours=3))
     assert len(receiver.calls("okta")) == 5  # given up: no more calls
 
     receiver.script("okta", (200, {"status": "done", "output": {"login": "late"}}))
     response = await hooks.driver.click(dm, user="U0BOB", text="Retry")
     assert response.status_code == 200
     await hooks.settle()
-    assert (await steps(hooks))["accounts"].state == "ready"
+    assert (await hooks.steps("provision-1"))["accounts"].state == "ready"
     assert await run_state(hooks) == "active"
 
-    await sweep(hooks)
+    await hooks.sweep()
     received = receiver.calls("okta")
     assert len(received) == 6
     # A Retry is a new request, so it carries a new key (retries within one try share theirs).
     assert received[5].headers["idempotency-key"] != received[0].headers["idempotency-key"]
-    rows = await steps(hooks)
+    rows = await hooks.steps("provision-1")
     assert rows["accounts"].state == "done"
     assert rows["welcome"].title == "Welcome late"
 
@@ -372,20 +319,20 @@ async def test_hook_that_times_out_gives_up_then_retry_works(
 async def test_a_4xx_fails_the_step_at_once(hooks: Stack, receiver: Receiver) -> None:
     receiver.script("okta", (422, {"error": "no such department"}))
     await start_provision(hooks, receiver)
-    await sweep(hooks)
+    await hooks.sweep()
 
-    assert (await steps(hooks))["accounts"].state == "failed"
-    dm = failure_dm(hooks, "U0BOB")
+    assert (await hooks.steps("provision-1"))["accounts"].state == "failed"
+    dm = hooks.dm_for("U0BOB")
     assert "answered 422" in str(dm.blocks)
     assert "no such department" in str(dm.blocks)
-    assert button_texts(dm) == ["Retry", "Skip"]
-    await sweep(hooks, timedelta(hours=2))
+    assert labels(dm) == ["Retry", "Skip"]
+    await hooks.sweep(timedelta(hours=2))
     assert len(receiver.calls("okta")) == 1
 
     # Skip moves the run on without the step.
     await hooks.driver.click(dm, user="U0BOB", text="Skip")
     await hooks.settle()
-    rows = await steps(hooks)
+    rows = await hooks.steps("provision-1")
     assert rows["accounts"].state == "skipped"
     assert rows["welcome"].state == "ready"
 
@@ -395,7 +342,7 @@ async def test_forged_stale_or_unsigned_callbacks_change_nothing(
 ) -> None:
     receiver.script("okta", (202, {}))
     secret = await start_provision(hooks, receiver)
-    await sweep(hooks)
+    await hooks.sweep()
     url = receiver.calls("okta")[0].json["callback_url"]
     done = {"status": "done", "output": {"login": "mallory"}}
 
@@ -416,7 +363,7 @@ async def test_forged_stale_or_unsigned_callbacks_change_nothing(
     assert not_json.status_code == 400
 
     await hooks.settle()
-    rows = await steps(hooks)
+    rows = await hooks.steps("provision-1")
     assert rows["accounts"].state == "ready"
     assert rows["accounts"].output == {}
     assert await audit_count(hooks, "step.complete") == 0
@@ -424,14 +371,14 @@ async def test_forged_stale_or_unsigned_callbacks_change_nothing(
     genuine = await call_back(url, {"status": "failed", "message": "Seat limit reached"}, secret)
     assert genuine.status_code == 200
     await hooks.settle()
-    assert (await steps(hooks))["accounts"].state == "failed"
-    assert "Seat limit reached" in str(failure_dm(hooks, "U0BOB").blocks)
+    assert (await hooks.steps("provision-1"))["accounts"].state == "failed"
+    assert "Seat limit reached" in str(hooks.dm_for("U0BOB").blocks)
 
 
 async def test_a_second_callback_gets_409(hooks: Stack, receiver: Receiver) -> None:
     receiver.script("okta", (202, {}))
     secret = await start_provision(hooks, receiver)
-    await sweep(hooks)
+    await hooks.sweep()
     url = receiver.calls("okta")[0].json["callback_url"]
 
     first = await call_back(url, {"status": "done", "output": {"login": "ana"}}, secret)
@@ -442,7 +389,7 @@ async def test_a_second_callback_gets_409(hooks: Stack, receiver: Receiver) -> N
     assert "already done" in again.json()["error"]
 
     await hooks.settle()
-    rows = await steps(hooks)
+    rows = await hooks.steps("provision-1")
     assert rows["accounts"].state == "done"
     assert rows["accounts"].output == {"login": "ana"}
     assert await audit_count(hooks, "step.complete") == 1
@@ -469,11 +416,11 @@ async def test_private_addresses_are_refused_without_the_setting(
 async def test_the_guard_is_checked_again_on_every_call(hooks: Stack, receiver: Receiver) -> None:
     await start_provision(hooks, receiver)
     hooks.baton.runtime.settings.BATON_HOOK_ALLOW_PRIVATE = False  # an operator turned it off
-    await sweep(hooks)
+    await hooks.sweep()
 
     assert receiver.requests == []
-    assert (await steps(hooks))["accounts"].state == "failed"
-    assert "resolves to 127.0.0.1, a loopback address" in failure_dm(hooks, "U0BOB").text
+    assert (await hooks.steps("provision-1"))["accounts"].state == "failed"
+    assert "resolves to 127.0.0.1, a loopback address" in hooks.dm_for("U0BOB").text
 
 
 # -- durability: restarts, crashes mid-call, replicas, stale callback URLs -------------------
@@ -482,16 +429,18 @@ async def test_the_guard_is_checked_again_on_every_call(hooks: Stack, receiver: 
 async def test_the_retry_schedule_survives_a_restart(database_url: str, receiver: Receiver) -> None:
     receiver.script("okta", (503, {}), (200, {"status": "done", "output": {"login": "ana"}}))
     settings = {"BATON_HOOK_ALLOW_PRIVATE": True}
-    async with running_stack(database_url, **settings) as first:
+    async with open_stack(database_url, public_url=True, **settings) as first:
         await start_provision(first, receiver)
-        await sweep(first)
+        await first.sweep()
     assert len(receiver.calls("okta")) == 1
 
-    async with running_stack(database_url, **settings) as second:  # a new process, same database
-        await sweep(second)
+    async with open_stack(
+        database_url, public_url=True, **settings
+    ) as second:  # a new process, same database
+        await second.sweep()
         assert len(receiver.calls("okta")) == 1  # the next try is still a minute away
-        await sweep(second, timedelta(minutes=1))
-        assert (await steps(second))["accounts"].state == "done"
+        await second.sweep(timedelta(minutes=1))
+        assert (await second.steps("provision-1"))["accounts"].state == "done"
     keys = {r.headers["idempotency-key"] for r in receiver.calls("okta")}
     assert len(receiver.calls("okta")) == 2
     assert len(keys) == 1
@@ -504,13 +453,13 @@ async def test_a_call_lost_mid_flight_is_made_again_after_its_lease(
     runtime = hooks.baton.runtime
     # A replica claims the call and dies before making it.
     [lost] = await calls.claim_due(runtime, hooks.clock.now())
-    await sweep(hooks, calls.LEASE - timedelta(seconds=1))
+    await hooks.sweep(calls.LEASE - timedelta(seconds=1))
     assert receiver.requests == []  # the lease still holds
 
-    await sweep(hooks, timedelta(seconds=1))
+    await hooks.sweep(timedelta(seconds=1))
     [received] = receiver.calls("okta")
     assert received.headers["idempotency-key"] == lost.idempotency_key
-    assert (await steps(hooks))["accounts"].state == "done"
+    assert (await hooks.steps("provision-1"))["accounts"].state == "done"
 
 
 async def test_two_replicas_sweeping_at_once_call_once(hooks: Stack, receiver: Receiver) -> None:
@@ -532,14 +481,14 @@ async def test_two_replicas_sweeping_at_once_call_once(hooks: Stack, receiver: R
 async def test_a_callback_from_before_a_retry_gets_409(hooks: Stack, receiver: Receiver) -> None:
     receiver.script("okta", (202, {}))
     secret = await start_provision(hooks, receiver)
-    await sweep(hooks)
+    await hooks.sweep()
     old_url = receiver.calls("okta")[0].json["callback_url"]
     failed = await call_back(old_url, {"status": "failed", "message": "quota"}, secret)
     assert failed.status_code == 200
     await hooks.settle()
-    await hooks.driver.click(failure_dm(hooks, "U0BOB"), user="U0BOB", text="Retry")
+    await hooks.driver.click(hooks.dm_for("U0BOB"), user="U0BOB", text="Retry")
     await hooks.settle()
-    await sweep(hooks)
+    await hooks.sweep()
     new_url = receiver.calls("okta")[1].json["callback_url"]
     assert new_url != old_url
 
@@ -549,7 +498,7 @@ async def test_a_callback_from_before_a_retry_gets_409(hooks: Stack, receiver: R
     fresh = await call_back(new_url, {"status": "done", "output": {"login": "ana"}}, secret)
     assert fresh.status_code == 200
     await hooks.settle()
-    assert (await steps(hooks))["welcome"].title == "Welcome ana"
+    assert (await hooks.steps("provision-1"))["welcome"].title == "Welcome ana"
 
 
 LATE_ANSWERS = [
@@ -574,7 +523,7 @@ async def test_an_answer_after_the_lease_was_taken_over_changes_nothing(
     receiver.script("okta", late)
     await calls.call(runtime, stalled)  # the stalled replica makes its call and hears back
     await hooks.settle()
-    rows = await steps(hooks)
+    rows = await hooks.steps("provision-1")
     assert (rows["accounts"].state, rows["accounts"].output) == ("ready", {})
     assert rows["welcome"].state == "waiting"
     assert await audit_count(hooks, "step.complete") == 0
@@ -586,11 +535,11 @@ async def test_an_answer_after_the_lease_was_taken_over_changes_nothing(
     receiver.script("okta", (200, {"status": "done", "output": {"login": "ana"}}))
     await calls.call(runtime, current)
     await hooks.settle()
-    rows = await steps(hooks)
+    rows = await hooks.steps("provision-1")
     assert (rows["accounts"].state, rows["accounts"].output) == ("done", {"login": "ana"})
     assert rows["welcome"].title == "Welcome ana"
     assert await audit_count(hooks, "step.complete") == 1
-    await sweep(hooks, calls.LEASE * 2)
+    await hooks.sweep(calls.LEASE * 2)
     assert len(receiver.calls("okta")) == 2  # the call is over: nobody makes it again
 
 
@@ -607,20 +556,20 @@ async def test_an_outcome_lost_before_commit_keeps_the_lease_and_is_called_again
 
     original = outcomes.apply_complete
     monkeypatch.setattr(outcomes, "apply_complete", dies_after)
-    await sweep(hooks)
+    await hooks.sweep()
     monkeypatch.undo()
     assert applied == [True]
     # Neither the outcome nor the end of the call was kept: the lease still holds the call.
-    assert (await steps(hooks))["accounts"].state == "ready"
+    assert (await hooks.steps("provision-1"))["accounts"].state == "ready"
     assert await audit_count(hooks, "step.complete") == 0
-    await sweep(hooks, calls.LEASE - timedelta(seconds=1))
+    await hooks.sweep(calls.LEASE - timedelta(seconds=1))
     assert len(receiver.calls("okta")) == 1
 
-    await sweep(hooks, timedelta(seconds=1))  # the lease ran out: called again, same request
+    await hooks.sweep(timedelta(seconds=1))  # the lease ran out: called again, same request
     received = receiver.calls("okta")
     assert len(received) == 2
     assert received[0].headers["idempotency-key"] == received[1].headers["idempotency-key"]
-    rows = await steps(hooks)
+    rows = await hooks.steps("provision-1")
     assert (rows["accounts"].state, rows["welcome"].title) == ("done", "Welcome ana")
     assert await audit_count(hooks, "step.complete") == 1
     assert sum("Completed `accounts`" in text for text in thread_texts(hooks)) == 1
@@ -738,7 +687,7 @@ def fuzz_callbacks(
 async def test_fuzzed_callbacks_never_get_a_500(hooks: Stack, receiver: Receiver) -> None:
     receiver.script("okta", (202, {}))
     secret = await start_provision(hooks, receiver)
-    await sweep(hooks)
+    await hooks.sweep()
     token = receiver.calls("okta")[0].json["callback_url"].rsplit("/", 1)[1]
 
     anyone = await asyncio.to_thread(fuzz_callbacks, hooks.url, mode=GenerationMode.NEGATIVE)
@@ -753,4 +702,4 @@ async def test_fuzzed_callbacks_never_get_a_500(hooks: Stack, receiver: Receiver
     assert 400 in signed and 200 in signed and 409 in signed
     assert signed.count(200) == 1  # the first valid report wins; the rest change nothing
     await hooks.settle()
-    assert (await steps(hooks))["accounts"].state in ("done", "failed")
+    assert (await hooks.steps("provision-1"))["accounts"].state in ("done", "failed")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.logs import JsonFormatter, redact
-from tests.e2e.test_production_oauth import Installed, installed  # noqa: F401  (the fixture)
+from tests.oauth import Installed
 
 pytestmark = pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")
 
@@ -33,7 +33,7 @@ def access_log() -> Iterator[io.StringIO]:
 
 
 async def test_the_oauth_redirect_is_logged_without_code_or_state(
-    installed: Installed,  # noqa: F811
+    installed: Installed,
     access_log: io.StringIO,
 ) -> None:
     answer = await installed.install("T0OTHER", "U1EVE")

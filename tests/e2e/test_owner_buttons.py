@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from bot.slack.ids import ActionId
 from bot.slack_emulator.state import Message
-from tests.e2e.test_polish import labels, run_state, start_fork, steps_of, with_buttons
-from tests.e2e.test_reminders import reminders_for, start_review, sweep_at, utc, walk
-from tests.stack import Stack
+from tests.messages import labels
+from tests.stack import Stack, utc
+from tests.workflows import start_fork, start_review
 
 
 def latest(message: Message) -> str:
@@ -20,13 +20,13 @@ def latest(message: Message) -> str:
 async def test_the_failed_step_dm_is_redrawn_without_buttons_after_skip(stack: Stack) -> None:
     await start_fork(stack)
     await stack.command("reject fork-1 review The terms changed", user="U0BOB")
-    [dm] = with_buttons(stack, "U0ALICE")
+    [dm] = stack.with_buttons("U0ALICE")
     assert labels(dm) == ["Retry", "Skip"]
 
     response = await stack.driver.click(dm, user="U0ALICE", text="Skip")
     assert response.status_code == 200
     await stack.settle()
-    assert (await steps_of(stack, "fork-1"))["review"].state == "skipped"
+    assert (await stack.steps("fork-1"))["review"].state == "skipped"
     assert dm.buttons == []  # the emulator's message as Slack shows it now
     shown = latest(dm)
     assert "Skipped by <@U0ALICE> at <!date^" in shown
@@ -37,20 +37,20 @@ async def test_retry_on_the_failed_run_dm_is_redrawn_too(stack: Stack) -> None:
     await start_fork(stack)
     await stack.command("done fork-1 order", user="U0CAROL")
     await stack.command("reject fork-1 review Too expensive", user="U0BOB")
-    assert await run_state(stack, "fork-1") == "failed"
-    [dm] = with_buttons(stack, "U0ALICE")
+    assert await stack.run_state("fork-1") == "failed"
+    [dm] = stack.with_buttons("U0ALICE")
     await stack.driver.click(dm, user="U0ALICE", text="Retry")
     await stack.settle()
-    assert await run_state(stack, "fork-1") == "active"
+    assert await stack.run_state("fork-1") == "active"
     assert dm.buttons == []
     assert "Retried by <@U0ALICE>" in latest(dm)
 
 
 async def test_an_escalation_offers_reassign_and_skip(stack: Stack) -> None:
     await start_review(stack)  # Dave owns it; Alice's step is due at 12:00 UTC
-    await walk(stack, utc(24, 11))
-    await sweep_at(stack, utc(24, 12))
-    [escalation] = reminders_for(stack, "U0DAVE")
+    await stack.walk(utc(24, 11))
+    await stack.sweep_at(utc(24, 12))
+    [escalation] = stack.reminders_for("U0DAVE")
     assert [ref.element["text"]["text"] for ref in escalation.buttons] == [
         "Snooze 1h",
         "Snooze until tomorrow",
@@ -66,7 +66,7 @@ async def test_an_escalation_offers_reassign_and_skip(stack: Stack) -> None:
 
     await stack.driver.click(escalation, user="U0DAVE", text="Skip")
     await stack.settle()
-    assert await run_state(stack, "review-1") == "completed"
+    assert await stack.run_state("review-1") == "completed"
     assert [ref.element["text"]["text"] for ref in escalation.buttons] == [
         "Snooze 1h",
         "Snooze until tomorrow",

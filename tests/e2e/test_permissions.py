@@ -22,11 +22,10 @@ from bot.language import (
     to_dict,
 )
 from storage.db import session_factory, unit_of_work
-from storage.models import AuditEvent, Run, Workflow, Workspace
-from tests.e2e.test_reminders import reminders_for, start_review, sweep_at, utc, walk
-from tests.stack import Stack
+from storage.models import AuditEvent, Workflow, Workspace
+from tests.stack import Stack, utc
+from tests.workflows import UNTIMED_REVIEW, start_review
 
-REVIEW = "define review Review a doc\nread: Read it <@U0ALICE|alice>"
 DEPLOY = """name: deploy
 title: Deploy the app
 {access}
@@ -37,32 +36,6 @@ steps:
 
 def deploy(access: str) -> str:
     return DEPLOY.format(access=access)
-
-
-async def import_yaml(stack: Stack, user: str, text: str) -> str | None:
-    """Submit `text` in the import modal as `user`: the modal's inline error, or None."""
-    await stack.command("import", user=user)
-    modal = stack.emulator.open_view(user)
-    assert modal is not None
-    response = await stack.driver.submit_view(modal, user=user, values={"wf_yaml": {"text": text}})
-    errors = stack.driver.view_errors(response)
-    if errors is not None:
-        await stack.driver.close_view(modal, user=user)
-    await stack.settle()
-    return None if errors is None else errors["wf_yaml"]
-
-
-async def workflow_row(stack: Stack, name: str) -> Workflow:
-    sessions = session_factory(stack.baton.runtime.engine)
-    async with unit_of_work(sessions) as session:
-        return (await session.exec(select(Workflow).where(Workflow.name == name))).one()
-
-
-async def run_keys(stack: Stack) -> list[tuple[str, str]]:
-    sessions = session_factory(stack.baton.runtime.engine)
-    async with unit_of_work(sessions) as session:
-        rows = (await session.exec(select(Run).order_by(col(Run.id)))).all()
-    return [(run.key, run.owner_id) for run in rows]
 
 
 async def exported(stack: Stack, user: str, name: str) -> str:
@@ -125,7 +98,7 @@ def test_yaml_access_mistakes_are_explained(access: str, problem: str) -> None:
 async def test_editors_set_in_yaml_may_edit_export_cancel_and_change_editors(
     stack: Stack,
 ) -> None:
-    await stack.command(REVIEW, user="U0ALICE")
+    await stack.command(UNTIMED_REVIEW, user="U0ALICE")
     await stack.command("run review", user="U0ALICE")
     await stack.command("cancel review-1", user="U0BOB")
     assert "Only the run's owner (<@U0ALICE>), the workflow's editors" in stack.ephemeral("U0BOB")
@@ -138,35 +111,35 @@ async def test_editors_set_in_yaml_may_edit_export_cancel_and_change_editors(
     with_bob = yaml_text.replace(
         "title: Review a doc\n", "title: Review a doc\neditors: ['@bob']\n"
     )
-    assert await import_yaml(stack, "U0ALICE", with_bob) is None
-    assert (await workflow_row(stack, "review")).editors == ["U0BOB"]
+    assert await stack.import_yaml("U0ALICE", with_bob) is None
+    assert (await stack.workflow("review")).editors == ["U0BOB"]
     await stack.command("show review", user="U0CAROL")
     assert "Editors: <@U0BOB> · Who may run it: anyone" in stack.ephemeral("U0CAROL")
 
     # Bob now edits: export, re-import unchanged (an equal definition), cancel Alice's run.
     bobs = await exported(stack, "U0BOB", "review")
     assert "editors: [U0BOB]" in bobs
-    assert await import_yaml(stack, "U0BOB", bobs) is None
+    assert await stack.import_yaml("U0BOB", bobs) is None
     assert await exported(stack, "U0BOB", "review") == bobs
     await stack.command("cancel review-1", user="U0BOB")
     assert "Cancelled `review-1`" in stack.ephemeral("U0BOB")
 
     # Saving the text form (it has no editors) keeps them.
-    await stack.command(REVIEW + " due 1d", user="U0BOB")
+    await stack.command(UNTIMED_REVIEW + " due 1d", user="U0BOB")
     assert "Saved version 4 of `review`" in stack.ephemeral("U0BOB")
-    assert (await workflow_row(stack, "review")).editors == ["U0BOB"]
+    assert (await stack.workflow("review")).editors == ["U0BOB"]
 
     # Carol, not an editor, cannot make herself one; nothing changes.
     with_carol = bobs.replace("editors: [U0BOB]", "editors: [U0BOB, '@carol']")
-    refused = await import_yaml(stack, "U0CAROL", with_carol)
+    refused = await stack.import_yaml("U0CAROL", with_carol)
     assert refused is not None and "Only the owner of `review` (<@U0ALICE>)" in refused
-    row = await workflow_row(stack, "review")
+    row = await stack.workflow("review")
     assert (row.editors, row.latest_version) == (["U0BOB"], 4)
 
     # An editor may change the editors: Bob hands over to Carol and loses his own rights.
     to_carol = bobs.replace("editors: [U0BOB]", "editors: ['<@U0CAROL|carol>']")
-    assert await import_yaml(stack, "U0BOB", to_carol) is None
-    assert (await workflow_row(stack, "review")).editors == ["U0CAROL"]
+    assert await stack.import_yaml("U0BOB", to_carol) is None
+    assert (await stack.workflow("review")).editors == ["U0CAROL"]
     await stack.command("export review", user="U0BOB")
     assert "Only the owner of `review`" in stack.ephemeral("U0BOB")
     assert "editors: [U0CAROL]" in await exported(stack, "U0CAROL", "review")
@@ -206,7 +179,7 @@ async def test_editors_set_in_yaml_may_edit_export_cancel_and_change_editors(
 async def test_editors_and_runners_must_be_known_people(
     stack: Stack, access: str, problem: str
 ) -> None:
-    error = await import_yaml(stack, "U0ALICE", deploy(access))
+    error = await stack.import_yaml("U0ALICE", deploy(access))
     assert error is not None and problem in error
     sessions = session_factory(stack.baton.runtime.engine)
     async with unit_of_work(sessions) as session:
@@ -217,8 +190,8 @@ async def test_editors_and_runners_must_be_known_people(
 
 
 async def test_runners_restrict_who_starts_runs(stack: Stack) -> None:
-    assert await import_yaml(stack, "U0ALICE", deploy("runners: ['@bob']")) is None
-    assert (await workflow_row(stack, "deploy")).runners == ["U0BOB"]
+    assert await stack.import_yaml("U0ALICE", deploy("runners: ['@bob']")) is None
+    assert (await stack.workflow("deploy")).runners == ["U0BOB"]
 
     await stack.command("run deploy", user="U0CAROL")
     refusal = stack.ephemeral("U0CAROL")
@@ -226,14 +199,14 @@ async def test_runners_restrict_who_starts_runs(stack: Stack) -> None:
         "`deploy` may be run only by <@U0BOB>, its owner (<@U0ALICE>), its editors and "
         "workspace admins. Ask <@U0ALICE> to add you to its `runners`." in refusal
     )
-    assert await run_keys(stack) == []
+    assert await stack.run_keys() == []
     assert stack.emulator.messages("C0GENERAL") == []
 
     # Bob is named; Alice owns it; Dave is an admin.
     for user in ("U0BOB", "U0ALICE", "U0DAVE"):
         await stack.command("run deploy", user=user)
         assert "Started `deploy-" in stack.ephemeral(user)
-    assert await run_keys(stack) == [
+    assert await stack.run_keys() == [
         ("deploy-1", "U0BOB"),
         ("deploy-2", "U0ALICE"),
         ("deploy-3", "U0DAVE"),
@@ -242,36 +215,36 @@ async def test_runners_restrict_who_starts_runs(stack: Stack) -> None:
     assert "Who may run it: <@U0BOB>, its owner, editors and admins" in stack.ephemeral("U0CAROL")
 
     # A user group: its members may run it (Carol is in @it-team).
-    assert await import_yaml(stack, "U0ALICE", deploy("runners: ['@it-team']")) is None
-    assert (await workflow_row(stack, "deploy")).runners == ["S0ITTEAM"]
+    assert await stack.import_yaml("U0ALICE", deploy("runners: ['@it-team']")) is None
+    assert (await stack.workflow("deploy")).runners == ["S0ITTEAM"]
     await stack.command("run deploy", user="U0CAROL")
     assert "Started `deploy-4`" in stack.ephemeral("U0CAROL")
     await stack.command("show deploy", user="U0CAROL")
     assert "Who may run it: <!subteam^S0ITTEAM>, its owner" in stack.ephemeral("U0CAROL")
 
     # Running it is not editing it: a runner cannot lift the restriction.
-    assert await import_yaml(stack, "U0CAROL", deploy("runners: []")) is not None
-    assert await import_yaml(stack, "U0ALICE", deploy("runners: []")) is None
-    assert (await workflow_row(stack, "deploy")).runners == []
+    assert await stack.import_yaml("U0CAROL", deploy("runners: []")) is not None
+    assert await stack.import_yaml("U0ALICE", deploy("runners: []")) is None
+    assert (await stack.workflow("deploy")).runners == []
     await stack.command("show deploy", user="U0CAROL")
     assert "Who may run it: anyone" in stack.ephemeral("U0CAROL")
 
 
 async def test_a_restricted_group_is_refused_to_non_members(stack: Stack) -> None:
-    assert await import_yaml(stack, "U0BOB", deploy("runners: [S0ITTEAM]")) is None
+    assert await stack.import_yaml("U0BOB", deploy("runners: [S0ITTEAM]")) is None
     await stack.command("run deploy", user="U0ALICE")  # not in @it-team, not an admin
     assert (
         "`deploy` may be run only by members of <!subteam^S0ITTEAM>, its owner (<@U0BOB>)"
         in stack.ephemeral("U0ALICE")
     )
-    assert await run_keys(stack) == []
+    assert await stack.run_keys() == []
     await stack.command("run deploy", user="U0CAROL")
-    assert await run_keys(stack) == [("deploy-1", "U0CAROL")]
+    assert await stack.run_keys() == [("deploy-1", "U0CAROL")]
 
 
 async def test_schedules_start_runs_only_while_their_maker_may_run(stack: Stack) -> None:
     access = "editors: ['@bob']\nrunners: ['@alice']"
-    assert await import_yaml(stack, "U0ALICE", deploy(access)) is None
+    assert await stack.import_yaml("U0ALICE", deploy(access)) is None
     # Scheduling needs edit rights, which include running it. Bob is in New York: 10:00 there
     # is 15:00 UTC.
     await stack.command("schedule deploy daily 10:00", user="U0BOB")
@@ -279,21 +252,21 @@ async def test_schedules_start_runs_only_while_their_maker_may_run(stack: Stack)
     await stack.command("schedule deploy daily 10:00", user="U0CAROL")
     assert "Only the owner of `deploy`" in stack.ephemeral("U0CAROL")
 
-    await sweep_at(stack, utc(23, 15))
-    assert await run_keys(stack) == [("deploy-1", "U0BOB")]
+    await stack.sweep_at(utc(23, 15))
+    assert await stack.run_keys() == [("deploy-1", "U0BOB")]
 
     # Bob is no longer an editor and not among the runners: his schedule starts nothing and
     # tells him why, each time, until someone unschedules it or lets him run it again.
-    assert await import_yaml(stack, "U0ALICE", deploy("editors: []")) is None
-    await sweep_at(stack, utc(24, 15))
-    assert await run_keys(stack) == [("deploy-1", "U0BOB")]
+    assert await stack.import_yaml("U0ALICE", deploy("editors: []")) is None
+    await stack.sweep_at(utc(24, 15))
+    assert await stack.run_keys() == [("deploy-1", "U0BOB")]
     told = stack.emulator.dm("U0BOB")[-1].text
     assert "Schedule 1 (daily 10:00) could not start a run of `deploy`" in told
     assert "`deploy` may be run only by <@U0ALICE>" in told
 
-    assert await import_yaml(stack, "U0ALICE", deploy("runners: ['@alice', '@bob']")) is None
-    await sweep_at(stack, utc(25, 15))
-    assert await run_keys(stack) == [("deploy-1", "U0BOB"), ("deploy-2", "U0BOB")]
+    assert await stack.import_yaml("U0ALICE", deploy("runners: ['@alice', '@bob']")) is None
+    await stack.sweep_at(utc(25, 15))
+    assert await stack.run_keys() == [("deploy-1", "U0BOB"), ("deploy-2", "U0BOB")]
 
 
 # -- the escalation delay ----------------------------------------------------------------------
@@ -371,14 +344,14 @@ async def test_bad_settings_are_explained_and_change_nothing(
 async def test_escalation_comes_after_the_workspaces_delay(stack: Stack) -> None:
     await stack.command("settings escalation 2", user="U0DAVE")
     await start_review(stack)  # Dave owns it; Alice's step is due at 12:00 UTC on Monday
-    await walk(stack, utc(24, 13))
+    await stack.walk(utc(24, 13))
     # Overdue on Monday, repeated on Tuesday ("due soon" was passed by in the hourly walk).
-    assert len(reminders_for(stack, "U0ALICE")) == 2
-    assert reminders_for(stack, "U0DAVE") == []
-    await walk(stack, utc(25, 11))
-    assert reminders_for(stack, "U0DAVE") == []
-    await sweep_at(stack, utc(25, 12))
-    [escalation] = reminders_for(stack, "U0DAVE")
+    assert len(stack.reminders_for("U0ALICE")) == 2
+    assert stack.reminders_for("U0DAVE") == []
+    await stack.walk(utc(25, 11))
+    assert stack.reminders_for("U0DAVE") == []
+    await stack.sweep_at(utc(25, 12))
+    [escalation] = stack.reminders_for("U0DAVE")
     assert "Overdue for 2 working days: `read` Read it in your run `review-1`" in (
         escalation.render()
     )
@@ -387,6 +360,6 @@ async def test_escalation_comes_after_the_workspaces_delay(stack: Stack) -> None
 async def test_escalation_off_tells_the_owner_nothing(stack: Stack) -> None:
     await stack.command("settings escalation off", user="U0DAVE")
     await start_review(stack)
-    await walk(stack, utc(30, 13))
-    assert len(reminders_for(stack, "U0ALICE")) == 4  # overdue and three repeats, as before
-    assert reminders_for(stack, "U0DAVE") == []
+    await stack.walk(utc(30, 13))
+    assert len(stack.reminders_for("U0ALICE")) == 4  # overdue and three repeats, as before
+    assert stack.reminders_for("U0DAVE") == []

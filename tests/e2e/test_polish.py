@@ -17,47 +17,19 @@ from bot.config import load_settings
 from bot.console.session import ConsoleOptions, open_console
 from bot.core.clock import ManualClock
 from bot.integrations import outcomes
-from bot.slack_emulator import Message, SlackEmulator
+from bot.slack_emulator import SlackEmulator
 from storage.db import unit_of_work
-from storage.models import Integration, Run, StepRun
+from storage.models import Integration, Run
+from tests.messages import labels
 from tests.stack import START, Stack, make_settings
+from tests.workflows import start_fork
 
 # Two branches: bob's approval beside carol's task, then a join.
-FORK = """define fork Fork in two
-review: Review the contract <@U0BOB|bob> approval
-order: Order the parts <@U0CAROL|carol>
-ship: Ship it <@U0ALICE|alice> after review, order"""
-
-
-async def steps_of(stack: Stack, key: str) -> dict[str, StepRun]:
-    async with unit_of_work(stack.baton.runtime.sessions) as session:
-        run = (await session.exec(select(Run).where(Run.key == key))).one()
-        rows = (await session.exec(select(StepRun).where(StepRun.run_id == run.id))).all()
-    return {row.step_key: row for row in rows}
-
-
-async def run_state(stack: Stack, key: str) -> str:
-    async with unit_of_work(stack.baton.runtime.sessions) as session:
-        return (await session.exec(select(Run.state).where(Run.key == key))).one()
 
 
 async def run_count(stack: Stack) -> int:
     async with unit_of_work(stack.baton.runtime.sessions) as session:
         return (await session.exec(select(func.count()).select_from(Run))).one()
-
-
-def with_buttons(stack: Stack, user: str) -> list[Message]:
-    return [m for m in stack.emulator.dm(user) if m.buttons]
-
-
-def labels(message: Message) -> list[str]:
-    return [ref.element["text"]["text"] for ref in message.buttons]
-
-
-async def start_fork(stack: Stack) -> None:
-    await stack.command(FORK, user="U0ALICE")
-    await stack.command("run fork", user="U0ALICE")
-    assert "Started `fork-1`" in stack.ephemeral("U0ALICE")
 
 
 # -- 1. a failed step tells the run's owner at once ----------------------------------------------
@@ -67,8 +39,8 @@ async def test_a_rejection_with_another_branch_open_tells_the_owner_at_once(stac
     await start_fork(stack)
     await stack.command("reject fork-1 review The <!channel> terms changed", user="U0BOB")
 
-    assert await run_state(stack, "fork-1") == "active"  # carol's branch is still open
-    failed = with_buttons(stack, "U0ALICE")
+    assert await stack.run_state("fork-1") == "active"  # carol's branch is still open
+    failed = stack.with_buttons("U0ALICE")
     assert len(failed) == 1  # one message, now
     dm = failed[0]
     assert labels(dm) == ["Retry", "Skip"]
@@ -81,11 +53,11 @@ async def test_a_rejection_with_another_branch_open_tells_the_owner_at_once(stac
     assert response.status_code == 200
     await stack.settle()
     await stack.command("done fork-1 order", user="U0CAROL")
-    assert (await steps_of(stack, "fork-1"))["ship"].state == "ready"
+    assert (await stack.steps("fork-1"))["ship"].state == "ready"
     # The failed-step DM lost its spent buttons; ship's own step DM has its own, nothing else.
-    assert len(with_buttons(stack, "U0ALICE")) == 1
+    assert len(stack.with_buttons("U0ALICE")) == 1
     await stack.command("done fork-1 ship", user="U0ALICE")
-    assert await run_state(stack, "fork-1") == "completed"
+    assert await stack.run_state("fork-1") == "completed"
 
 
 async def test_a_failure_that_ends_the_run_is_told_once(stack: Stack) -> None:
@@ -93,8 +65,8 @@ async def test_a_failure_that_ends_the_run_is_told_once(stack: Stack) -> None:
     await stack.command("done fork-1 order", user="U0CAROL")
     await stack.command("reject fork-1 review Too expensive", user="U0BOB")
 
-    assert await run_state(stack, "fork-1") == "failed"
-    failed = with_buttons(stack, "U0ALICE")
+    assert await stack.run_state("fork-1") == "failed"
+    failed = stack.with_buttons("U0ALICE")
     assert len(failed) == 1
     assert "Your run `fork-1` (Fork in two) failed" in failed[0].text
     assert labels(failed[0]) == ["Retry", "Skip"]
@@ -103,11 +75,11 @@ async def test_a_failure_that_ends_the_run_is_told_once(stack: Stack) -> None:
 async def test_a_rejected_branch_then_the_run_failing_later(stack: Stack) -> None:
     await start_fork(stack)
     await stack.command("reject fork-1 review No budget", user="U0BOB")
-    assert len(with_buttons(stack, "U0ALICE")) == 1
+    assert len(stack.with_buttons("U0ALICE")) == 1
     # Nobody retried or skipped it: once carol's branch is done, the run fails, and says so.
     await stack.command("done fork-1 order", user="U0CAROL")
-    assert await run_state(stack, "fork-1") == "failed"
-    told = with_buttons(stack, "U0ALICE")
+    assert await stack.run_state("fork-1") == "failed"
+    told = stack.with_buttons("U0ALICE")
     assert len(told) == 2
     assert "Your run `fork-1` (Fork in two) failed: `review`: No budget" in told[-1].text
 
@@ -133,8 +105,8 @@ async def test_a_hook_failure_with_another_branch_open_is_one_dm(stack: Stack) -
     assert await outcomes.fail(stack.baton.runtime, "T0BATON", "prov-1", "accounts", "HTTP 422")
     await stack.settle()
 
-    assert await run_state(stack, "prov-1") == "active"
-    failed = with_buttons(stack, "U0ALICE")
+    assert await stack.run_state("prov-1") == "active"
+    failed = stack.with_buttons("U0ALICE")
     assert len(failed) == 1
     assert "`accounts`" in failed[0].text and "failed: HTTP 422" in failed[0].text
     assert "Retry calls the integration again" in str(failed[0].blocks)
@@ -146,7 +118,7 @@ async def test_a_hook_failure_with_another_branch_open_is_one_dm(stack: Stack) -
 
 async def test_refusals_read_naturally(stack: Stack) -> None:
     await start_fork(stack)
-    review_dm = with_buttons(stack, "U0BOB")[-1]
+    review_dm = stack.with_buttons("U0BOB")[-1]
     stale = review_dm.snapshot()
     await stack.command("reject fork-1 review Not now", user="U0BOB")
     await stack.driver.click(stale, user="U0BOB", text="Approve")
@@ -187,7 +159,7 @@ async def test_refusals_name_the_step_kind_and_what_can_be_claimed(stack: Stack)
         "Only a step for a group can be claimed; this one is for one person; "
         "nothing was changed. (`order`)"
     )
-    order = (await steps_of(stack, "fork-1"))["order"]
+    order = (await stack.steps("fork-1"))["order"]
     assert order.claimed_by is None
     assert order.state == "ready"
 
@@ -248,7 +220,7 @@ async def test_reassign_says_what_is_wrong(stack: Stack) -> None:
     assert "`bob` is not a person: mention one with `@`" in stack.ephemeral("U0ALICE")
     await stack.command("reassign fork-1 order", user="U0ALICE")
     assert "Who should take it?" in stack.ephemeral("U0ALICE")
-    assert (await steps_of(stack, "fork-1"))["order"].assignee_id == "U0CAROL"
+    assert (await stack.steps("fork-1"))["order"].assignee_id == "U0CAROL"
 
 
 # -- 7. YAML parameters are optional unless `required: true` -------------------------------------
@@ -277,7 +249,7 @@ async def test_yaml_parameters_are_optional_unless_required(stack: Stack) -> Non
     # hire and buddy may be left out; buddy's step goes to the run's owner.
     await stack.command("run onboarding manager=<@U0DAVE|dave>", user="U0ALICE")
     assert "Started `onboarding-1`" in stack.ephemeral("U0ALICE")
-    rows = await steps_of(stack, "onboarding-1")
+    rows = await stack.steps("onboarding-1")
     assert rows["coffee"].assignee_id == "U0ALICE"
     assert rows["signoff"].assignee_id == "U0DAVE"
 

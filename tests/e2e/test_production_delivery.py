@@ -23,10 +23,10 @@ from bot.app.settle import settle
 from bot.core.clock import ManualClock
 from bot.logs import ContextFilter, JsonFormatter, log_context
 from bot.notify.deliverer import Deliverer
-from bot.notify.posting import METADATA_TYPE
-from bot.slack_emulator import Call, SlackDriver, SlackEmulator
+from bot.slack_emulator import SlackDriver, SlackEmulator
 from storage.db import session_factory, unit_of_work
 from storage.models import Outbox, Run
+from tests.messages import delivery_marks
 from tests.stack import SIGNING_SECRET, START, Stack, make_settings
 
 TRIO = """define trio Three things at once
@@ -65,18 +65,6 @@ async def send(stack: Stack, text: str, user: str, channel: str = "C0GENERAL") -
 async def outbox(stack: Stack) -> list[Outbox]:
     async with unit_of_work(session_factory(stack.baton.runtime.engine)) as session:
         return list((await session.exec(select(Outbox).order_by(col(Outbox.id)))).all())
-
-
-def delivery_marks(calls: list[Call]) -> list[tuple[str, str]]:
-    """(notification, part) named by each message Slack accepted."""
-    marks = []
-    for call in calls:
-        if call.method == "chat.postMessage" and call.ok:
-            metadata = call.params.get("metadata") or {}
-            assert metadata.get("event_type") == METADATA_TYPE
-            payload = metadata["event_payload"]
-            marks.append((str(payload["outbox_id"]), str(payload["part"])))
-    return marks
 
 
 async def test_429s_and_500s_end_with_everything_delivered_once_and_paced(

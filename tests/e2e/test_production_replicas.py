@@ -29,7 +29,7 @@ from storage.db import create_engine, session_factory, unit_of_work
 from storage.migrate import upgrade
 from storage.models import Outbox, Run, SlackRequest
 from tests.databases import create_postgres_database, drop_postgres_database, require_postgres
-from tests.e2e.test_production_delivery import delivery_marks
+from tests.messages import delivery_marks
 
 pytestmark = pytest.mark.postgres
 

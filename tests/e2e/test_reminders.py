@@ -7,89 +7,53 @@ Bob (New York), 17:00 for Carol (Tokyo), 08:00 for Dave (London).
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlmodel import col, select
 
 from bench.digest import seed
 from bot.app.composition import Baton, create_app
 from bot.slack.ids import ActionId, TimerRef
-from bot.slack_emulator import Message
 from storage.db import session_factory, unit_of_work
 from storage.models import StepRun, Timer
-from tests.stack import Stack, make_settings
-
-REVIEW = "define review Review a doc\nread: Read it <@U0ALICE|alice> due 4h"
-
-
-def reminders_for(stack: Stack, user: str) -> list[Message]:
-    """The reminder messages `user` got: the ones that came with snooze buttons."""
-    return [
-        m
-        for m in stack.emulator.dm(user)
-        if ActionId.SNOOZE_HOUR.value in str(m.edits[0].blocks if m.edits else m.blocks)
-    ]
-
-
-async def sweep_at(stack: Stack, moment: datetime) -> None:
-    stack.clock.set(moment)
-    await stack.baton.sweeper.sweep()
-    await stack.settle()
-
-
-async def walk(stack: Stack, until: datetime, step: timedelta = timedelta(hours=1)) -> None:
-    """Sweep every `step` up to `until`, as the ticking scheduler would."""
-    while stack.clock.now() + step <= until:
-        await sweep_at(stack, stack.clock.now() + step)
-    if stack.clock.now() < until:
-        await sweep_at(stack, until)
-
-
-def utc(day: int, hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 11, day, hour, minute, tzinfo=UTC)
-
-
-async def start_review(stack: Stack, definition: str = REVIEW, owner: str = "U0DAVE") -> None:
-    await stack.command(definition, user=owner)
-    assert "Created `review`" in stack.ephemeral(owner)
-    await stack.command("run review", user=owner)
-    assert "Started `review-1`" in stack.ephemeral(owner)
+from tests.stack import Stack, make_settings, utc
+from tests.workflows import start_review
 
 
 async def test_due_soon_overdue_repeats_and_escalation(stack: Stack) -> None:
     await start_review(stack)  # due at 12:00 UTC (13:00 for Alice)
-    await walk(stack, utc(23, 11))
-    assert reminders_for(stack, "U0ALICE") == []
+    await stack.walk(utc(23, 11))
+    assert stack.reminders_for("U0ALICE") == []
 
     # 80% of the 4h window: 11:12 UTC.
-    await sweep_at(stack, utc(23, 11, 12))
-    [soon] = reminders_for(stack, "U0ALICE")
+    await stack.sweep_at(utc(23, 11, 12))
+    [soon] = stack.reminders_for("U0ALICE")
     assert "Due soon: `read` Read it" in soon.render()
     assert [ref.element["text"]["text"] for ref in soon.buttons] == [
         "Snooze 1h",
         "Snooze until tomorrow",
     ]
 
-    await sweep_at(stack, utc(23, 12))
-    assert "Overdue: `read`" in reminders_for(stack, "U0ALICE")[-1].render()
-    assert len(reminders_for(stack, "U0ALICE")) == 2
+    await stack.sweep_at(utc(23, 12))
+    assert "Overdue: `read`" in stack.reminders_for("U0ALICE")[-1].render()
+    assert len(stack.reminders_for("U0ALICE")) == 2
 
     # Nothing more that day; one working day after the due time Alice is reminded again and
     # Dave, who owns the run, gets the escalation.
-    await walk(stack, utc(24, 11))
-    assert len(reminders_for(stack, "U0ALICE")) == 2
-    assert reminders_for(stack, "U0DAVE") == []
-    await sweep_at(stack, utc(24, 12))
-    assert len(reminders_for(stack, "U0ALICE")) == 3
-    [escalation] = reminders_for(stack, "U0DAVE")
+    await stack.walk(utc(24, 11))
+    assert len(stack.reminders_for("U0ALICE")) == 2
+    assert stack.reminders_for("U0DAVE") == []
+    await stack.sweep_at(utc(24, 12))
+    assert len(stack.reminders_for("U0ALICE")) == 3
+    [escalation] = stack.reminders_for("U0DAVE")
     assert "Overdue for a working day: `read` Read it in your run `review-1`" in escalation.render()
     assert "<@U0ALICE>" in escalation.render()
 
     # At most one more each working day, three at most; then silence.
-    await walk(stack, utc(30, 12))
-    alice = reminders_for(stack, "U0ALICE")
+    await stack.walk(utc(30, 12))
+    alice = stack.reminders_for("U0ALICE")
     assert len(alice) == 5
-    assert len(reminders_for(stack, "U0DAVE")) == 1
+    assert len(stack.reminders_for("U0DAVE")) == 1
     assert all("Overdue: `read`" in m.render() for m in alice[1:])
 
 
@@ -97,13 +61,13 @@ async def test_reminder_at_two_in_the_night_waits_for_nine_local(stack: Stack) -
     # Carol is in Tokyo: due 9h from 08:00 UTC is 17:00 UTC, 02:00 on Tuesday for her.
     definition = "define review Review a doc\nread: Read it <@U0CAROL|carol> due 9h"
     await start_review(stack, definition)
-    await walk(stack, utc(23, 17))
-    await walk(stack, utc(23, 23, 59), timedelta(minutes=30))
-    assert reminders_for(stack, "U0CAROL") == []
+    await stack.walk(utc(23, 17))
+    await stack.walk(utc(23, 23, 59), timedelta(minutes=30))
+    assert stack.reminders_for("U0CAROL") == []
 
     # 09:00 in Tokyo: one message. "Due soon" (01:12 her time) says nothing new by now.
-    await sweep_at(stack, utc(24, 0))
-    [late] = reminders_for(stack, "U0CAROL")
+    await stack.sweep_at(utc(24, 0))
+    [late] = stack.reminders_for("U0CAROL")
     assert "Overdue: `read`" in late.render()
     assert "Due soon" not in late.render()
 
@@ -116,22 +80,22 @@ async def test_several_due_for_one_person_arrive_as_one_message(stack: Stack) ->
         "three: Read part three <@U0BOB|bob> due 4h"
     )
     await start_review(stack, definition)
-    await sweep_at(stack, utc(23, 11, 12))
-    [both] = reminders_for(stack, "U0ALICE")
+    await stack.sweep_at(utc(23, 11, 12))
+    [both] = stack.reminders_for("U0ALICE")
     text = both.render()
     assert "2 reminders" in text and "`one`" in text and "`two`" in text
     assert "`three`" not in text
     # Bob is asleep in New York (06:12): his waits for 09:00 there.
-    assert reminders_for(stack, "U0BOB") == []
-    await sweep_at(stack, utc(23, 14))
-    [bob] = reminders_for(stack, "U0BOB")
+    assert stack.reminders_for("U0BOB") == []
+    await stack.sweep_at(utc(23, 14))
+    [bob] = stack.reminders_for("U0BOB")
     assert "Overdue: `three`" in bob.render()
 
 
 async def test_snooze_an_hour_and_until_tomorrow(stack: Stack) -> None:
     await start_review(stack)
-    await sweep_at(stack, utc(23, 11, 12))
-    [first] = reminders_for(stack, "U0ALICE")
+    await stack.sweep_at(utc(23, 11, 12))
+    [first] = stack.reminders_for("U0ALICE")
     stale = first.snapshot()
 
     await stack.driver.click(first, user="U0ALICE", action_id=ActionId.SNOOZE_HOUR)
@@ -147,30 +111,30 @@ async def test_snooze_an_hour_and_until_tomorrow(stack: Stack) -> None:
 
     # The snooze holds every reminder of the step, the overdue one (12:00) too, until 12:12;
     # then one message comes, and the snoozed "due soon" is superseded by the overdue.
-    await walk(stack, utc(23, 12, 11), timedelta(minutes=10))
-    assert len(reminders_for(stack, "U0ALICE")) == 1
-    await sweep_at(stack, utc(23, 12, 12))
-    assert len(reminders_for(stack, "U0ALICE")) == 2
-    overdue = reminders_for(stack, "U0ALICE")[-1]
+    await stack.walk(utc(23, 12, 11), timedelta(minutes=10))
+    assert len(stack.reminders_for("U0ALICE")) == 1
+    await stack.sweep_at(utc(23, 12, 12))
+    assert len(stack.reminders_for("U0ALICE")) == 2
+    overdue = stack.reminders_for("U0ALICE")[-1]
     assert "Overdue" in overdue.render() and "Due soon" not in overdue.render()
 
     await stack.driver.click(overdue, user="U0ALICE", action_id=ActionId.SNOOZE_TOMORROW)
     await stack.settle()
-    await walk(stack, utc(24, 7, 59))
-    assert len(reminders_for(stack, "U0ALICE")) == 2
+    await stack.walk(utc(24, 7, 59))
+    assert len(stack.reminders_for("U0ALICE")) == 2
     # 09:00 Tuesday in Berlin: the snoozed one, and nothing else then.
-    await sweep_at(stack, utc(24, 8))
-    assert len(reminders_for(stack, "U0ALICE")) == 3
-    assert "Overdue: `read`" in reminders_for(stack, "U0ALICE")[-1].render()
+    await stack.sweep_at(utc(24, 8))
+    assert len(stack.reminders_for("U0ALICE")) == 3
+    assert "Overdue: `read`" in stack.reminders_for("U0ALICE")[-1].render()
     # The day's repeat (one working day after the due time) is the next, not an hour later.
-    await walk(stack, utc(24, 11, 59))
-    assert len(reminders_for(stack, "U0ALICE")) == 3
+    await stack.walk(utc(24, 11, 59))
+    assert len(stack.reminders_for("U0ALICE")) == 3
 
 
 async def test_snooze_buttons_belong_to_their_recipient(stack: Stack) -> None:
     await start_review(stack)
-    await sweep_at(stack, utc(23, 11, 12))
-    [alice] = reminders_for(stack, "U0ALICE")
+    await stack.sweep_at(utc(23, 11, 12))
+    [alice] = stack.reminders_for("U0ALICE")
     await stack.driver.click(alice, user="U0BOB", action_id=ActionId.SNOOZE_HOUR)
     await stack.settle()
     assert "Nothing to snooze" in stack.ephemeral("U0BOB")
@@ -180,12 +144,12 @@ async def test_snooze_buttons_belong_to_their_recipient(stack: Stack) -> None:
 
 async def test_finished_steps_are_not_reminded(stack: Stack) -> None:
     await start_review(stack)
-    await sweep_at(stack, utc(23, 11, 12))
-    assert len(reminders_for(stack, "U0ALICE")) == 1
+    await stack.sweep_at(utc(23, 11, 12))
+    assert len(stack.reminders_for("U0ALICE")) == 1
     await stack.command("done review-1 read", user="U0ALICE")
-    await walk(stack, utc(26, 12))
-    assert len(reminders_for(stack, "U0ALICE")) == 1
-    assert reminders_for(stack, "U0DAVE") == []
+    await stack.walk(utc(26, 12))
+    assert len(stack.reminders_for("U0ALICE")) == 1
+    assert stack.reminders_for("U0DAVE") == []
 
 
 async def test_hours_move_reminders_into_my_day(stack: Stack) -> None:
@@ -200,11 +164,11 @@ async def test_hours_move_reminders_into_my_day(stack: Stack) -> None:
     assert "/baton hours &lt;HH:MM-HH:MM&gt; [days]" in stack.ephemeral("U0ALICE")
 
     await start_review(stack)
-    await walk(stack, utc(23, 12, 59), timedelta(minutes=30))
-    assert reminders_for(stack, "U0ALICE") == []
+    await stack.walk(utc(23, 12, 59), timedelta(minutes=30))
+    assert stack.reminders_for("U0ALICE") == []
     # 14:00 in Berlin: due soon (11:12) and overdue (12:00), one message, the overdue shown.
-    await sweep_at(stack, utc(23, 13))
-    [both] = reminders_for(stack, "U0ALICE")
+    await stack.sweep_at(utc(23, 13))
+    [both] = stack.reminders_for("U0ALICE")
     assert "Overdue: `read`" in both.render()
 
 
@@ -224,9 +188,9 @@ async def test_away_with_a_delegate(stack: Stack) -> None:
     assert any("<@U0ALICE> is away, so `read` goes to <@U0BOB>" in t for t in thread)
 
     # Reminders follow the step to Bob, inside Bob's hours (09:00 New York is 14:00 UTC).
-    await walk(stack, utc(23, 14))
-    assert reminders_for(stack, "U0ALICE") == []
-    [bob] = reminders_for(stack, "U0BOB")
+    await stack.walk(utc(23, 14))
+    assert stack.reminders_for("U0ALICE") == []
+    [bob] = stack.reminders_for("U0BOB")
     assert "Overdue: `read`" in bob.render()
 
     await stack.command("away", user="U0ALICE")
@@ -246,14 +210,14 @@ async def test_away_without_a_delegate_pauses_reminders_and_sends_steps_to_the_o
     assert "go to each run's owner" in stack.ephemeral("U0ALICE")
 
     # Her reminders pause while she is away...
-    await walk(stack, utc(24, 23))
-    assert reminders_for(stack, "U0ALICE") == []
+    await stack.walk(utc(24, 23))
+    assert stack.reminders_for("U0ALICE") == []
     # ...and resume when she is back at work, on Wednesday 09:00 in Berlin, as one message.
-    await walk(stack, utc(25, 8))
-    [back] = reminders_for(stack, "U0ALICE")
+    await stack.walk(utc(25, 8))
+    [back] = stack.reminders_for("U0ALICE")
     assert "Overdue: `read`" in back.render()
     # The escalation to Dave was not paused: he is not away.
-    assert len(reminders_for(stack, "U0DAVE")) == 1
+    assert len(stack.reminders_for("U0DAVE")) == 1
 
     # A step that becomes ready for an away person goes to the run's owner.
     await stack.command("away 2026-11-27", user="U0ALICE")
@@ -288,21 +252,21 @@ async def test_wait_step_completes_when_its_time_is_up(stack: Stack) -> None:
         "read: Read it <@U0ALICE|alice> after settle"
     )
     await start_review(stack, definition)
-    await sweep_at(stack, utc(23, 9, 59))
+    await stack.sweep_at(utc(23, 9, 59))
     assert not any("Read it" in m.text for m in stack.emulator.dm("U0ALICE"))
-    await sweep_at(stack, utc(23, 10))
+    await stack.sweep_at(utc(23, 10))
     assert "Read it" in stack.emulator.dm("U0ALICE")[-1].text
     sessions = session_factory(stack.baton.runtime.engine)
     async with unit_of_work(sessions) as session:
         steps = {s.step_key: s.state for s in (await session.exec(select(StepRun))).all()}
     assert steps == {"settle": "done", "read": "ready"}
-    await sweep_at(stack, utc(23, 11))
+    await stack.sweep_at(utc(23, 11))
     assert len([m for m in stack.emulator.dm("U0ALICE") if "Read it" in m.text]) == 1
 
 
 async def test_restart_after_downtime_catches_up_once(stack: Stack, database_url: str) -> None:
     await start_review(stack)
-    await sweep_at(stack, utc(23, 9))
+    await stack.sweep_at(utc(23, 9))
     await stack.server.stop()  # Baton goes down on Monday before any reminder was due...
     stack.clock.set(utc(26, 10))  # ...and comes back on Thursday morning.
 
@@ -318,7 +282,7 @@ async def test_restart_after_downtime_catches_up_once(stack: Stack, database_url
         for _ in range(3):  # the next ticks find nothing more to do
             await restarted.sweeper.sweep()
         await _drain(restarted)
-        alice, dave = reminders_for(stack, "U0ALICE"), reminders_for(stack, "U0DAVE")
+        alice, dave = stack.reminders_for("U0ALICE"), stack.reminders_for("U0DAVE")
         # One overdue reminder (the missed "due soon" and repeats are not replayed), and the
         # escalation, once.
         assert len(alice) == 1 and "Overdue: `read`" in alice[0].render()
@@ -328,7 +292,7 @@ async def test_restart_after_downtime_catches_up_once(stack: Stack, database_url
         stack.clock.set(utc(26, 12))
         await restarted.sweeper.sweep()
         await _drain(restarted)
-        assert len(reminders_for(stack, "U0ALICE")) == 2
+        assert len(stack.reminders_for("U0ALICE")) == 2
     finally:
         await restarted.stop()
 
@@ -353,8 +317,8 @@ async def _drain(baton: Baton) -> None:
 
 async def test_reminder_timers_fire_once_each(stack: Stack) -> None:
     await start_review(stack)
-    await sweep_at(stack, utc(23, 11, 12))
-    await walk(stack, utc(30, 12))
+    await stack.sweep_at(utc(23, 11, 12))
+    await stack.walk(utc(30, 12))
     sessions = session_factory(stack.baton.runtime.engine)
     async with unit_of_work(sessions) as session:
         fired = (
@@ -365,7 +329,7 @@ async def test_reminder_timers_fire_once_each(stack: Stack) -> None:
     sent = [
         timer_id
         for user in ("U0ALICE", "U0DAVE")
-        for message in reminders_for(stack, user)
+        for message in stack.reminders_for(user)
         for timer_id in TimerRef.decode(message.buttons[0].element["value"]).timers
     ]
     # Alice: due soon, overdue, three repeats; Dave: the escalation. Each timer in one message.
@@ -390,9 +354,9 @@ async def test_a_thousand_reminders_arrive_as_one_short_message(stack: Stack) ->
                     created_at=now,
                 )
             )
-    await sweep_at(stack, now)
+    await stack.sweep_at(now)
 
-    [message] = reminders_for(stack, "U0CAROL")  # one message, not one per sweep batch
+    [message] = stack.reminders_for("U0CAROL")  # one message, not one per sweep batch
     text = message.render()
     assert "*1000 reminders*" in text
     assert text.count("⏰ Overdue: `accounts`") == 25

@@ -23,36 +23,14 @@ from bot.workflows import definitions as workflows
 from handlers.requests import slack_unescape
 from storage.db import session_factory, unit_of_work
 from storage.models import Run
-from tests.e2e.test_runs import last_dm
+from tests.messages import block_texts, next_command, shown, status_keys
 from tests.stack import Stack
+from tests.workflows import hundred_steps
 
 FENCE = "```"
 CODE = re.compile(r"```(.*?)```", re.DOTALL)
 # A Slack token (<@U…>, <#C…>, <!date^…|…>) cut before its end.
 OPEN_TOKEN = re.compile(r"<[^<>]*$|<[^<>]*<")
-
-
-def answer(stack: Stack, user: str = "U0ALICE") -> Message:
-    """The newest ephemeral reply `user` got, which Slack would accept as it is."""
-    messages = stack.emulator.ephemerals(user)
-    assert messages, f"{user} got no reply"
-    message = messages[-1]
-    assert check_blocks(message.blocks) == []
-    return message
-
-
-def block_texts(message: Message) -> list[str]:
-    texts = []
-    for block in message.blocks:
-        if block["type"] == "section":
-            texts.append(block["text"]["text"])
-        elif block["type"] == "context":
-            texts.extend(element["text"] for element in block["elements"])
-    return texts
-
-
-def shown(message: Message) -> str:
-    return "\n".join(block_texts(message))
 
 
 def assert_well_formed(message: Message) -> None:
@@ -126,7 +104,7 @@ async def test_export_of_a_long_workflow_comes_in_parts_that_join_to_the_yaml(
 ) -> None:
     await stack.command(long_workflow(), user="U0ALICE")
     await stack.command("export quarterly", user="U0ALICE")
-    reply = answer(stack)
+    reply = stack.answer()
     texts = block_texts(reply)
     parts = [CODE.fullmatch(text) for text in texts if text.startswith(FENCE)]
     assert len(parts) >= 2, "one section holds 3000 characters: the YAML needs several"
@@ -155,7 +133,7 @@ async def test_export_splits_a_line_too_long_for_one_section(stack: Stack) -> No
     assert stack.driver.view_errors(response) is None
     await stack.settle()
     await stack.command("export notes", user="U0ALICE")
-    reply = answer(stack)
+    reply = stack.answer()
     # Escaped, the description's one line is longer than a section: it goes on in the next.
     texts = [text for text in block_texts(reply) if text.startswith(FENCE)]
     assert len(texts) >= 2
@@ -171,7 +149,7 @@ async def test_export_splits_a_line_too_long_for_one_section(stack: Stack) -> No
 async def test_show_of_a_long_workflow_closes_each_code_block(stack: Stack) -> None:
     await stack.command(long_workflow(), user="U0ALICE")
     await stack.command("show quarterly", user="U0ALICE")
-    reply = answer(stack)
+    reply = stack.answer()
     assert_well_formed(reply)
     text = shown(reply)
     for n in range(1, 41):
@@ -187,7 +165,7 @@ async def test_status_lists_every_active_run_without_cutting_a_token(stack: Stac
     for _ in range(8):
         await stack.command("run printers", user="U0ALICE")
     await stack.command("status", user="U0ALICE")
-    reply = answer(stack)
+    reply = stack.answer()
     assert_well_formed(reply)
     text = shown(reply)
     for n in range(1, 9):
@@ -198,17 +176,6 @@ async def test_status_lists_every_active_run_without_cutting_a_token(stack: Stac
     assert len(reply.blocks) > 1
 
 
-def status_keys(message: Message) -> list[str]:
-    """The runs a page of `/baton status` shows, in order (each entry's first line)."""
-    return re.findall(r"^\*.+\* · `([a-z0-9-]+)`", shown(message), re.MULTILINE)
-
-
-def next_command(message: Message) -> str | None:
-    """The command a page says shows the next one (`/baton status 2`, `/baton history x-1 2`)."""
-    found = re.search(r"`/baton ([^`]+)` shows the (?:next )?\d+", shown(message))
-    return found[1] if found else None
-
-
 async def test_status_pages_through_sixty_runs_showing_each_once_in_order(stack: Stack) -> None:
     await seed(stack.baton.runtime.engine, active=60, completed=0, now=stack.clock.now())
     async with unit_of_work(session_factory(stack.baton.runtime.engine)) as session:
@@ -216,11 +183,11 @@ async def test_status_pages_through_sixty_runs_showing_each_once_in_order(stack:
     oldest_first = [run.key for run in runs]
 
     await stack.command("status", user="U0ALICE")
-    pages = [answer(stack)]
+    pages = [stack.answer()]
     while (command := next_command(pages[-1])) is not None:
         announced = int(re.findall(r"shows the next (\d+)\.", shown(pages[-1]))[0])
         await stack.command(command, user="U0ALICE")
-        pages.append(answer(stack))
+        pages.append(stack.answer())
         assert len(status_keys(pages[-1])) == announced  # "the next 20" are 20
     assert [next_command(page) for page in pages[:-1]] == ["status 2", "status 3"]
     for number, page in enumerate(pages, start=1):
@@ -253,7 +220,7 @@ async def test_a_channel_that_fits_on_one_page_has_no_paging(stack: Stack) -> No
     for _ in range(20):
         await stack.command("run tiny", user="U0ALICE")
     await stack.command("status", user="U0ALICE")
-    reply = answer(stack)
+    reply = stack.answer()
     assert shown(reply).startswith("*Active runs here*\n")
     assert status_keys(reply) == [f"tiny-{n}" for n in range(1, 21)]
     assert next_command(reply) is None
@@ -273,7 +240,7 @@ async def test_history_of_a_long_run_keeps_its_newest_events(stack: Stack) -> No
     for n in range(1, 36):
         await stack.command(f"done chain-1 s{n:02d}", user="U0ALICE")
     await stack.command("history chain-1", user="U0ALICE")
-    reply = answer(stack)
+    reply = stack.answer()
     assert_well_formed(reply)
     text = shown(reply)
     mentioned = re.findall(r"`(s\d\d)`", text)
@@ -309,11 +276,11 @@ async def test_history_pages_through_300_events_showing_each_once_in_order(
     await stack.command("done solo-1 only", user="U0ALICE")  # 303 events in all
 
     await stack.command("history solo-1", user="U0ALICE")
-    pages = [answer(stack)]
+    pages = [stack.answer()]
     while (command := next_command(pages[-1])) is not None:
         announced = int(re.findall(r"shows the (\d+) events? before these", shown(pages[-1]))[0])
         await stack.command(command, user="U0ALICE")
-        pages.append(answer(stack))
+        pages.append(stack.answer())
         assert len(history_events(pages[-1])) == announced  # "the 40 before these" are 40
     assert [next_command(page) for page in pages[:-1]] == [
         f"history solo-1 {n}" for n in range(2, 9)
@@ -356,22 +323,6 @@ def history_events(message: Message) -> list[str]:
 
 
 # -- the builder ------------------------------------------------------------------------------
-
-
-def hundred_steps(name: str = "launch") -> str:
-    """A chain and a fan-in of 100 steps with long titles, as Slack sends it."""
-    lines = [f"define {name} Launch"]
-    for n in range(1, 101):
-        after = f" after s{n - 1:03d}" if n > 1 else ""
-        if n == 100:
-            after = " after s050, s098, s099"
-        lines.append(
-            f"s{n:03d}: Check part {n} of the launch plan with the owners &amp; sign it off "
-            f"before it goes to the printers for the final proof <@U0BOB|bob>{after} due 1d"
-        )
-    return "\n".join(lines)
-
-
 def step_boxes(modal_blocks: list[dict[str, object]]) -> dict[str, str]:
     """The builder's boxes of steps, by block id, with what they hold."""
     boxes = {}
@@ -437,7 +388,7 @@ async def test_edit_refuses_only_a_step_line_no_box_can_hold(stack: Stack) -> No
     assert "Created `wide`" in stack.ephemeral("U0ALICE")
     await stack.command("edit wide", user="U0ALICE")
     assert stack.emulator.open_view("U0ALICE") is None, "no builder that would lose steps"
-    reply = answer(stack).text
+    reply = stack.answer().text
     assert "too long for the builder: one of its step lines has 4," in reply
     assert "a box of the builder holds 3,000" in reply
     assert "/baton export wide" in reply and "/baton define wide" in reply
@@ -453,7 +404,9 @@ async def test_new_refuses_a_name_that_exists(stack: Stack) -> None:
     await stack.command("define onboarding Onboard\ndocs: Docs <@U0BOB|bob>", user="U0ALICE")
     await stack.command("new onboarding", user="U0ALICE")
     assert stack.emulator.open_view("U0ALICE") is None
-    assert answer(stack).text == "`onboarding` already exists: `/baton edit onboarding` changes it."
+    assert (
+        stack.answer().text == "`onboarding` already exists: `/baton edit onboarding` changes it."
+    )
 
     await stack.command("delete onboarding", user="U0ALICE")
     await stack.command("new onboarding", user="U0ALICE")  # archived: the name is free again
@@ -469,13 +422,13 @@ TYPED = "define t1 Hello <!channel> &amp; &lt;b&gt;\na: Read &lt;i&gt; &amp; sig
 async def test_typed_titles_are_shown_escaped(stack: Stack) -> None:
     await stack.command(TYPED, user="U0ALICE")
     await stack.command("list", user="U0ALICE")
-    listed = answer(stack)
+    listed = stack.answer()
     for text in [listed.text, shown(listed)]:
         assert "Hello &lt;!channel&gt; &amp; &lt;b&gt;" in text
         assert "<!channel>" not in text and "<b>" not in text
 
     await stack.command("show t1", user="U0ALICE")
-    reply = answer(stack)
+    reply = stack.answer()
     assert_well_formed(reply)
     for text in [reply.text, shown(reply)]:
         assert "*Hello &lt;!channel&gt; &amp; &lt;b&gt;*" in text
@@ -508,7 +461,7 @@ async def test_typed_arguments_are_echoed_escaped(stack: Stack, command: str, ec
     await stack.command(TYPED, user="U0ALICE")
     await stack.command("run t1", user="U0ALICE")
     await stack.command(command, user="U0ALICE")
-    reply = answer(stack).text
+    reply = stack.answer().text
     assert echo in reply, reply
     assert not re.search(r"<(?!@U0|#C0)", reply.replace("<@U0ALICE>", "")), reply
     assert "Something went wrong" not in reply
@@ -529,7 +482,7 @@ async def test_typed_arguments_are_echoed_escaped(stack: Stack, command: str, ec
 )
 async def test_unschedule_takes_any_number_calmly(stack: Stack, number: str, says: str) -> None:
     await stack.command(f"unschedule {number}", user="U0ALICE")
-    reply = answer(stack).text
+    reply = stack.answer().text
     assert says in reply
     assert "Something went wrong" not in reply
 
@@ -551,18 +504,18 @@ async def test_show_has_the_description_and_list_stays_compact(stack: Stack) -> 
     assert stack.driver.view_errors(response) is None
     await stack.settle()
     await stack.command("show review", user="U0ALICE")
-    text = shown(answer(stack))
+    text = shown(stack.answer())
     assert "Every &lt;quarter&gt; &amp; each release.\nAsk #ops first." in text
     await stack.command("list", user="U0ALICE")
-    listed = shown(answer(stack))
+    listed = shown(stack.answer())
     assert "`review` Review" in listed and "quarter" not in listed
 
 
 async def test_counts_read_as_english(stack: Stack) -> None:
     await stack.command("define one One\nonly: Only step <@U0BOB|bob>", user="U0ALICE")
-    assert "Created `one` (1 step)." in answer(stack).text
+    assert "Created `one` (1 step)." in stack.answer().text
     await stack.command("define one One\na: A <@U0BOB|bob>\nb: B <@U0BOB|bob>", user="U0ALICE")
-    assert "Saved version 2 of `one` (2 steps)." in answer(stack).text
+    assert "Saved version 2 of `one` (2 steps)." in stack.answer().text
 
     await stack.command("new solo", user="U0ALICE")
     modal = stack.emulator.open_view("U0ALICE")
@@ -574,4 +527,4 @@ async def test_counts_read_as_english(stack: Stack) -> None:
     )
     assert stack.driver.view_errors(response) is None
     await stack.settle()
-    assert "Created `solo` (1 step)." in last_dm(stack, "U0ALICE").text
+    assert "Created `solo` (1 step)." in stack.last_dm("U0ALICE").text

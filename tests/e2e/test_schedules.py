@@ -7,15 +7,15 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlmodel import SQLModel, col, func, select
+from sqlmodel import SQLModel, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.clock import Clock
 from bot.core.errors import Conflict
 from bot.runs import lifecycle as runs_module
 from bot.runs.engine import LockedRun
-from storage.db import session_factory, unit_of_work
-from storage.models import AuditEvent, Outbox, Run, Schedule, StepRun
+from storage.db import unit_of_work
+from storage.models import AuditEvent, Outbox, Schedule, StepRun
 from tests.stack import Stack
 
 STANDUP = "define standup Daily standup\npost: Post your update <@U0BOB|bob>"
@@ -23,20 +23,8 @@ BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
 
 
-async def runs(stack: Stack) -> list[Run]:
-    sessions = session_factory(stack.baton.runtime.engine)
-    async with unit_of_work(sessions) as session:
-        return list((await session.exec(select(Run).order_by(col(Run.id)))).all())
-
-
 def cards(stack: Stack, channel: str) -> list[str]:
     return [m.text for m in stack.emulator.messages(channel) if not m.is_reply]
-
-
-async def sweep_at(stack: Stack, moment: datetime) -> None:
-    stack.clock.set(moment)
-    await stack.baton.sweeper.sweep()
-    await stack.settle()
 
 
 async def test_schedule_is_shown_back_in_my_zone_and_listed(stack: Stack) -> None:
@@ -96,8 +84,8 @@ async def test_scheduled_run_fires_once_per_occurrence(stack: Stack) -> None:
     # A week of ticks every 15 minutes, as the scheduler would run them.
     end = stack.clock.now() + timedelta(days=7)
     while stack.clock.now() < end:
-        await sweep_at(stack, stack.clock.now() + timedelta(minutes=15))
-    started = await runs(stack)
+        await stack.sweep_at(stack.clock.now() + timedelta(minutes=15))
+    started = await stack.runs()
     # Tuesday to Friday, and Monday again: 09:00 Berlin is 08:00 UTC in winter.
     assert [r.key for r in started] == [f"standup-{n}" for n in range(1, 6)]
     assert [r.created_at.astimezone(BERLIN).strftime("%a %H:%M") for r in started] == [
@@ -120,13 +108,13 @@ async def _daily_nine_across(stack: Stack, user: str, zone: ZoneInfo, days: list
     """Around each day's 09:00 local: nothing at 08:00 or 08:59 local, one run at 09:00."""
     for day in days:
         nine = datetime(2027, 3, day, 9, 0, tzinfo=zone).astimezone(UTC)
-        before = len(await runs(stack))
-        await sweep_at(stack, nine - timedelta(hours=1))
-        await sweep_at(stack, nine - timedelta(minutes=1))
-        assert len(await runs(stack)) == before, f"ran early on March {day}"
-        await sweep_at(stack, nine)
-        await sweep_at(stack, nine + timedelta(minutes=59))
-        started = await runs(stack)
+        before = len(await stack.runs())
+        await stack.sweep_at(nine - timedelta(hours=1))
+        await stack.sweep_at(nine - timedelta(minutes=1))
+        assert len(await stack.runs()) == before, f"ran early on March {day}"
+        await stack.sweep_at(nine)
+        await stack.sweep_at(nine + timedelta(minutes=59))
+        started = await stack.runs()
         assert len(started) == before + 1, f"no single run on March {day}"
         assert started[-1].created_at == nine
         assert started[-1].created_at.astimezone(zone).hour == 9
@@ -157,12 +145,12 @@ async def test_missed_occurrences_after_downtime_start_one_run(stack: Stack) -> 
     for _ in range(3):  # the catch-up sweep at start, then ordinary ticks
         await stack.baton.sweeper.sweep()
     await stack.settle()
-    assert len(await runs(stack)) == 1
+    assert len(await stack.runs()) == 1
     # The next occurrence is Friday's, as usual.
-    await sweep_at(stack, datetime(2026, 11, 27, 7, 59, tzinfo=UTC))
-    assert len(await runs(stack)) == 1
-    await sweep_at(stack, datetime(2026, 11, 27, 8, 0, tzinfo=UTC))
-    assert len(await runs(stack)) == 2
+    await stack.sweep_at(datetime(2026, 11, 27, 7, 59, tzinfo=UTC))
+    assert len(await stack.runs()) == 1
+    await stack.sweep_at(datetime(2026, 11, 27, 8, 0, tzinfo=UTC))
+    assert len(await stack.runs()) == 2
 
 
 async def test_schedule_of_a_deleted_workflow_pauses_until_it_is_restored(stack: Stack) -> None:
@@ -170,16 +158,16 @@ async def test_schedule_of_a_deleted_workflow_pauses_until_it_is_restored(stack:
     await stack.command("schedule standup daily 10:00", user="U0ALICE")
     await stack.command("delete standup", user="U0ALICE")
     assert "Its 1 schedule is paused." in stack.ephemeral("U0ALICE")
-    await sweep_at(stack, datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
-    assert await runs(stack) == []
+    await stack.sweep_at(datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+    assert await stack.runs() == []
     assert not any("could not start" in m.text for m in stack.emulator.dm("U0ALICE"))
     await stack.command("schedules", user="U0ALICE")
     assert "paused" in stack.ephemeral("U0ALICE")
 
     await stack.command("restore standup", user="U0ALICE")
     assert "Restored `standup`" in stack.ephemeral("U0ALICE")
-    await sweep_at(stack, datetime(2026, 11, 24, 9, 0, tzinfo=UTC))
-    assert len(await runs(stack)) == 1
+    await stack.sweep_at(datetime(2026, 11, 24, 9, 0, tzinfo=UTC))
+    assert len(await stack.runs()) == 1
 
 
 # -- the claim and the run commit together ----------------------------------------------------
@@ -215,10 +203,10 @@ async def test_a_run_start_that_dies_midway_is_started_once_by_the_next_sweep(
         raise RuntimeError("the process died here")
 
     monkeypatch.setattr(runs_module, "advance", dies)
-    await sweep_at(stack, TEN_BERLIN)
+    await stack.sweep_at(TEN_BERLIN)
     assert written == [("standup-1", True)]
     # Nothing of the run is left, and the occurrence is still due.
-    assert await runs(stack) == []
+    assert await stack.runs() == []
     assert await count(stack, StepRun) == 0
     assert await count(stack, AuditEvent) == audit_before
     assert await count(stack, Outbox) == outbox_before
@@ -227,9 +215,9 @@ async def test_a_run_start_that_dies_midway_is_started_once_by_the_next_sweep(
     assert not [m for m in stack.emulator.dm("U0ALICE") if "Schedule 1" in m.text]
 
     monkeypatch.undo()  # the next process starts
-    await sweep_at(stack, TEN_BERLIN + timedelta(minutes=15))
-    await sweep_at(stack, TEN_BERLIN + timedelta(minutes=30))
-    started = await runs(stack)
+    await stack.sweep_at(TEN_BERLIN + timedelta(minutes=15))
+    await stack.sweep_at(TEN_BERLIN + timedelta(minutes=30))
+    started = await stack.runs()
     # One run, numbered 1: the number taken by the lost try went back with it.
     assert [(r.key, r.created_at) for r in started] == [
         ("standup-1", TEN_BERLIN + timedelta(minutes=15))
@@ -257,10 +245,10 @@ async def test_a_run_refused_midway_leaves_nothing_and_tells_the_maker(
         raise Conflict("the run was refused after its rows were written")
 
     monkeypatch.setattr(runs_module, "advance", refused)
-    await sweep_at(stack, TEN_BERLIN)
+    await stack.sweep_at(TEN_BERLIN)
     monkeypatch.undo()
     # The occurrence is used up, its maker told why, and no half-started run is left.
-    assert await runs(stack) == []
+    assert await stack.runs() == []
     assert await count(stack, StepRun) == 0
     assert await count(stack, AuditEvent) == audit_before
     assert cards(stack, "C0OPS") == []
@@ -271,10 +259,10 @@ async def test_a_run_refused_midway_leaves_nothing_and_tells_the_maker(
         "the run was refused after its rows were written"
     ]
 
-    await sweep_at(stack, TEN_BERLIN + timedelta(hours=1))
-    assert await runs(stack) == []  # not tried again before the next occurrence
-    await sweep_at(stack, TEN_BERLIN + timedelta(days=1))
-    assert [r.key for r in await runs(stack)] == ["standup-1"]
+    await stack.sweep_at(TEN_BERLIN + timedelta(hours=1))
+    assert await stack.runs() == []  # not tried again before the next occurrence
+    await stack.sweep_at(TEN_BERLIN + timedelta(days=1))
+    assert [r.key for r in await stack.runs()] == ["standup-1"]
     assert len(cards(stack, "C0OPS")) == 1
 
 
@@ -285,8 +273,8 @@ async def test_a_parameter_the_workflow_now_needs_is_explained_to_the_maker(stac
     await stack.command(
         "define standup Daily standup\npost: Post your update {who}", user="U0ALICE"
     )
-    await sweep_at(stack, TEN_BERLIN)
-    assert await runs(stack) == []
+    await stack.sweep_at(TEN_BERLIN)
+    assert await stack.runs() == []
     [told] = [m.text for m in stack.emulator.dm("U0ALICE") if "Schedule 1" in m.text]
     assert (
         "Schedule 1 (daily 10:00) could not start a run of `standup`: `standup` needs who" in told

@@ -5,22 +5,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from sqlalchemy import select
 
-from bot.app.composition import create_app
-from bot.app.server import start_server
-from bot.core.clock import ManualClock
-from bot.slack_emulator import SlackDriver, SlackEmulator
 from storage.db import create_engine
 from storage.migrate import upgrade
 from storage.models import SLACK_BOTS, SLACK_INSTALLATIONS
 from storage.sealing import SEALED_PREFIX, unseal
-from tests.e2e.test_production_oauth import EVE, FRANK, MAIN, OTHER, WORKFLOW, Installed
-from tests.stack import SIGNING_SECRET, START, make_settings
+from tests.oauth import OTHER, WORKFLOW, Installed, open_installed
 
 pytestmark = pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")
 KEY = "an operator's long random key, for tests only"
@@ -29,29 +23,8 @@ KEY = "an operator's long random key, for tests only"
 @pytest.fixture
 async def sealed(database_url: str) -> AsyncIterator[Installed]:
     """OAuth mode with BATON_SECRET_KEY set."""
-    async with SlackEmulator.default() as emulator:
-        emulator.add_workspace(OTHER, "xoxb-other", users=(EVE, FRANK), channels=(MAIN,))
-        settings = make_settings(
-            emulator,
-            database_url,
-            SLACK_BOT_TOKEN=None,
-            SLACK_CLIENT_ID="1234.5678",
-            SLACK_CLIENT_SECRET="oauth-secret",
-            BATON_SECRET_KEY=KEY,
-        )
-        clock = ManualClock(START)
-        baton = create_app(settings, clock=clock, channel_interval=0.0)
-        server = await start_server(baton.web)
-        url = f"http://127.0.0.1:{server.port}"
-        home = SlackDriver(url, SIGNING_SECRET, emulator)
-        other = SlackDriver(url, SIGNING_SECRET, emulator, team_id=OTHER)
-        try:
-            async with httpx.AsyncClient() as http:
-                yield Installed(emulator, baton, server, clock, http, home, other)
-        finally:
-            await home.aclose()
-            await other.aclose()
-            await server.stop()
+    async with open_installed(database_url, BATON_SECRET_KEY=KEY) as installed:
+        yield installed
 
 
 async def test_an_installed_token_is_stored_sealed_and_still_works(sealed: Installed) -> None:

@@ -17,15 +17,8 @@ from bot.app.server import start_server
 from bot.integrations import ssrf
 from storage.db import unit_of_work
 from storage.models import Integration
-from tests.e2e.test_integrations import (
-    PROVISION,
-    add_hook,
-    failure_dm,
-    running_stack,
-    steps,
-    sweep,
-)
-from tests.stack import Stack
+from tests.stack import Stack, open_stack
+from tests.workflows import PROVISION, add_hook
 
 # An address, and what the refusal must say about it.
 INSIDE_V6 = [
@@ -118,12 +111,14 @@ async def test_a_name_that_moves_inside_is_refused_at_call_time(stack: Stack) ->
     # DNS rebinding: by the time the call is made the name points at the metadata service.
     stack.baton.runtime.resolver = resolving({"hooks.example.com": ["64:ff9b::a9fe:a9fe"]})
 
-    await sweep(stack)
+    await stack.sweep()
 
-    assert (await steps(stack))["accounts"].state == "failed"  # at once: retrying cannot help
+    assert (await stack.steps("provision-1"))[
+        "accounts"
+    ].state == "failed"  # at once: retrying cannot help
     assert (
         "hooks.example.com resolves to 64:ff9b::a9fe:a9fe, a NAT64 address of 169.254.169.254"
-        in failure_dm(stack, "U0BOB").text
+        in stack.dm_for("U0BOB").text
     )
 
 
@@ -152,12 +147,12 @@ async def test_redirects_are_never_followed(
     database_url: str, redirector: tuple[str, list[str]]
 ) -> None:
     url, asked = redirector
-    async with running_stack(database_url, BATON_HOOK_ALLOW_PRIVATE=True) as stack:
+    async with open_stack(database_url, public_url=True, BATON_HOOK_ALLOW_PRIVATE=True) as stack:
         await add_hook(stack, "okta", url)
         await stack.command(PROVISION, user="U0BOB")
         await stack.command("run provision", user="U0BOB")
-        await sweep(stack)
+        await stack.sweep()
 
         assert asked == ["/hook"]  # never /inside
-        assert (await steps(stack))["accounts"].state == "failed"
-        assert "answered 307" in failure_dm(stack, "U0BOB").text
+        assert (await stack.steps("provision-1"))["accounts"].state == "failed"
+        assert "answered 307" in stack.dm_for("U0BOB").text

@@ -8,8 +8,8 @@ import pytest
 from bot.commands import SPEC_BY_NAME
 from bot.slack.text import escape
 from bot.slack_emulator import Channel, User
-from tests.e2e.test_runs import last_dm, start_onboarding
 from tests.stack import Stack
+from tests.workflows import start_onboarding
 
 SIMPLE = (
     "define review Review a doc\n"
@@ -47,7 +47,7 @@ async def test_builder_modal_creates_a_workflow_and_shows_errors_inline(stack: S
     )
     assert stack.driver.view_errors(good) is None
     await stack.settle()
-    assert "Created `release` (2 steps)" in last_dm(stack, "U0ALICE").text
+    assert "Created `release` (2 steps)" in stack.last_dm("U0ALICE").text
 
     # Edit opens the builder filled with the current definition; only editors may.
     await stack.command("show release", user="U0BOB")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_reminders import REVIEW, reminders_for, start_review, sweep_at, utc
-from tests.e2e.test_runs import button_texts, card, click, last_dm, step_rows
-from tests.stack import Stack, open_stack
+from tests.messages import labels
+from tests.stack import Stack, open_stack, utc
+from tests.workflows import REVIEW, start_review
 
 CARD_OVERRIDE = """{% import "baton/run_card.j2" as baton %}
 {% macro heading(r) -%}
@@ -49,20 +49,20 @@ async def test_the_built_in_run_card_and_step_message(stack: Stack) -> None:
     )
     await stack.command(definition, user="U0DAVE")
     await stack.command("run fix", user="U0DAVE")
-    shown = card(stack).blocks
+    shown = stack.card().blocks
     assert shown[0]["text"]["text"] == "*Fix R&amp;D &lt;stuff&gt;* · `fix-1`\n▱▱▱▱▱▱▱▱▱▱ 0/1 done"
     assert shown[1]["text"]["text"].startswith(
         "🔔 `fix` Fix &lt;b&gt; &amp; test · <@U0ALICE> · due <!date^"
     )
     assert shown[2]["elements"][0]["text"].startswith("Owner <@U0DAVE> · started <!date^")
-    dm = last_dm(stack, "U0ALICE")
+    dm = stack.last_dm("U0ALICE")
     assert dm.text == "Your step: Fix &lt;b&gt; &amp; test (fix-1)"
-    assert button_texts(dm) == ["Start", "Done", "Blocked…", "Reassign…"]
+    assert labels(dm) == ["Start", "Done", "Blocked…", "Reassign…"]
 
     # A reason typed into the cancel is escaped once, also where one macro calls another.
     await stack.command("cancel fix-1 R&amp;D said &lt;!here&gt;", user="U0DAVE")
     assert (
-        card(stack).text
+        stack.card().text
         == "Fix R&amp;D &lt;stuff&gt; (fix-1): 🚫 Cancelled: R&amp;D said &lt;!here&gt;"
     )
 
@@ -74,19 +74,19 @@ async def test_overrides_change_the_run_card_and_step_message(
     (tmp_path / "step.j2").write_text(STEP_OVERRIDE)
     async with open_stack(database_url, BATON_TEMPLATE_DIR=str(tmp_path)) as stack:
         await start_review(stack)
-        blocks = card(stack).blocks
+        blocks = stack.card().blocks
         # The override's values are escaped like the built-in template's.
         assert blocks[0]["text"]["text"] == "*Review a doc* (review-1) · 0 of 1 · &lt;!channel&gt;"
         assert blocks[1]["text"]["text"].startswith("-> 🔔 `read` Read it · <@U0ALICE> · due")
         # Left-out macros come from the built-in template.
         assert blocks[2]["elements"][0]["text"].startswith("Owner <@U0DAVE>")
 
-        dm = last_dm(stack, "U0ALICE")
+        dm = stack.last_dm("U0ALICE")
         assert dm.blocks[0]["text"]["text"] == "Hallo! Read it für review-1"
-        assert button_texts(dm) == ["Start", "Erledigt", "Blocked…", "Reassign…"]
-        await click(stack, dm, "U0ALICE", "Erledigt")  # the renamed button still works
-        assert (await step_rows(stack, "review-1"))["read"].state == "done"
-        assert "✅ Done by <@U0ALICE>" in last_dm(stack, "U0ALICE").render()
+        assert labels(dm) == ["Start", "Erledigt", "Blocked…", "Reassign…"]
+        await stack.click(dm, "U0ALICE", "Erledigt")  # the renamed button still works
+        assert (await stack.steps("review-1"))["read"].state == "done"
+        assert "✅ Done by <@U0ALICE>" in stack.last_dm("U0ALICE").render()
 
 
 async def test_overrides_change_reminders_and_help(database_url: str, tmp_path: Path) -> None:
@@ -94,10 +94,10 @@ async def test_overrides_change_reminders_and_help(database_url: str, tmp_path: 
     (tmp_path / "help.j2").write_text(HELP_OVERRIDE)
     async with open_stack(database_url, BATON_TEMPLATE_DIR=str(tmp_path)) as stack:
         await start_review(stack, REVIEW)
-        await sweep_at(stack, utc(23, 11, 12))
-        [soon] = reminders_for(stack, "U0ALICE")
+        await stack.sweep_at(utc(23, 11, 12))
+        [soon] = stack.reminders_for("U0ALICE")
         assert soon.blocks[0]["text"]["text"].startswith("Psst (1)\n⏳ Due soon: `read` Read it")
-        assert button_texts(soon) == ["Later", "Tomorrow"]
+        assert labels(soon) == ["Later", "Tomorrow"]
 
         await stack.command("help", user="U0ALICE")
         [help_message] = stack.emulator.ephemerals("U0ALICE")[-1:]
@@ -140,8 +140,8 @@ async def test_a_broken_step_override_falls_back_and_is_logged(
     async with open_stack(database_url, BATON_TEMPLATE_DIR=str(tmp_path)) as stack:
         with caplog.at_level(logging.ERROR, logger="baton.templates"):
             await start_review(stack)
-        dm = last_dm(stack, "U0ALICE")
+        dm = stack.last_dm("U0ALICE")
         assert dm.blocks[0]["text"]["text"].startswith("*Your step:* Read it\nRun `review-1`")
-        assert button_texts(dm) == ["Start", "Done", "Blocked…", "Reassign…"]
+        assert labels(dm) == ["Start", "Done", "Blocked…", "Reassign…"]
         records = [r for r in caplog.records if r.name == "baton.templates"]
         assert records and all(logged in r.getMessage() for r in records)

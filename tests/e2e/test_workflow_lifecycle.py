@@ -12,8 +12,6 @@ from sqlmodel import col, select
 
 from storage.db import session_factory, unit_of_work
 from storage.models import WorkflowVersion
-from tests.e2e.test_permissions import import_yaml
-from tests.e2e.test_schedules import runs, sweep_at
 from tests.stack import Stack
 
 RELEASE = """name: release
@@ -37,7 +35,7 @@ async def versions(stack: Stack) -> list[tuple[int, str, str, str | None]]:
 async def test_define_on_an_existing_workflow_keeps_what_its_text_does_not_change(
     stack: Stack,
 ) -> None:
-    assert await import_yaml(stack, "U0ALICE", RELEASE) is None
+    assert await stack.import_yaml("U0ALICE", RELEASE) is None
     await stack.command("define release\nship: Ship it <@U0ALICE|alice> due 1d", user="U0ALICE")
     assert "Saved version 2 of `release`" in stack.ephemeral("U0ALICE")
     await stack.command("define release Ship v2\nship: Ship it <@U0ALICE|alice>", user="U0ALICE")
@@ -78,8 +76,8 @@ async def test_delete_pauses_schedules_tells_the_owner_and_restore_brings_it_bac
     dms_before = len(stack.emulator.dm("U0ALICE"))
 
     # Its time comes: nothing starts, nobody is told of a failure.
-    await sweep_at(stack, datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
-    assert await runs(stack) == []
+    await stack.sweep_at(datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+    assert await stack.runs() == []
     assert len(stack.emulator.dm("U0ALICE")) == dms_before
     await stack.command("schedules", user="U0ALICE")
     assert "paused" in stack.ephemeral("U0ALICE")
@@ -108,8 +106,8 @@ async def test_delete_pauses_schedules_tells_the_owner_and_restore_brings_it_bac
     assert "There is no workflow named `nothing`" in stack.ephemeral("U0BOB")
 
     # The schedule fires again at its next time; runs start.
-    await sweep_at(stack, datetime(2026, 11, 24, 9, 0, tzinfo=UTC))
-    assert [run.key for run in await runs(stack)] == ["standup-1"]
+    await stack.sweep_at(datetime(2026, 11, 24, 9, 0, tzinfo=UTC))
+    assert [run.key for run in await stack.runs()] == ["standup-1"]
     await stack.command("run standup", user="U0CAROL")
     assert "Started `standup-2`" in stack.ephemeral("U0CAROL")
 

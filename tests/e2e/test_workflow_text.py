@@ -14,8 +14,6 @@ from bot.console.typed_text import escape_typed
 from bot.slack.text import FENCE
 from storage.db import unit_of_work
 from storage.models import Workflow, WorkflowStep, WorkflowVersion
-from tests.e2e.test_polish import steps_of
-from tests.e2e.test_runs import last_dm
 from tests.stack import Stack
 
 OPTIONAL_YAML = """name: onboarding
@@ -36,17 +34,17 @@ async def test_an_optional_parameter_left_out_leaves_no_placeholder(stack: Stack
 
     await stack.command("run onboarding", user="U0ALICE")
     assert "Started `onboarding-1`" in stack.ephemeral("U0ALICE")
-    rows = await steps_of(stack, "onboarding-1")
+    rows = await stack.steps("onboarding-1")
     assert rows["docs"].title == "Collect signed documents for"
     assert rows["desk"].title == "Give a desk"
     card = stack.emulator.messages("C0GENERAL")[-1]
-    dm = last_dm(stack, "U0BOB")
+    dm = stack.last_dm("U0BOB")
     for text in (card.text + str(card.blocks), dm.text + str(dm.blocks)):
         assert "{hire}" not in text
     assert "*Onboard*" in str(card.blocks) and "Collect signed documents for" in str(dm.blocks)
 
     await stack.command("run onboarding hire=Erin&amp;Co", user="U0ALICE")
-    rows = await steps_of(stack, "onboarding-2")
+    rows = await stack.steps("onboarding-2")
     assert rows["docs"].title == "Collect signed documents for Erin&amp;Co"
     assert rows["desk"].title == "Give Erin&amp;Co a desk"
 

@@ -26,7 +26,7 @@ from bot.slack_emulator import Channel, SlackEmulator, User
 from bot.workflows.definitions import define
 from storage.db import unit_of_work
 from storage.models import Outbox, Run
-from tests.e2e.test_production_delivery import delivery_marks
+from tests.messages import delivery_marks
 from tests.stack import START, make_settings
 
 TEAM = "T0BATON"

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import pytest
 from sqlmodel import col, select
 
-from bot.app.composition import create_app
-from bot.config import Settings
-from bot.core.clock import ManualClock
 from bot.core.errors import Conflict
 from bot.core.states import StepAction
 from bot.language import parse_text
@@ -22,7 +17,6 @@ from bot.slack.installations import activate
 from bot.workflows.definitions import define
 from storage.db import create_engine, session_factory, unit_of_work
 from storage.models import Outbox, StepRun, Workspace
-from tests.stack import START
 
 OWNER = Actor("T0BATON", "U0ALICE")
 BOB = Actor("T0BATON", "U0BOB")
@@ -33,20 +27,6 @@ DIAMOND = (
     "c: Right <@U0CAROL> after a\n"
     "d: Join <@U0ALICE> after b, c"
 )
-
-
-@pytest.fixture
-async def runtime(database_url: str) -> AsyncIterator[Runtime]:
-    settings = Settings(  # no Slack is called: these tests drive the services directly
-        _env_file=None,
-        SLACK_BOT_TOKEN="xoxb-x",
-        SLACK_SIGNING_SECRET="s",
-        SLACK_API_URL="http://127.0.0.1:9/api/",
-        BATON_DATABASE_URL=database_url,
-    )
-    baton = create_app(settings, clock=ManualClock(START))
-    yield baton.runtime
-    await baton.runtime.engine.dispose()
 
 
 async def ready_notes(runtime: Runtime, step_key: str) -> int:

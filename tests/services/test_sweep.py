@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.app.composition import build_runtime
-from bot.config import Settings
 from bot.core.clock import ManualClock
 from bot.runtime import Runtime
 from bot.timing.sweep import Sweeper
 from storage.db import unit_of_work
 from storage.models import AuditEvent, Timer
+from tests.stack import START
 
-NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def runtime(database_url: str) -> AsyncIterator[Runtime]:
-    settings = Settings(_env_file=None, BATON_DATABASE_URL=database_url)
-    runtime = build_runtime(settings, ManualClock(NOW))
-    try:
-        yield runtime
-    finally:
-        await runtime.engine.dispose()
+NOW = START  # the runtime fixture's clock
 
 
 async def add_timers(runtime: Runtime, *specs: tuple[str, timedelta]) -> None:

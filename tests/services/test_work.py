@@ -3,33 +3,18 @@ the deliverer woken only after a commit that wrote notes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlmodel import select
 
-from bot.app.composition import build_runtime
-from bot.config import Settings
 from bot.core.clock import ManualClock
 from bot.notify.outbox import Note
 from bot.runtime import Runtime
 from bot.work import begin
 from storage.db import unit_of_work
 from storage.models import AuditEvent, Outbox
-
-NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def runtime(database_url: str) -> AsyncIterator[Runtime]:
-    runtime = build_runtime(
-        Settings(_env_file=None, BATON_DATABASE_URL=database_url), ManualClock(NOW)
-    )
-    try:
-        yield runtime
-    finally:
-        await runtime.engine.dispose()
+from tests.stack import START
 
 
 async def rows(runtime: Runtime) -> tuple[list[Outbox], list[AuditEvent]]:
@@ -52,10 +37,10 @@ async def test_notes_and_audit_commit_with_the_change_and_wake_the_deliverer(
     assert runtime.outbox_signal.is_set()
     notes, audit = await rows(runtime)
     assert [(n.kind, n.conversation, n.payload, n.created_at) for n in notes] == [
-        ("direct", "U1", {"text": "hi"}, NOW)
+        ("direct", "U1", {"text": "hi"}, START)
     ]
     assert [(a.action, a.actor_id, a.detail, a.created_at) for a in audit] == [
-        ("test.done", "U1", {"why": "because"}, NOW)
+        ("test.done", "U1", {"why": "because"}, START)
     ]
 
 

@@ -128,13 +128,20 @@ class Fleet:
         async with unit_of_work(session_factory(self.engine)) as session:
             return list((await session.exec(select(Outbox))).all())
 
-    async def quiet(self, within: float = 60) -> None:
-        """Every notification written so far is sent (listeners have had their moment)."""
-        await asyncio.sleep(0.3)
-        await until(self._none_pending, within)
+    async def unfinished(self) -> list[SlackRequest]:
+        """Requests acknowledged whose listener has not finished (each is recorded before its
+        acknowledgement and marked done after its listener's transaction)."""
+        async with unit_of_work(session_factory(self.engine)) as session:
+            query = select(SlackRequest).where(col(SlackRequest.done_at).is_(None))
+            return list((await session.exec(query)).all())
 
-    async def _none_pending(self) -> bool:
-        return not await self.pending()
+    async def quiet(self, within: float = 60) -> None:
+        """Every request acknowledged so far is handled, and every notification sent."""
+        await until(self._settled, within)
+
+    async def _settled(self) -> bool:
+        # Requests first: a listener commits its notifications before its request is done.
+        return not await self.unfinished() and not await self.pending()
 
     async def command(self, replica: int, text: str, user: str, channel: str) -> None:
         response = await self.drivers[replica].command(text, user=user, channel=channel)
@@ -274,12 +281,13 @@ async def test_two_replicas_deliver_a_days_work_exactly_once(fleet: Fleet) -> No
     assert len(step_dms(emulator, "U0CAROL", "Review")) == 5
     assert len(step_dms(emulator, "U0DAVE", "Publish")) == 5
     assert len(reminders(emulator, "U0ALICE")) == 2
-    # Every notification was sent, every message of it exactly once, by both replicas.
+    # Every notification was sent, every message of it exactly once, each by one replica or
+    # the other (which replica claims a row is up to scheduling, so it is not asserted).
     rows = await fleet.outbox()
     assert {row.state for row in rows} == {"sent"}
     marks = delivery_marks(emulator.calls)
     assert len(marks) == len(set(marks)) == sum(len(row.posted) for row in rows)
-    assert {row.claimed_by for row in rows} == {r.worker_id for r in fleet.replicas}
+    assert {row.claimed_by for row in rows} <= {r.worker_id for r in fleet.replicas}
     # Paced across replicas: no channel ever above a message a second, no 429 earned.
     assert emulator.pacing_violations(1.0) == []
     assert [call for call in emulator.calls if call.status == 429] == []

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from bot.core.errors import UsageError
-from bot.language.model import PARAM_NAME_RE, STEP_ID_RE, WORKFLOW_NAME_RE, clean_mentions
+from bot.language.assignees import clean_mentions
+from bot.language.model import PARAM_NAME_RE, STEP_ID_RE, WORKFLOW_NAME_RE
 from bot.slack.text import clip, echo_code
 
 

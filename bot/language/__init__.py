@@ -1,5 +1,6 @@
 """The workflow language: model, text and YAML forms, validation and the plan. Pure code."""
 
+from bot.language.assignees import AssigneeError, clean_mentions, format_assignee, parse_assignee
 from bot.language.duration import (
     DURATION_HINT,
     MAX_DURATION,
@@ -9,26 +10,18 @@ from bot.language.duration import (
 )
 from bot.language.model import (
     Assignee,
-    AssigneeError,
     AssigneeKind,
     DefinitionError,
-    OutputRef,
     ParamDef,
     ParamType,
     Problem,
     StepDef,
     StepKind,
     WorkflowDef,
-    clean_mentions,
-    fill_title,
-    format_assignee,
-    from_dict,
-    output_refs,
-    parse_assignee,
-    title_params,
-    to_dict,
 )
+from bot.language.placeholders import OutputRef, fill_title, output_refs, title_params
 from bot.language.plan import Plan, describe_plan, make_plan, remaining_critical, step_duration
+from bot.language.stored_form import from_dict, to_dict
 from bot.language.text import format_steps, format_text, parse_text
 from bot.language.text_header import HEADERS, format_header
 from bot.language.validate import find_cycles, require_valid, validate

@@ -21,19 +21,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Final
 
+from bot.language.assignees import AssigneeError, clean_mentions, format_assignee, parse_assignee
 from bot.language.duration import DURATION_HINT, format_duration, parse_duration
 from bot.language.model import (
     CLAUSES_HINT,
     Assignee,
-    AssigneeError,
     DefinitionError,
     Problem,
     StepDef,
     StepKind,
     WorkflowDef,
-    clean_mentions,
-    format_assignee,
-    parse_assignee,
     slugify,
 )
 from bot.language.text_header import (

@@ -24,21 +24,19 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
+from bot.language.assignees import AssigneeError, format_assignee, parse_assignee
 from bot.language.model import (
     CHANNEL_ID_RE,
     PARAM_NAME_RE,
     Assignee,
-    AssigneeError,
     AssigneeKind,
     ParamDef,
     ParamType,
     Problem,
     StepDef,
     WorkflowDef,
-    format_assignee,
-    parse_assignee,
-    title_params,
 )
+from bot.language.placeholders import title_params
 
 __all__ = ["HEADERS", "Header", "format_header", "header_keyword", "implied_params", "read_header"]
 

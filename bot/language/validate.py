@@ -32,11 +32,9 @@ from bot.language.model import (
     StepDef,
     StepKind,
     WorkflowDef,
-    malformed_refs,
-    output_refs,
     slugify,
-    title_params,
 )
+from bot.language.placeholders import malformed_refs, output_refs, title_params
 
 __all__ = ["find_cycles", "require_valid", "sort_problems", "validate"]
 

@@ -17,10 +17,10 @@ from typing import Any, Final
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from bot.language.assignees import AssigneeError, clean_mentions, format_assignee, parse_assignee
 from bot.language.duration import DURATION_HINT, format_duration, parse_duration
 from bot.language.model import (
     Assignee,
-    AssigneeError,
     AssigneeKind,
     DefinitionError,
     ParamDef,
@@ -29,9 +29,6 @@ from bot.language.model import (
     StepDef,
     StepKind,
     WorkflowDef,
-    clean_mentions,
-    format_assignee,
-    parse_assignee,
 )
 from bot.language.validate import check_definition, sort_problems
 

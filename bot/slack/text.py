@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bot.language.model import MENTION_ENTITY_RE
+from bot.language.assignees import MENTION_ENTITY_RE
 
 
 def escape(text: str) -> str:

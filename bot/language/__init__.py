@@ -21,10 +21,11 @@ from bot.language.model import (
 )
 from bot.language.placeholders import OutputRef, fill_title, output_refs, title_params
 from bot.language.plan import Plan, describe_plan, make_plan, remaining_critical, step_duration
+from bot.language.step_graph import find_cycles
 from bot.language.stored_form import from_dict, to_dict
 from bot.language.text import format_steps, format_text, parse_text
 from bot.language.text_header import HEADERS, format_header
-from bot.language.validate import find_cycles, require_valid, validate
+from bot.language.validate import require_valid, validate
 from bot.language.yaml_form import format_yaml, parse_yaml
 
 __all__ = [

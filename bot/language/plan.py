@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from bot.language.duration import format_duration
 from bot.language.model import DefinitionError, Problem, StepDef, StepKind, WorkflowDef
-from bot.language.validate import find_cycles
+from bot.language.step_graph import find_cycles
 
 __all__ = ["Plan", "describe_plan", "make_plan", "remaining_critical", "step_duration"]
 

@@ -26,7 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
 from bench.table import Row, format_table
-from bot.digests.build import TEMPLATE, compose, gather
+from bot.digests.build import TEMPLATE, compose
+from bot.digests.reading import gather
 from bot.digests.subscriptions import Window
 from bot.slack.text import escape
 from bot.templates import Templates

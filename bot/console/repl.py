@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Final, TextIO
 
-from bot.console.session import Console, ConsoleOptions, open_console
+from bot.console.session import ConsoleOptions, open_console
+from bot.console.shell import Console
 
 CONTINUE: Final = "... "
 QUIT: Final = frozenset({"quit", "exit", "q"})

@@ -1,8 +1,8 @@
 """The outbox deliverer: renders each semantic notification from the database as it is now
 and sends it to Slack, in order per conversation, paced, retried, never dropped or doubled.
 
-Its parts: the leased queue (claims, leases, outcomes: queue.py), the pacing per Slack
-channel (pacing.py), posting exactly once (posting.py), what becomes of an attempt
+Its parts: the claims (claims.py), the leased queue (leases, outcomes: queue.py), the pacing
+per Slack channel (pacing.py), posting exactly once (posting.py), what becomes of an attempt
 (outcomes.py) and the renderers of each kind of notification (notes/).
 
 Batches. A claimed batch is worked at once, and its bookkeeping is shared rather than repeated
@@ -28,13 +28,14 @@ from sqlmodel import col, select
 from bot.core.errors import NotFound
 from bot.logs import log_context
 from bot.notify.attempt import Attempt, Batch, Deferred, LeaseLost, PermanentFailure, aware
+from bot.notify.claims import FirstPost, claim_batch
 from bot.notify.handler import Delivery, Handler
 from bot.notify.notes import OWN
 from bot.notify.outbox import Note
 from bot.notify.outcomes import Outcomes, backoff
 from bot.notify.pacing import ChannelPacing
 from bot.notify.posting import Poster
-from bot.notify.queue import FirstPost, LeasedQueue
+from bot.notify.queue import LeasedQueue
 from bot.runtime import Runtime
 from bot.slack.limits import MethodBusy
 from bot.slack.timers import Timer, WallTimer
@@ -145,7 +146,7 @@ class Deliverer:
         return int(count)
 
     async def _claim(self) -> list[Attempt]:
-        return await self._queue.claim(self._first_post, self._pacing.reserve)
+        return await claim_batch(self.runtime, self._first_post, self._pacing.reserve)
 
     def _first_post(self, attempt: Attempt) -> str | None:
         first = self._first_posts.get(attempt.row.kind)

@@ -16,8 +16,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.notify.attempt import Attempt, Deferred, LeaseLost
+from bot.notify.claims import CLAIM_WINDOW
 from bot.notify.coalescer import Coalescer
-from bot.notify.queue import CLAIM_WINDOW, LeasedQueue
+from bot.notify.queue import LeasedQueue
 from bot.runtime import Runtime
 from bot.slack.timers import Timer
 from storage.db import is_postgres, unit_of_work

@@ -3,10 +3,10 @@ as it is when the note goes out (other modules add theirs with `Deliverer.handle
 
 from __future__ import annotations
 
+from bot.notify.claims import FirstPost
 from bot.notify.handler import Handler
 from bot.notify.notes import given_text, run_cards, step_dms
 from bot.notify.outbox import Note
-from bot.notify.queue import FirstPost
 
 # Each kind's handler, and where its first post goes when that is known before it runs.
 OWN: dict[str, tuple[Handler, FirstPost | None]] = {

@@ -1,13 +1,18 @@
-"""The `/baton` slash command: ack, parse, hand to the subcommand's handler, answer."""
+"""The `/baton` slash command: ack, parse, hand to the subcommand's handler, answer.
+
+`COMMANDS` is the one registry of subcommands: each spec of bot/commands.py (its usage line
+and help topic, which services quote in usage errors) paired with the handler that answers it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.commands import SPEC_BY_NAME, suggest, usage_error
+from bot.commands import SPEC_BY_NAME, SPECS, CommandSpec, suggest, usage_error
 from bot.notify.replies import Reply
 from bot.render.help import help_reply
 from bot.runtime import Runtime
@@ -20,54 +25,79 @@ from handlers.requests import SlashRequest, Subcommand
 Respond = Callable[..., Awaitable[Any]]
 
 
+@dataclass(frozen=True, slots=True)
+class Command:
+    spec: CommandSpec
+    handler: Subcommand
+
+
+def pair(handlers: Mapping[str, Subcommand]) -> dict[str, Command]:
+    """Each spec with its handler, in the specs' order. A spec without a handler (help would
+    offer a command that fails) or a handler without a spec (a command help never mentions,
+    whose usage errors could not be written) stops the import."""
+    missing = [spec.name for spec in SPECS if spec.name not in handlers]
+    unknown = sorted(set(handlers) - SPEC_BY_NAME.keys())
+    if missing or unknown:
+        raise LookupError(
+            f"subcommands without a handler: {missing}; handlers without a spec: {unknown}"
+        )
+    return {spec.name: Command(spec, handlers[spec.name]) for spec in SPECS}
+
+
 async def help_command(runtime: Runtime, request: SlashRequest) -> Reply:
-    return help_reply(runtime.templates, request.command.rest, SUBCOMMANDS)
+    return help_reply(runtime.templates, request.command.rest)
 
 
-SUBCOMMANDS: dict[str, Subcommand] = {
-    "help": help_command,
-    "define": workflows.define,
-    "new": builder.new,
-    "edit": builder.edit,
-    "import": builder.import_workflow,
-    "list": workflows.list_workflows,
-    "show": workflows.show,
-    "delete": workflows.delete,
-    "restore": workflows.restore,
-    "export": workflows.export,
-    "run": runs.run,
-    "status": runs.status,
-    "mine": runs.mine,
-    "cancel": runs.cancel,
-    "history": runs.history,
-    "digest": digests.digest,
-    "hook": hooks.hook,
-    "settings": settings.settings,
-    "editors": access.editors,
-    "runners": access.runners,
-    **runs.STEP_VERBS,
-    **time.SUBCOMMANDS,
-}
+COMMANDS = pair(
+    {
+        "help": help_command,
+        "define": workflows.define,
+        "new": builder.new,
+        "edit": builder.edit,
+        "import": builder.import_workflow,
+        "export": workflows.export,
+        "list": workflows.list_workflows,
+        "show": workflows.show,
+        "delete": workflows.delete,
+        "restore": workflows.restore,
+        "editors": access.editors,
+        "runners": access.runners,
+        "run": runs.run,
+        "status": runs.status,
+        "mine": runs.mine,
+        "cancel": runs.cancel,
+        "history": runs.history,
+        **runs.STEP_VERBS,
+        "schedule": time.schedule,
+        "schedules": time.list_schedules,
+        "unschedule": time.unschedule,
+        "away": time.away,
+        "hours": time.hours,
+        "digest": digests.digest,
+        "hook": hooks.hook,
+        "settings": settings.settings,
+    }
+)
 
 
 def unknown_subcommand(name: str) -> Reply:
-    nearest = suggest(name, list(SUBCOMMANDS))
+    nearest = suggest(name, list(COMMANDS))
     hint = f" Did you mean `/baton {nearest}`?" if nearest else ""
-    usage = f" Usage: `{escape(SPEC_BY_NAME[nearest].usage)}`." if nearest else ""
+    usage = f" Usage: `{escape(COMMANDS[nearest].spec.usage)}`." if nearest else ""
     text = f"`{escape(name)}` is not a Baton command.{hint}{usage} `/baton help` lists them all."
     return Reply(text)
 
 
 async def dispatch(runtime: Runtime, request: SlashRequest) -> Reply:
     name = request.command.name or "help"
-    handler = SUBCOMMANDS.get(name)
-    if handler is None:
+    command = COMMANDS.get(name)
+    if command is None:
         return unknown_subcommand(name)
     if "\x00" in request.text:  # no database stores it (PostgreSQL refuses it in text)
         raise usage_error(
             name, "Your command contains a NUL character (\\0); type it again without it."
         )
-    return await handler(runtime, request)
+    return await command.handler(runtime, request)
 
 
 async def baton_command(

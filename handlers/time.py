@@ -202,15 +202,6 @@ async def snooze_button(ack: Ack, body: dict[str, Any], respond: Respond, runtim
     await respond(text=text, blocks=[section(text)], replace_original=True)
 
 
-SUBCOMMANDS = {
-    "schedule": schedule,
-    "schedules": list_schedules,
-    "unschedule": unschedule,
-    "away": away,
-    "hours": hours,
-}
-
-
 def register(app: AsyncApp, inflight: InFlight) -> None:
     for action_id in (ActionId.SNOOZE_HOUR, ActionId.SNOOZE_TOMORROW):
         app.action(action_id.value)(listener(inflight, snooze_button))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.commands import check_workflow_name, quoted, usage_error
 from bot.language import Assignee, AssigneeError, AssigneeKind, parse_assignee
 from bot.notify.replies import Reply
-from bot.people.permissions import actor_for, describe_access, is_group_id
+from bot.people.permissions import Actor, describe_access, is_group_id
 from bot.runtime import Runtime
 from bot.workflows import definitions as workflows
 from bot.workflows.access import (
@@ -40,7 +40,7 @@ def _parse_people(key: AccessList, words: list[str]) -> list[Assignee]:
     return people
 
 
-async def _access(runtime: Runtime, request: SlashRequest, key: AccessList) -> Reply:
+async def _access(runtime: Runtime, request: SlashRequest, actor: Actor, key: AccessList) -> Reply:
     args = request.command.args
     if not args:
         raise usage_error(key, "Which workflow? Give its name.")
@@ -63,7 +63,6 @@ async def _access(runtime: Runtime, request: SlashRequest, key: AccessList) -> R
     else:
         choices = "`add`, `remove` or `anyone`" if key == "runners" else "`add` or `remove`"
         raise usage_error(key, f"{quoted(args[1])} is not something to do: write {choices}.")
-    actor = await actor_for(runtime, request.team_id, request.user_id)
     done = await change_access(runtime, actor, name, key, change, ids)
     if key == "editors":
         now = _named(done.after) or "none besides the owner"
@@ -72,9 +71,9 @@ async def _access(runtime: Runtime, request: SlashRequest, key: AccessList) -> R
     return Reply(f"`{name}` may now be run by {now}.")
 
 
-async def editors(runtime: Runtime, request: SlashRequest) -> Reply:
-    return await _access(runtime, request, "editors")
+async def editors(runtime: Runtime, request: SlashRequest, actor: Actor) -> Reply:
+    return await _access(runtime, request, actor, "editors")
 
 
-async def runners(runtime: Runtime, request: SlashRequest) -> Reply:
-    return await _access(runtime, request, "runners")
+async def runners(runtime: Runtime, request: SlashRequest, actor: Actor) -> Reply:
+    return await _access(runtime, request, actor, "runners")

@@ -25,7 +25,7 @@ from bot.language import (
 )
 from bot.notify.replies import Reply
 from bot.people.channel_access import ChannelRefused, require_member
-from bot.people.permissions import actor_for, is_group_id, require_editor
+from bot.people.permissions import Actor, is_group_id, require_editor
 from bot.render.blocks import unfence
 from bot.render.builder import INPUT_TEXT, MAX_IMPORT_PARTS, builder_modal, import_modal, step_boxes
 from bot.runtime import Runtime
@@ -64,13 +64,13 @@ async def new(runtime: Runtime, request: SlashRequest) -> Reply:
     return await _open(runtime, request, builder_modal(ref))
 
 
-async def edit(runtime: Runtime, request: SlashRequest) -> Reply:
+async def edit(runtime: Runtime, request: SlashRequest, actor: Actor) -> Reply:
     args = request.command.args
     if not args:
         raise usage_error("edit", "Which workflow? Give its name.")
     name = check_workflow_name("edit", args[0])
     workflow, defn = await workflows.get_definition(runtime, request.team_id, name)
-    require_editor(await actor_for(runtime, request.team_id, request.user_id), workflow)
+    require_editor(actor, workflow)
     steps = clean_mentions(format_text(defn, headers=("param",)))  # the rest has boxes
     boxes = step_boxes(steps)
     if boxes is None:  # a box would cut them, and saving would lose the rest
@@ -132,8 +132,9 @@ def _problems(error: DefinitionError) -> str:
     return text if len(text) <= ERROR_LIMIT else text[: ERROR_LIMIT - 1] + "…"
 
 
-async def submit_builder(ack: Ack, body: dict[str, Any], runtime: Runtime) -> None:
-    submission = ViewSubmission.from_payload(body)
+async def submit_builder(
+    ack: Ack, submission: ViewSubmission, actor: Actor, runtime: Runtime
+) -> None:
     ref = WorkflowRef.decode(submission.private_metadata)
     assert ref.name is not None
     title = submission.text(BlockId.TITLE, InputId.TEXT)
@@ -159,6 +160,7 @@ async def submit_builder(ack: Ack, body: dict[str, Any], runtime: Runtime) -> No
         ack,
         runtime,
         submission,
+        actor,
         ref.channel,
         (BlockId.STEPS, BlockId.CHANNEL),
         bool(ref.new),
@@ -224,13 +226,16 @@ async def _runner_groups(runtime: Runtime, team_id: str, text: str) -> list[str]
     return list(dict.fromkeys(ids))
 
 
-async def submit_import(ack: Ack, body: dict[str, Any], runtime: Runtime) -> None:
-    submission = ViewSubmission.from_payload(body)
+async def submit_import(
+    ack: Ack, submission: ViewSubmission, actor: Actor, runtime: Runtime
+) -> None:
     ref = WorkflowRef.decode(submission.private_metadata)
     # As copied from `/baton export`'s code blocks, with the spaces that kept them whole.
     text = unfence("\n".join(text for _, text in submission.parts(BlockId.YAML, InputId.TEXT)))
     fields = (BlockId.YAML, BlockId.YAML)  # an imported `channel:` is part of the YAML
-    await _save(ack, runtime, submission, ref.channel, fields, False, lambda: parse_yaml(text))
+    await _save(
+        ack, runtime, submission, actor, ref.channel, fields, False, lambda: parse_yaml(text)
+    )
 
 
 async def _check_channel(
@@ -262,6 +267,7 @@ async def _save(
     ack: Ack,
     runtime: Runtime,
     submission: ViewSubmission,
+    actor: Actor,
     opened_in: str,
     fields: tuple[BlockId, BlockId],
     only_new: bool,
@@ -277,7 +283,6 @@ async def _save(
     try:
         defn = parse()
         await _check_channel(runtime, submission, opened_in, defn, picked)
-        actor = await actor_for(runtime, submission.team_id, submission.user_id)
         await workflows.define(runtime, actor, defn, tell_author=True, only_new=only_new)
     except NameTaken as error:
         await ack(response_action="errors", errors={BlockId.TITLE.value: str(error)})

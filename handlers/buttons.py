@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -12,7 +11,7 @@ from bot.core.errors import BatonError
 from bot.core.states import StepAction
 from bot.notify.home import request_home
 from bot.notify.redraw import outcome_line, redraw, settled_blocks
-from bot.people.permissions import actor_for
+from bot.people.permissions import Actor
 from bot.render.modals import reason_modal, reassign_modal
 from bot.runs.steps import StepChange, change_step
 from bot.runtime import Runtime
@@ -37,13 +36,9 @@ DIRECT_ACTIONS = {
 OWNER_ACTIONS = {StepAction.RETRY: "Retried", StepAction.SKIP: "Skipped"}
 
 
-async def step_button(ack: Ack, body: dict[str, Any], runtime: Runtime) -> None:
-    await ack()
-    click = ClickRequest.from_payload(body)
-    ref = StepRef.decode(click.value)
-    actor = await actor_for(runtime, click.team_id, click.user_id)
+async def step_button(click: ClickRequest, step: StepRef, actor: Actor, runtime: Runtime) -> None:
     change = StepChange(DIRECT_ACTIONS[ActionId(click.action_id)])
-    await change_step(runtime, actor, ref.run, ref.step, change)
+    await change_step(runtime, actor, step.run, step.step, change)
     if click.view_id:  # clicked in the App Home: redraw it with the step's new state
         await request_home(runtime, click.team_id, click.user_id)
     elif change.action in OWNER_ACTIONS and click.message_ts:
@@ -62,23 +57,22 @@ async def step_button(ack: Ack, body: dict[str, Any], runtime: Runtime) -> None:
             )
 
 
-async def open_step_modal(ack: Ack, body: dict[str, Any], client: AsyncWebClient) -> None:
-    await ack()
-    click = ClickRequest.from_payload(body)
-    ref = StepRef.decode(click.value)
+async def open_step_modal(click: ClickRequest, step: StepRef, client: AsyncWebClient) -> None:
     views = {
         ActionId.BLOCK: reason_modal(
-            CallbackId.BLOCK, ref, "Blocked", "What is in the way?", "Mark blocked"
+            CallbackId.BLOCK, step, "Blocked", "What is in the way?", "Mark blocked"
         ),
-        ActionId.REJECT: reason_modal(CallbackId.REJECT, ref, "Reject", "Why reject it?", "Reject"),
-        ActionId.REASSIGN: reassign_modal(ref),
+        ActionId.REJECT: reason_modal(
+            CallbackId.REJECT, step, "Reject", "Why reject it?", "Reject"
+        ),
+        ActionId.REASSIGN: reassign_modal(step),
     }
     await client.views_open(trigger_id=click.trigger_id, view=views[ActionId(click.action_id)])
 
 
-async def submit_step_modal(ack: Ack, body: dict[str, Any], runtime: Runtime) -> None:
-    submission = ViewSubmission.from_payload(body)
-    ref = StepRef.decode(submission.private_metadata)
+async def submit_step_modal(
+    ack: Ack, submission: ViewSubmission, step: StepRef, actor: Actor, runtime: Runtime
+) -> None:
     callback = CallbackId(submission.callback_id)
     if callback == CallbackId.REASSIGN:
         user = submission.selected_user(BlockId.ASSIGNEE, InputId.USER)
@@ -95,10 +89,9 @@ async def submit_step_modal(ack: Ack, body: dict[str, Any], runtime: Runtime) ->
             return
         action = StepAction.BLOCK if callback == CallbackId.BLOCK else StepAction.REJECT
         change = StepChange(action, reason=reason)
-    actor = await actor_for(runtime, submission.team_id, submission.user_id)
     # The modal stays open to show what went wrong: the only place Slack shows it in a modal.
     try:
-        await change_step(runtime, actor, ref.run, ref.step, change)
+        await change_step(runtime, actor, step.run, step.step, change)
     except BatonError as exc:
         await ack(response_action="errors", errors={field: str(exc)[:150]})
         return

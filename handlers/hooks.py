@@ -8,7 +8,7 @@ from bot.commands import usage_error
 from bot.integrations import registry
 from bot.integrations.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from bot.notify.replies import Reply
-from bot.people.permissions import actor_for
+from bot.people.permissions import Actor
 from bot.render.blocks import context, section
 from bot.runtime import Runtime
 from bot.slack.text import clip, escape, mention, when
@@ -33,14 +33,13 @@ def typed_url(word: str) -> str:
     return url.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-async def add(runtime: Runtime, request: SlashRequest, args: list[str]) -> Reply:
+async def add(runtime: Runtime, actor: Actor, args: list[str]) -> Reply:
     if len(args) != 2:
         raise usage_error(
             "hook",
             "Give the integration a name and its URL, e.g. "
             "`/baton hook add okta https://hooks.example.com/baton`.",
         )
-    actor = await actor_for(runtime, request.team_id, request.user_id)
     added = await registry.add(runtime, actor, args[0].lower(), typed_url(args[1]))
     name = added.integration.name
     text = (
@@ -53,8 +52,7 @@ async def add(runtime: Runtime, request: SlashRequest, args: list[str]) -> Reply
     return Reply(text, [section(text), context(f"The payload and callbacks: `{GUIDE}`.")])
 
 
-async def list_hooks(runtime: Runtime, request: SlashRequest, args: list[str]) -> Reply:
-    actor = await actor_for(runtime, request.team_id, request.user_id)
+async def list_hooks(runtime: Runtime, actor: Actor, args: list[str]) -> Reply:
     rows = await registry.list_all(runtime, actor)
     if not rows:
         return Reply(
@@ -69,10 +67,9 @@ async def list_hooks(runtime: Runtime, request: SlashRequest, args: list[str]) -
     return Reply(text, [section(text)])
 
 
-async def remove(runtime: Runtime, request: SlashRequest, args: list[str]) -> Reply:
+async def remove(runtime: Runtime, actor: Actor, args: list[str]) -> Reply:
     if len(args) != 1:
         raise usage_error("hook", "Which integration? `/baton hook remove &lt;name&gt;`.")
-    actor = await actor_for(runtime, request.team_id, request.user_id)
     name = args[0].lower()
     users = await registry.remove(runtime, actor, name)
     still = (
@@ -84,10 +81,9 @@ async def remove(runtime: Runtime, request: SlashRequest, args: list[str]) -> Re
     return Reply(f"Removed integration `{name}`; its secret is gone for good.{still}")
 
 
-async def ping(runtime: Runtime, request: SlashRequest, args: list[str]) -> Reply:
+async def ping(runtime: Runtime, actor: Actor, args: list[str]) -> Reply:
     if len(args) != 1:
         raise usage_error("hook", "Which integration? `/baton hook test &lt;name&gt;`.")
-    actor = await actor_for(runtime, request.team_id, request.user_id)
     ping = await registry.ping(runtime, actor, args[0].lower())
     name = ping.integration.name
     if ping.answer is None:
@@ -105,9 +101,9 @@ async def ping(runtime: Runtime, request: SlashRequest, args: list[str]) -> Repl
 VERBS = {"add": add, "list": list_hooks, "remove": remove, "test": ping}
 
 
-async def hook(runtime: Runtime, request: SlashRequest) -> Reply:
+async def hook(runtime: Runtime, request: SlashRequest, actor: Actor) -> Reply:
     args = request.command.args
     verb = VERBS.get(args[0].lower()) if args else None
     if verb is None:
         raise usage_error("hook", "Say what to do: add, list, remove or test.")
-    return await verb(runtime, request, args[1:])
+    return await verb(runtime, actor, args[1:])

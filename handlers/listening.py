@@ -1,5 +1,6 @@
-"""How every listener is registered: counted while it runs, and its domain errors turned into
-the ephemeral message they carry.
+"""How every listener is registered: counted while it runs, a command or click acked before
+it starts, handed what it names (handlers/injected.py), and its domain errors turned into the
+ephemeral message they carry.
 
 Errors are handled here rather than in Bolt's `@app.error`: Bolt loses the ack of a listener
 that raises within a few milliseconds of acking (its runner resets the response), and Slack
@@ -9,9 +10,9 @@ would then see a 404 instead of the polite refusal.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from slack_bolt.kwargs_injection.async_args import AsyncArgs
 
@@ -21,6 +22,7 @@ from bot.slack.acks import ack_then_wait
 from bot.slack.inflight import InFlight
 from bot.slack.requests import LEDGER, REQUEST, Ledger, RequestKey
 from bot.slack.text import clip, echo
+from handlers import injected
 
 log = logging.getLogger("baton.handlers")
 
@@ -62,18 +64,34 @@ def _kept(args: AsyncArgs) -> contextlib.AbstractAsyncContextManager[None]:
     return contextlib.nullcontext()
 
 
+def acked_first(body: dict[str, Any]) -> bool:
+    """Commands and clicks: Baton answers them through `respond` or messages, never in the
+    ack, so theirs goes out before the listener (and what it names) is worked out. A modal's
+    submission is acked by its listener, perhaps with errors; Bolt acks events itself."""
+    return "command" in body or body.get("type") == "block_actions"
+
+
 def listener(inflight: InFlight, function: Listener) -> Callable[[AsyncArgs], Awaitable[None]]:
-    names = list(inspect.signature(function).parameters)
+    names = injected.names(function)
+    extra = [name for name in names if name in injected.LISTENER_ARGS]
 
     async def run(args: AsyncArgs) -> None:
         values = {name: getattr(args, name, None) for name in names}
         for name in names:
             if values[name] is None and name in args.context:
                 values[name] = args.context[name]
-        if (ack := values.get("ack")) is not None:  # work after ack() waits for the answers
-            values["ack"] = ack_then_wait(ack, args.context)
+        bolt_ack: Any = args.ack  # returns its response, where ack_then_wait wants None
+        ack = ack_then_wait(bolt_ack, args.context)  # work after ack() waits for the answers
+        if "ack" in values:
+            values["ack"] = ack
+        body = args.body or {}
         async with inflight.running(), _kept(args):
             try:
+                if acked_first(body):
+                    await ack()
+                if extra:
+                    runtime = args.context["runtime"]
+                    values.update(await injected.for_listener(extra, body, runtime))
                 await function(**values)
             except Exception as error:  # every listener failure ends as a message, not a 404
                 await tell_error(args, error)

@@ -8,7 +8,6 @@ from typing import Any
 
 from bot.commands import CommandText, parse_command_text
 from bot.notify.replies import Reply
-from bot.runtime import Runtime
 from bot.slack.ids import BlockId, part_block
 
 
@@ -140,4 +139,5 @@ class ViewSubmission:
         return str(chosen) if chosen else None
 
 
-Subcommand = Callable[[Runtime, SlashRequest], Awaitable[Reply]]
+# A subcommand's handler takes what it names of handlers.injected.SUBCOMMAND_ARGS.
+Subcommand = Callable[..., Awaitable[Reply]]

@@ -10,7 +10,6 @@ from bot.commands import (
     SPEC_BY_NAME,
     check_param_name,
     check_run_key,
-    check_step_key,
     check_workflow_name,
     quoted,
     split_words,
@@ -22,7 +21,7 @@ from bot.notify.replies import Reply
 from bot.people import availability
 from bot.people.availability import TimePassed
 from bot.people.channel_access import require_member, require_postable
-from bot.people.permissions import actor_for
+from bot.people.permissions import Actor
 from bot.render.blocks import (
     LINE_TEXT,
     MESSAGE_BLOCKS,
@@ -40,6 +39,7 @@ from bot.runs.paging import Page, check_page, is_page_word
 from bot.runs.plate import plate
 from bot.runs.steps import StepChange, change_step
 from bot.runtime import Runtime
+from bot.slack.ids import StepRef
 from bot.slack.text import clip, conversation_name, escape, plural
 from bot.workflows import definitions as workflows
 from handlers.requests import SlashRequest, Subcommand
@@ -109,7 +109,7 @@ def add_param(command: str, word: str, params: dict[str, str]) -> None:
     params[key] = value
 
 
-async def run(runtime: Runtime, request: SlashRequest) -> Reply:
+async def run(runtime: Runtime, request: SlashRequest, actor: Actor) -> Reply:
     words = request.command.args
     if not words:
         raise usage_error("run", "Which workflow? Give its name.")
@@ -131,7 +131,6 @@ async def run(runtime: Runtime, request: SlashRequest) -> Reply:
             runtime, team_id=request.team_id, user_id=request.user_id, channel_id=chosen
         )
     await _require_card_channel(runtime, request, name, chosen)
-    actor = await actor_for(runtime, request.team_id, request.user_id)
     wanted = RunRequest(name, params, request.channel_id, deadline, chosen_channel=chosen)
     started = await runs.start_run(runtime, actor, wanted, SPEC_BY_NAME["run"].usage)
     where = conversation_name(started.channel_id)
@@ -223,11 +222,10 @@ async def mine(runtime: Runtime, request: SlashRequest) -> Reply:
     return Reply(text, blocks)
 
 
-async def cancel(runtime: Runtime, request: SlashRequest) -> Reply:
+async def cancel(runtime: Runtime, request: SlashRequest, actor: Actor) -> Reply:
     key, _, reason = request.command.rest.partition(" ")
     if not key:
         raise usage_error("cancel", "Which run? Give its id, e.g. `onboarding-3`.")
-    actor = await actor_for(runtime, request.team_id, request.user_id)
     cancelled = await runs.cancel_run(runtime, actor, check_run_key("cancel", key), reason.strip())
     return Reply(f"Cancelled `{cancelled.key}`.")
 
@@ -273,17 +271,12 @@ def _history_nav(key: str, page: Page) -> str:
 def _step_verb(action: StepAction, needs_reason: bool = False) -> Subcommand:
     name = action.value
 
-    async def verb(runtime: Runtime, request: SlashRequest) -> Reply:
-        words = split_words(request.command.rest)
-        if len(words) < 2:
-            raise usage_error(name, "Name the run and the step, e.g. `onboarding-3 docs`.")
-        run_key = check_run_key(name, words[0])
-        step_key = check_step_key(name, words[1], run_key)
-        rest = " ".join(words[2:]).strip()
+    async def verb(runtime: Runtime, request: SlashRequest, step: StepRef, actor: Actor) -> Reply:
+        rest = " ".join(split_words(request.command.rest)[2:]).strip()  # after <run-id> <step>
         change = StepChange(action)
         if needs_reason:
             if not rest:
-                example = f"/baton {name} {escape(run_key)} {escape(step_key)} &lt;reason&gt;"
+                example = f"/baton {name} {escape(step.run)} {escape(step.step)} &lt;reason&gt;"
                 raise usage_error(name, f"Say why: `{example}`.")
             change = StepChange(action, reason=rest)
         elif action == StepAction.REASSIGN:
@@ -291,8 +284,7 @@ def _step_verb(action: StepAction, needs_reason: bool = False) -> Subcommand:
             if found is None:
                 raise usage_error(name, _reassign_problem(rest))
             change = StepChange(action, new_assignee=found.group(1))
-        actor = await actor_for(runtime, request.team_id, request.user_id)
-        changed = await change_step(runtime, actor, run_key, step_key, change)
+        changed = await change_step(runtime, actor, step.run, step.step, change)
         return Reply(changed.message)
 
     return verb

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.commands import usage_error
 from bot.notify.replies import Reply
 from bot.people import workspace_settings
-from bot.people.permissions import actor_for
+from bot.people.permissions import Actor
 from bot.people.workspace_settings import MAX_ESCALATION_DAYS, describe_escalation, parse_escalation
 from bot.render.blocks import context, section
 from bot.runtime import Runtime
@@ -18,7 +18,7 @@ HOW_TO_CHANGE = (
 )
 
 
-async def settings(runtime: Runtime, request: SlashRequest) -> Reply:
+async def settings(runtime: Runtime, request: SlashRequest, actor: Actor) -> Reply:
     args = request.command.args
     if not args:
         current = await workspace_settings.get_settings(runtime, request.team_id)
@@ -39,7 +39,6 @@ async def settings(runtime: Runtime, request: SlashRequest) -> Reply:
         days = parse_escalation(" ".join(args[1:]))
     except ValueError as exc:
         raise usage_error("settings", str(exc)) from None
-    actor = await actor_for(runtime, request.team_id, request.user_id)
     before, after = await workspace_settings.set_escalation(runtime, actor, days)
     now = describe_escalation(after.escalation_working_days)
     was = before.escalation_working_days

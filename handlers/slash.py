@@ -18,7 +18,7 @@ from bot.render.help import help_reply
 from bot.runtime import Runtime
 from bot.slack.inflight import InFlight
 from bot.slack.text import escape
-from handlers import access, builder, digests, hooks, runs, settings, time, workflows
+from handlers import access, builder, digests, hooks, injected, runs, settings, time, workflows
 from handlers.listening import listener
 from handlers.requests import SlashRequest, Subcommand
 
@@ -29,6 +29,7 @@ Respond = Callable[..., Awaitable[Any]]
 class Command:
     spec: CommandSpec
     handler: Subcommand
+    wants: tuple[str, ...]  # what the handler names (handlers/injected.py)
 
 
 def pair(handlers: Mapping[str, Subcommand]) -> dict[str, Command]:
@@ -41,7 +42,14 @@ def pair(handlers: Mapping[str, Subcommand]) -> dict[str, Command]:
         raise LookupError(
             f"subcommands without a handler: {missing}; handlers without a spec: {unknown}"
         )
-    return {spec.name: Command(spec, handlers[spec.name]) for spec in SPECS}
+    commands = {}
+    for spec in SPECS:
+        handler = handlers[spec.name]
+        wants = injected.names(handler)
+        if not set(wants) <= injected.SUBCOMMAND_ARGS:
+            raise TypeError(f"`{spec.name}`'s handler names what no one gives: {wants}")
+        commands[spec.name] = Command(spec, handler, wants)
+    return commands
 
 
 async def help_command(runtime: Runtime, request: SlashRequest) -> Reply:
@@ -97,13 +105,10 @@ async def dispatch(runtime: Runtime, request: SlashRequest) -> Reply:
         raise usage_error(
             name, "Your command contains a NUL character (\\0); type it again without it."
         )
-    return await command.handler(runtime, request)
+    return await command.handler(**await injected.for_subcommand(command.wants, request, runtime))
 
 
-async def baton_command(
-    ack: Callable[[], Awaitable[None]], command: dict[str, Any], respond: Respond, runtime: Runtime
-) -> None:
-    await ack()
+async def baton_command(command: dict[str, Any], respond: Respond, runtime: Runtime) -> None:
     reply = await dispatch(runtime, SlashRequest.from_payload(command))
     if reply.text or reply.blocks:  # a command that opened a modal has nothing more to say
         await respond(**reply.as_response())

@@ -12,7 +12,7 @@ from bot.core.errors import NotFound
 from bot.notify.replies import Reply
 from bot.people import availability
 from bot.people.channel_access import require_member, require_postable
-from bot.people.permissions import actor_for
+from bot.people.permissions import Actor
 from bot.render.blocks import listing, section
 from bot.runtime import Runtime
 from bot.slack.ids import ActionId, TimerRef
@@ -24,11 +24,10 @@ from handlers.listening import listener
 from handlers.requests import ClickRequest, SlashRequest
 from handlers.runs import CHANNEL, USER, add_param
 
-Ack = Callable[..., Awaitable[None]]
 Respond = Callable[..., Awaitable[Any]]
 
 
-async def schedule(runtime: Runtime, request: SlashRequest) -> Reply:
+async def schedule(runtime: Runtime, request: SlashRequest, actor: Actor) -> Reply:
     words = request.command.args
     if len(words) < 2:
         raise usage_error(
@@ -53,7 +52,6 @@ async def schedule(runtime: Runtime, request: SlashRequest) -> Reply:
             runtime, team_id=request.team_id, user_id=request.user_id, channel_id=chosen
         )
     await _require_run_channel(runtime, request, name, chosen)
-    actor = await actor_for(runtime, request.team_id, request.user_id)
     added = await schedules.add_schedule(
         runtime,
         actor,
@@ -113,14 +111,13 @@ async def list_schedules(runtime: Runtime, request: SlashRequest) -> Reply:
     return Reply("\n".join(["*Recurring runs*", *lines]), blocks)
 
 
-async def unschedule(runtime: Runtime, request: SlashRequest) -> Reply:
+async def unschedule(runtime: Runtime, request: SlashRequest, actor: Actor) -> Reply:
     args = request.command.args
     if len(args) != 1 or not (args[0].isascii() and args[0].isdigit()):
         raise usage_error("unschedule", "Give the schedule's number, as `/baton schedules` shows.")
     schedule_id = row_id(args[0])
     if schedule_id is None:  # more digits than any id has: none can match
         raise NotFound(f"There is no schedule {clip(args[0], 30)}. `/baton schedules` lists them.")
-    actor = await actor_for(runtime, request.team_id, request.user_id)
     removed = await schedules.remove_schedule(runtime, actor, schedule_id)
     return Reply(
         f"Removed schedule {removed.schedule.id}: `{removed.workflow}` {removed.schedule.spec} "
@@ -179,9 +176,7 @@ async def hours(runtime: Runtime, request: SlashRequest) -> Reply:
     return Reply(f"Your working hours are now {saved.describe()}. Reminders reach you only then.")
 
 
-async def snooze_button(ack: Ack, body: dict[str, Any], respond: Respond, runtime: Runtime) -> None:
-    await ack()
-    click = ClickRequest.from_payload(body)
+async def snooze_button(click: ClickRequest, respond: Respond, runtime: Runtime) -> None:
     ref = TimerRef.decode(click.value)
     snoozed = await reminders.snooze(
         runtime,

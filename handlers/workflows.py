@@ -17,7 +17,7 @@ from bot.language import (
 )
 from bot.notify.replies import Reply
 from bot.people.channel_access import require_member
-from bot.people.permissions import actor_for, describe_access, require_editor
+from bot.people.permissions import Actor, describe_access, require_editor
 from bot.render.blocks import (
     MESSAGE_BLOCKS,
     SECTION_TEXT,
@@ -79,7 +79,7 @@ def _plan_blocks(defn: WorkflowDef, heading: str | None = None) -> list[Block]:
     return code_listing(plan, more, max_blocks=PLAN_BLOCKS, heading=heading)
 
 
-async def define(runtime: Runtime, request: SlashRequest) -> Reply:
+async def define(runtime: Runtime, request: SlashRequest, actor: Actor) -> Reply:
     name, _, title = request.command.rest.partition(" ")
     if not name:
         raise usage_error("define", "Give the workflow a name, then its steps on the next lines.")
@@ -107,7 +107,6 @@ async def define(runtime: Runtime, request: SlashRequest) -> Reply:
             channel_id=defn.channel,
             fix="Join it first, or name a channel you are in.",
         )
-    actor = await actor_for(runtime, request.team_id, request.user_id)
     result = await workflows.define(runtime, actor, defn)
     verb = "Created" if result.created else f"Saved version {result.version} of"
     saved = f"{verb} `{defn.name}` ({plural(len(defn.steps), 'step')})."
@@ -174,9 +173,8 @@ async def show(runtime: Runtime, request: SlashRequest) -> Reply:
     return Reply(fallback(text, head), checked(blocks))
 
 
-async def delete(runtime: Runtime, request: SlashRequest) -> Reply:
+async def delete(runtime: Runtime, request: SlashRequest, actor: Actor) -> Reply:
     name = _name_arg(request, "delete")
-    actor = await actor_for(runtime, request.team_id, request.user_id)
     archived = await workflows.archive(runtime, actor, name)
     paused = archived.schedules
     schedules = (
@@ -190,9 +188,8 @@ async def delete(runtime: Runtime, request: SlashRequest) -> Reply:
     )
 
 
-async def restore(runtime: Runtime, request: SlashRequest) -> Reply:
+async def restore(runtime: Runtime, request: SlashRequest, actor: Actor) -> Reply:
     name = _name_arg(request, "restore")
-    actor = await actor_for(runtime, request.team_id, request.user_id)
     restored = await workflows.restore(runtime, actor, name)
     count = restored.schedules
     schedules = (
@@ -204,10 +201,10 @@ async def restore(runtime: Runtime, request: SlashRequest) -> Reply:
     return Reply(f"Restored `{name}`: new runs can start.{schedules}")
 
 
-async def export(runtime: Runtime, request: SlashRequest) -> Reply:
+async def export(runtime: Runtime, request: SlashRequest, actor: Actor) -> Reply:
     name = _name_arg(request, "export")
     workflow, defn = await workflows.get_definition(runtime, request.team_id, name)
-    require_editor(await actor_for(runtime, request.team_id, request.user_id), workflow)
+    require_editor(actor, workflow)
     # Room for the zero-width spaces that keep a piece's end backticks off its fences.
     pieces = split_text(
         fence_safe(escape(format_yaml(defn, fold=EXPORT_FOLD).rstrip("\n"))), EXPORT_PART - 2

@@ -12,7 +12,6 @@ from bot.workflows import definitions as workflows
 from bot.workflows.access import (
     AccessList,
     Change,
-    UnknownPeople,
     change_access,
     resolve_people,
 )
@@ -55,10 +54,7 @@ async def _access(runtime: Runtime, request: SlashRequest, actor: Actor, key: Ac
     if verb == "anyone" and key == "runners" and not rest:
         change, ids = "anyone", []
     elif verb in ("add", "remove"):
-        try:
-            ids = await resolve_people(runtime, request.team_id, key, _parse_people(key, rest))
-        except UnknownPeople as problem:
-            raise usage_error(key, f"{problem}. Nothing was changed.") from None
+        ids = await resolve_people(runtime, request.team_id, key, _parse_people(key, rest))
         change = "add" if verb == "add" else "remove"
     else:
         choices = "`add`, `remove` or `anyone`" if key == "runners" else "`add` or `remove`"

@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.commands import check_workflow_name, usage_error
-from bot.core.errors import BatonError, NameTaken, NotFound
+from bot.core.errors import BatonError, NameTaken
 from bot.language import (
     Assignee,
     AssigneeError,
@@ -132,22 +132,19 @@ def _problems(error: DefinitionError) -> str:
     return text if len(text) <= ERROR_LIMIT else text[: ERROR_LIMIT - 1] + "…"
 
 
+class NotUserGroups(BatonError):
+    """Words in the builder's box of user groups that are no user group here."""
+
+
 async def submit_builder(
-    ack: Ack, submission: ViewSubmission, actor: Actor, runtime: Runtime
+    ack: Ack, submission: ViewSubmission, workflow_ref: WorkflowRef, actor: Actor, runtime: Runtime
 ) -> None:
-    ref = WorkflowRef.decode(submission.private_metadata)
-    assert ref.name is not None
-    title = submission.text(BlockId.TITLE, InputId.TEXT)
-    boxes = submission.parts(BlockId.STEPS, InputId.TEXT)
-    steps = "\n".join(text for _, text in boxes)
+    assert workflow_ref.name is not None
+    steps = "\n".join(text for _, text in submission.parts(BlockId.STEPS, InputId.TEXT))
     channel = submission.selected_conversation(BlockId.CHANNEL, InputId.CHANNEL)
-    try:
-        groups = await _runner_groups(
-            runtime, submission.team_id, submission.text(BlockId.RUNNER_GROUPS, InputId.TEXT)
-        )
-    except ValueError as problem:
-        await ack(response_action="errors", errors={BlockId.RUNNER_GROUPS.value: str(problem)})
-        return
+    groups = await _runner_groups(
+        runtime, submission.team_id, submission.text(BlockId.RUNNER_GROUPS, InputId.TEXT)
+    )
     editors = tuple(
         Assignee(AssigneeKind.USER, user)
         for user in submission.selected_users(BlockId.EDITORS, InputId.USERS)
@@ -156,28 +153,16 @@ async def submit_builder(
         Assignee(AssigneeKind.USER, user)
         for user in submission.selected_users(BlockId.RUNNERS, InputId.USERS)
     ) + tuple(Assignee(AssigneeKind.GROUP, group) for group in groups)
-    await _save(
-        ack,
-        runtime,
-        submission,
-        actor,
-        ref.channel,
-        (BlockId.STEPS, BlockId.CHANNEL),
-        bool(ref.new),
-        lambda: replace(
-            parse_text(
-                ref.name or "",
-                title,
-                steps,
-                description=submission.text(BlockId.DESCRIPTION, InputId.TEXT),
-                channel=channel,
-                elsewhere=BUILDER_BOXES,
-            ),
-            editors=editors,
-            runners=runners,
-        ),
-        placed=_by_box(boxes),
+    defn = parse_text(
+        workflow_ref.name,
+        submission.text(BlockId.TITLE, InputId.TEXT),
+        steps,
+        description=submission.text(BlockId.DESCRIPTION, InputId.TEXT),
+        channel=channel,
+        elsewhere=BUILDER_BOXES,
     )
+    defn = replace(defn, editors=editors, runners=runners)
+    await _save(ack, runtime, submission, actor, workflow_ref, defn, picked=True)
 
 
 def _by_box(boxes: list[tuple[str, str]]) -> Callable[[DefinitionError], dict[str, str]]:
@@ -203,8 +188,8 @@ def _by_box(boxes: list[tuple[str, str]]) -> Callable[[DefinitionError], dict[st
 
 
 async def _runner_groups(runtime: Runtime, team_id: str, text: str) -> list[str]:
-    """The user group ids in the builder's groups box (`@it-team, @oncall`); ValueError says
-    which words are not user groups here."""
+    """The user group ids in the builder's groups box (`@it-team, @oncall`); NotUserGroups
+    says which words are not user groups here."""
     ids, wrong = [], []
     for word in text.replace(",", " ").split():
         try:
@@ -219,7 +204,7 @@ async def _runner_groups(runtime: Runtime, team_id: str, text: str) -> list[str]
             continue
         ids.append(group.value)
     if wrong:
-        raise ValueError(
+        raise NotUserGroups(
             f"Not user groups in this workspace: {', '.join(wrong)}. Write each group's "
             "@handle (e.g. @it-team); pick people in the box above."
         )
@@ -227,15 +212,12 @@ async def _runner_groups(runtime: Runtime, team_id: str, text: str) -> list[str]
 
 
 async def submit_import(
-    ack: Ack, submission: ViewSubmission, actor: Actor, runtime: Runtime
+    ack: Ack, submission: ViewSubmission, workflow_ref: WorkflowRef, actor: Actor, runtime: Runtime
 ) -> None:
-    ref = WorkflowRef.decode(submission.private_metadata)
     # As copied from `/baton export`'s code blocks, with the spaces that kept them whole.
     text = unfence("\n".join(text for _, text in submission.parts(BlockId.YAML, InputId.TEXT)))
-    fields = (BlockId.YAML, BlockId.YAML)  # an imported `channel:` is part of the YAML
-    await _save(
-        ack, runtime, submission, actor, ref.channel, fields, False, lambda: parse_yaml(text)
-    )
+    defn = parse_yaml(text)
+    await _save(ack, runtime, submission, actor, workflow_ref, defn, picked=False)
 
 
 async def _check_channel(
@@ -247,10 +229,7 @@ async def _check_channel(
     channel = defn.channel
     if not channel or channel == opened_in:
         return
-    try:
-        _, current = await workflows.get_definition(runtime, submission.team_id, defn.name)
-    except NotFound:
-        current = None
+    current = await workflows.current_definition(runtime, submission.team_id, defn.name)
     if current is not None and current.channel == channel:
         return
     await require_member(
@@ -268,38 +247,42 @@ async def _save(
     runtime: Runtime,
     submission: ViewSubmission,
     actor: Actor,
-    opened_in: str,
-    fields: tuple[BlockId, BlockId],
-    only_new: bool,
-    parse: Callable[[], WorkflowDef],
-    placed: Callable[[DefinitionError], dict[str, str]] | None = None,
+    opened: WorkflowRef,
+    defn: WorkflowDef,
+    *,
+    picked: bool,
 ) -> None:
-    # Problems go back into the modal, next to the text that has them: the modal stays open.
-    # `fields`: where the definition's problems go, and where a refused channel's go.
-    # `only_new`: the builder's "New workflow", which must not replace a workflow someone
-    # created meanwhile (its name is refused next to the title, the first field).
-    field, channel_field = fields
-    picked = channel_field == BlockId.CHANNEL
-    try:
-        defn = parse()
-        await _check_channel(runtime, submission, opened_in, defn, picked)
-        await workflows.define(runtime, actor, defn, tell_author=True, only_new=only_new)
-    except NameTaken as error:
-        await ack(response_action="errors", errors={BlockId.TITLE.value: str(error)})
-        return
-    except DefinitionError as error:
-        errors = placed(error) if placed else {field.value: _problems(error)}
-        await ack(response_action="errors", errors=errors)
-        return
-    except ChannelRefused as error:
-        await ack(response_action="errors", errors={channel_field.value: str(error)})
-        return
-    except BatonError as error:
-        await ack(response_action="errors", errors={field.value: str(error)[:ERROR_LIMIT]})
-        return
+    """`picked`: the channel for run cards was picked in the builder (else imported in the
+    YAML). The builder's "New workflow" (`opened.new`) must not replace a workflow someone
+    created meanwhile. What goes wrong goes back into the modal (`modal_errors`)."""
+    await _check_channel(runtime, submission, opened.channel, defn, picked)
+    await workflows.define(runtime, actor, defn, tell_author=True, only_new=bool(opened.new))
     await ack()
 
 
+def modal_errors(error: Exception, submission: ViewSubmission) -> dict[str, str] | None:
+    """Where the builder and import modals show what went wrong, next to the text that has
+    it (the modal stays open): a name someone took meanwhile by the title, the first field;
+    a definition's problems by the steps (each by its box) or the YAML; a refused channel by
+    the channel menu, or the YAML that named it; anything else Baton refuses by the steps or
+    the YAML."""
+    builder = submission.callback_id == CallbackId.BUILDER
+    field = BlockId.STEPS if builder else BlockId.YAML
+    if isinstance(error, NameTaken):
+        return {BlockId.TITLE.value: str(error)}
+    if isinstance(error, NotUserGroups):
+        return {BlockId.RUNNER_GROUPS.value: str(error)}
+    if isinstance(error, DefinitionError):
+        if builder:
+            return _by_box(submission.parts(BlockId.STEPS, InputId.TEXT))(error)
+        return {field.value: _problems(error)}
+    if isinstance(error, ChannelRefused):
+        return {(BlockId.CHANNEL if builder else field).value: str(error)}
+    if isinstance(error, BatonError):
+        return {field.value: str(error)[:ERROR_LIMIT]}
+    return None
+
+
 def register(app: AsyncApp, inflight: InFlight) -> None:
-    app.view(CallbackId.BUILDER.value)(listener(inflight, submit_builder))
-    app.view(CallbackId.IMPORT.value)(listener(inflight, submit_import))
+    app.view(CallbackId.BUILDER.value)(listener(inflight, submit_builder, in_modal=modal_errors))
+    app.view(CallbackId.IMPORT.value)(listener(inflight, submit_import, in_modal=modal_errors))

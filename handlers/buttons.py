@@ -77,25 +77,27 @@ async def submit_step_modal(
     if callback == CallbackId.REASSIGN:
         user = submission.selected_user(BlockId.ASSIGNEE, InputId.USER)
         change = StepChange(StepAction.REASSIGN, new_assignee=user)
-        field = BlockId.ASSIGNEE.value
         if not user:
-            await ack(response_action="errors", errors={field: "Pick someone."})
+            await ack(response_action="errors", errors={BlockId.ASSIGNEE.value: "Pick someone."})
             return
     else:
         reason = submission.text(BlockId.REASON, InputId.TEXT)
-        field = BlockId.REASON.value
         if not reason:
-            await ack(response_action="errors", errors={field: "Please say why."})
+            await ack(response_action="errors", errors={BlockId.REASON.value: "Please say why."})
             return
         action = StepAction.BLOCK if callback == CallbackId.BLOCK else StepAction.REJECT
         change = StepChange(action, reason=reason)
-    # The modal stays open to show what went wrong: the only place Slack shows it in a modal.
-    try:
-        await change_step(runtime, actor, step.run, step.step, change)
-    except BatonError as exc:
-        await ack(response_action="errors", errors={field: str(exc)[:150]})
-        return
+    await change_step(runtime, actor, step.run, step.step, change)
     await ack()
+
+
+def step_modal_errors(error: Exception, submission: ViewSubmission) -> dict[str, str] | None:
+    """A refused change shows in the modal, which stays open: the only place Slack shows it."""
+    if not isinstance(error, BatonError):
+        return None
+    reassign = submission.callback_id == CallbackId.REASSIGN
+    field = BlockId.ASSIGNEE if reassign else BlockId.REASON
+    return {field.value: str(error)[:150]}
 
 
 def register(app: AsyncApp, inflight: InFlight) -> None:
@@ -104,4 +106,4 @@ def register(app: AsyncApp, inflight: InFlight) -> None:
     for action_id in (ActionId.BLOCK, ActionId.REJECT, ActionId.REASSIGN):
         app.action(action_id.value)(listener(inflight, open_step_modal))
     for callback in (CallbackId.BLOCK, CallbackId.REJECT, CallbackId.REASSIGN):
-        app.view(callback.value)(listener(inflight, submit_step_modal))
+        app.view(callback.value)(listener(inflight, submit_step_modal, in_modal=step_modal_errors))

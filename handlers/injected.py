@@ -6,6 +6,7 @@
 A listener may name, besides Bolt's own arguments and the context's `runtime`:
 - `click` (ClickRequest) or `submission` (ViewSubmission): the typed request;
 - `step` (StepRef): the step a step button's value or a step modal's metadata names;
+- `workflow_ref` (WorkflowRef): the workflow the builder or import modal was opened for;
 - `actor` (Actor): who clicked or submitted, with whether they are an admin.
 A subcommand may name `runtime`, `request` (SlashRequest), `actor`, and `step`, read from the
 command's first two words (`/baton done onboarding-3 docs`) with their usage errors.
@@ -25,10 +26,10 @@ from typing import Any
 from bot.commands import check_run_key, check_step_key, split_words, usage_error
 from bot.people.permissions import actor_for
 from bot.runtime import Runtime
-from bot.slack.ids import StepRef
+from bot.slack.ids import StepRef, WorkflowRef
 from handlers.requests import ClickRequest, SlashRequest, ViewSubmission
 
-LISTENER_ARGS = frozenset({"click", "submission", "step", "actor"})
+LISTENER_ARGS = frozenset({"click", "submission", "step", "workflow_ref", "actor"})
 SUBCOMMAND_ARGS = frozenset({"runtime", "request", "step", "actor"})
 
 
@@ -52,6 +53,8 @@ async def for_listener(
             values[name] = ViewSubmission.from_payload(body)
         elif name == "step":
             values[name] = _step_of(body)
+        elif name == "workflow_ref":
+            values[name] = WorkflowRef.decode(ViewSubmission.from_payload(body).private_metadata)
         elif name == "actor":
             values[name] = await actor_for(runtime, *_who(body))
     return values

@@ -16,13 +16,15 @@ from typing import Any
 
 from slack_bolt.kwargs_injection.async_args import AsyncArgs
 
-from bot.core.errors import BatonError
+from bot.commands import SPEC_BY_NAME, usage_error
+from bot.core.errors import BatonError, InvalidInput
 from bot.language import DefinitionError
 from bot.slack.acks import ack_then_wait
 from bot.slack.inflight import InFlight
 from bot.slack.requests import LEDGER, REQUEST, Ledger, RequestKey
-from bot.slack.text import clip, echo
+from bot.slack.text import clip, echo, escape
 from handlers import injected
+from handlers.requests import SlashRequest, ViewSubmission
 
 log = logging.getLogger("baton.handlers")
 
@@ -33,7 +35,11 @@ Listener = Callable[..., Awaitable[None]]
 MAX_ERROR_CHARS = 3000
 
 
-def error_text(error: Exception) -> str:
+def error_text(error: Exception, body: dict[str, Any]) -> str:
+    if isinstance(error, InvalidInput):  # a parser's complaint: the command's usage follows it
+        name = SlashRequest.from_payload(body).command.name if "command" in body else ""
+        problem = escape(str(error))
+        error = usage_error(name, problem) if name in SPEC_BY_NAME else BatonError(problem)
     if isinstance(error, BatonError):
         return clip(str(error), MAX_ERROR_CHARS)
     if isinstance(error, DefinitionError):
@@ -45,8 +51,8 @@ def error_text(error: Exception) -> str:
 
 
 async def tell_error(args: AsyncArgs, error: Exception) -> None:
-    text = error_text(error)
     body = args.body or {}
+    text = error_text(error, body)
     if body.get("response_url"):
         await args.respond(text=text, response_type="ephemeral", replace_original=False)
         return
@@ -71,7 +77,16 @@ def acked_first(body: dict[str, Any]) -> bool:
     return "command" in body or body.get("type") == "block_actions"
 
 
-def listener(inflight: InFlight, function: Listener) -> Callable[[AsyncArgs], Awaitable[None]]:
+# Where a modal's listener shows what went wrong in the modal, next to the fields concerned
+# (the modal stays open); None tells it as any listener's error.
+ModalErrors = Callable[[Exception, ViewSubmission], dict[str, str] | None]
+
+
+def listener(
+    inflight: InFlight, function: Listener, *, in_modal: ModalErrors | None = None
+) -> Callable[[AsyncArgs], Awaitable[None]]:
+    """`function` run for a request; with `in_modal`, a modal submission's listener whose
+    errors go back into the modal as `in_modal` places them."""
     names = injected.names(function)
     extra = [name for name in names if name in injected.LISTENER_ARGS]
 
@@ -85,6 +100,7 @@ def listener(inflight: InFlight, function: Listener) -> Callable[[AsyncArgs], Aw
         if "ack" in values:
             values["ack"] = ack
         body = args.body or {}
+        started = False
         async with inflight.running(), _kept(args):
             try:
                 if acked_first(body):
@@ -92,9 +108,16 @@ def listener(inflight: InFlight, function: Listener) -> Callable[[AsyncArgs], Aw
                 if extra:
                     runtime = args.context["runtime"]
                     values.update(await injected.for_listener(extra, body, runtime))
+                started = True
                 await function(**values)
             except Exception as error:  # every listener failure ends as a message, not a 404
-                await tell_error(args, error)
+                placed = None
+                if in_modal is not None and started:
+                    placed = in_modal(error, ViewSubmission.from_payload(body))
+                if placed:
+                    await ack(response_action="errors", errors=placed)
+                else:
+                    await tell_error(args, error)
 
     run.__name__ = function.__name__
     return run

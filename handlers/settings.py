@@ -35,10 +35,7 @@ async def settings(runtime: Runtime, request: SlashRequest, actor: Actor) -> Rep
             "How many working days after a step's due time should its run's owner be told? "
             "E.g. `/baton settings escalation 2`, or `off`.",
         )
-    try:
-        days = parse_escalation(" ".join(args[1:]))
-    except ValueError as exc:
-        raise usage_error("settings", str(exc)) from None
+    days = parse_escalation(" ".join(args[1:]))
     before, after = await workspace_settings.set_escalation(runtime, actor, days)
     now = describe_escalation(after.escalation_working_days)
     was = before.escalation_working_days

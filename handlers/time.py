@@ -17,7 +17,7 @@ from bot.render.blocks import listing, section
 from bot.runtime import Runtime
 from bot.slack.ids import ActionId, TimerRef
 from bot.slack.inflight import InFlight
-from bot.slack.text import clip, conversation_name, echo, escape, is_channel, when
+from bot.slack.text import clip, conversation_name, echo, is_channel, when
 from bot.timing import reminders, schedules
 from bot.workflows import definitions as workflows
 from handlers.listening import listener
@@ -34,10 +34,7 @@ async def schedule(runtime: Runtime, request: SlashRequest, actor: Actor) -> Rep
             "schedule", "Name the workflow and when it runs, e.g. `standup weekdays 09:00`."
         )
     name = check_workflow_name("schedule", words[0])
-    try:
-        spec, rest = schedules.parse_when(words[1:])
-    except ValueError as exc:
-        raise usage_error("schedule", escape(str(exc))) from None
+    spec, rest = schedules.parse_when(words[1:])
     params: dict[str, str] = {}
     chosen: str | None = None
     for word in rest:
@@ -140,10 +137,7 @@ async def away(runtime: Runtime, request: SlashRequest) -> Reply:
             return Reply("You weren't away; nothing changed.")
         return Reply("Welcome back! Your reminders resume and new steps come to you again.")
     zone = await runtime.directory.zone(team, user)
-    try:
-        until, rest = availability.parse_until(words, zone, runtime.clock.now())
-    except ValueError as exc:
-        raise usage_error("away", escape(str(exc))) from None
+    until, rest = availability.parse_until(words, zone, runtime.clock.now())
     delegate = None
     if rest:
         found = (
@@ -168,11 +162,7 @@ async def hours(runtime: Runtime, request: SlashRequest) -> Reply:
     if not words:
         current = await availability.availability(runtime, team, user)
         return Reply(f"Your working hours: {current.hours.describe()}. Reminders reach you then.")
-    try:
-        wanted = availability.parse_hours(words)
-    except ValueError as exc:
-        raise usage_error("hours", escape(str(exc))) from None
-    saved = await availability.set_hours(runtime, team, user, wanted)
+    saved = await availability.set_hours(runtime, team, user, availability.parse_hours(words))
     return Reply(f"Your working hours are now {saved.describe()}. Reminders reach you only then.")
 
 

@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import update
 from sqlmodel import col
 
+from bot.core.errors import InvalidInput, reads_input
 from bot.core.working_hours import (
     FULL_DAY_NAMES,
     WorkingHours,
@@ -35,7 +36,7 @@ UNTIL_HINT = "write a date (2026-12-04), a date and time (2026-12-04 13:00), `to
 UNTIL_HINT += "(friday) or a duration (3d, 1w)"
 
 
-class TimePassed(ValueError):
+class TimePassed(InvalidInput):
     """The moment given is already past."""
 
 
@@ -45,6 +46,7 @@ class Until:
     shown: str  # how the person wrote it, spelled out in their zone
 
 
+@reads_input
 def parse_until(
     words: list[str],
     tz: str,
@@ -118,6 +120,7 @@ def _checked(until: Until, now: datetime, longest: timedelta, too_long: str) -> 
     return until
 
 
+@reads_input
 def parse_hours(words: list[str]) -> WorkingHours:
     """`HH:MM-HH:MM [days]` (zone filled in later). ValueError explains a mistake."""
     if not words:

@@ -13,10 +13,9 @@ from typing import Final
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot.core.errors import Forbidden
+from bot.core.errors import Forbidden, reads_input
 from bot.people.permissions import Actor
 from bot.runtime import Runtime
-from bot.slack.text import escape
 from bot.work import begin
 from storage.db import is_postgres, unit_of_work
 from storage.models import Workspace
@@ -32,6 +31,7 @@ class WorkspaceSettings:
     escalation_working_days: int = DEFAULT_ESCALATION_DAYS
 
 
+@reads_input
 def parse_escalation(text: str) -> int:
     """`2`, `2d`, `2 working days`, or `off` (0). ValueError says what to write instead."""
     spelled = " ".join(text.lower().split())
@@ -40,7 +40,7 @@ def parse_escalation(text: str) -> int:
     match = _DAYS_RE.fullmatch(spelled)
     if match is None:
         raise ValueError(
-            f"`{escape(text)}` is not a number of working days: write 1 to {MAX_ESCALATION_DAYS} "
+            f"`{text}` is not a number of working days: write 1 to {MAX_ESCALATION_DAYS} "
             "(e.g. `escalation 2`), or `off`."
         )
     days = int(match.group(1))

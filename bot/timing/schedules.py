@@ -20,7 +20,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.core.errors import BatonError, Forbidden, NotFound, UsageError
+from bot.core.errors import BatonError, Forbidden, NotFound, UsageError, reads_input
 from bot.core.working_hours import FULL_DAY_NAMES, parse_clock
 from bot.language import ParamType
 from bot.notify.outbox import Note, enqueue
@@ -54,6 +54,7 @@ class When:
     cron: str  # five crontab fields, weekdays by name (APScheduler 3 numbers them from Monday)
 
 
+@reads_input
 def parse_when(words: list[str]) -> tuple[When, list[str]]:
     """The `<when>` at the start of `words`, and the words after it. ValueError explains."""
     if not words:

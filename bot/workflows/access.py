@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.commands import usage_error
 from bot.core.errors import NotFound
 from bot.language import Assignee, AssigneeKind
 from bot.people.permissions import Actor, require_editor
@@ -18,10 +19,6 @@ from storage.models import Workflow
 
 AccessList = Literal["editors", "runners"]
 Change = Literal["add", "remove", "anyone"]
-
-
-class UnknownPeople(ValueError):
-    """Plain @names that are no one here, or a group named as an editor."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +32,8 @@ async def resolve_people(
     runtime: Runtime, team_id: str, key: AccessList, people: list[Assignee]
 ) -> list[str]:
     """Slack ids for the people (and, for runners, groups) named; plain @names are looked up
-    in the directory. Raises UnknownPeople naming each one that is not known or not allowed."""
+    in the directory. `key` is also the command changing them: its usage error names each one
+    that is not known (a plain @name that is no one here) or not allowed (a group as editor)."""
     ids: list[str] = []
     wrong: list[str] = []
     for person in people:
@@ -54,7 +52,7 @@ async def resolve_people(
             continue
         ids.append(value)
     if wrong:
-        raise UnknownPeople("; ".join(wrong))
+        raise usage_error(key, f"{'; '.join(wrong)}. Nothing was changed.")
     return list(dict.fromkeys(ids))
 
 

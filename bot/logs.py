@@ -4,23 +4,24 @@ that the code logging is working on, whichever function writes the line.
     with log_context(team="T1", run=12, step=40):
         log.info("step ready")   # {"message": "step ready", "team": "T1", "run": 12, ...}
 
-The context lives in a ContextVar, so it follows a request into the listener task Bolt starts
-for it, and never leaks between deliveries running side by side.
+structlog formats the lines, and keeps the context in its contextvars, so it follows a request
+into the listener task Bolt starts for it, and never leaks between deliveries running side by
+side.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import IO, Any
 
-_context: ContextVar[dict[str, Any] | None] = ContextVar("baton_log_context", default=None)
+import structlog
+from structlog.typing import EventDict, WrappedLogger
+
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 # (uvicorn's `color_message` is its message again, with terminal colours.)
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {
@@ -34,20 +35,19 @@ _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {
 @contextmanager
 def log_context(**fields: Any) -> Iterator[None]:
     """Add fields (None values left out) to every log line written inside the block."""
-    current = _context.get() or {}
-    token = _context.set({**current, **{k: v for k, v in fields.items() if v is not None}})
-    try:
+    with structlog.contextvars.bound_contextvars(
+        **{k: v for k, v in fields.items() if v is not None}
+    ):
         yield
-    finally:
-        _context.reset(token)
 
 
 def current_context() -> dict[str, Any]:
-    return dict(_context.get() or {})
+    return structlog.contextvars.get_contextvars()
 
 
 class ContextFilter(logging.Filter):
-    """Copies the current log context onto each record as it is written."""
+    """Copies the current log context onto each record as it is written, so the line
+    carries it wherever and whenever a handler formats it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.context = current_context()
@@ -85,19 +85,44 @@ def protect_access_log() -> None:
     logging.getLogger("uvicorn.access").addFilter(_REDACT)  # a second add is a no-op
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": redact(record.getMessage()),
-        }
-        entry.update(getattr(record, "context", None) or {})
-        entry.update((k, v) for k, v in record.__dict__.items() if k not in _STANDARD)
-        if record.exc_info:
-            entry["exception"] = redact(self.formatException(record.exc_info))
-        return json.dumps(entry, default=str)
+def _from_record(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    """When, how bad and where from, then the record's context and its `extra=` fields."""
+    record: logging.LogRecord = event["_record"]
+    entry: EventDict = {
+        "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+        "level": record.levelname.lower(),
+        "logger": record.name,
+        **event,
+    }
+    entry.update(getattr(record, "context", None) or {})
+    entry.update((k, v) for k, v in record.__dict__.items() if k not in _STANDARD)
+    return entry
+
+
+def _redacted(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    for key in ("message", "exception"):
+        if isinstance(event.get(key), str):
+            event[key] = redact(event[key])
+    return event
+
+
+class JsonFormatter(structlog.stdlib.ProcessorFormatter):
+    """One JSON object a line: time, level, logger, message, the context, `extra=` fields,
+    and the exception's traceback, secrets redacted."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            foreign_pre_chain=[
+                _from_record,
+                structlog.processors.EventRenamer("message"),
+                structlog.processors.format_exc_info,
+                _redacted,
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.JSONRenderer(default=str),
+            ],
+        )
 
 
 def configure(level: int = logging.INFO, stream: IO[str] | None = None) -> None:

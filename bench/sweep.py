@@ -37,11 +37,14 @@ from bot.timing.sweep import Sweeper
 from storage.db import unit_of_work
 from storage.migrate import upgrade
 from storage.models import Timer
+from storage.vocabulary import TimerKind, TimerState
 
 TEAM = "T0BATON"
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 SMALL, LARGE = 100, 100_000
 DUE = 20  # the same due work in both sweeps
+# The due timers: a kind that no handler registered here (reminders, schedules) takes.
+BENCH_KIND = TimerKind.HOOK_CALL
 REPEATS = 15
 TARGET = 1.5
 CHUNK = 5_000
@@ -54,7 +57,7 @@ async def _handled(_session: AsyncSession, _runtime: Runtime, _timer: Timer) -> 
     """The due timers' handler: the sweep's own cost is what is measured."""
 
 
-def _timer(kind: str, due_at: datetime) -> dict[str, Any]:
+def _timer(kind: TimerKind, due_at: datetime) -> dict[str, Any]:
     return {
         "team_id": TEAM,
         "kind": kind,
@@ -62,7 +65,7 @@ def _timer(kind: str, due_at: datetime) -> dict[str, Any]:
         "step_run_id": None,
         "recipient_id": "U0ALICE",
         "due_at": due_at,
-        "state": "pending",
+        "state": TimerState.PENDING,
         "attempt": 0,
         "claimed_by": None,
         "fired_at": None,
@@ -71,7 +74,13 @@ def _timer(kind: str, due_at: datetime) -> dict[str, Any]:
 
 
 async def _seed(runtime: Runtime, waiting: int) -> None:
-    kinds = ("due_soon", "overdue", "repeat", "escalation", "wait")
+    kinds = (
+        TimerKind.DUE_SOON,
+        TimerKind.OVERDUE,
+        TimerKind.REPEAT,
+        TimerKind.ESCALATION,
+        TimerKind.WAIT,
+    )
     rows = [
         # Spread over the coming weeks, as reminders of many open steps would be.
         _timer(kinds[n % len(kinds)], NOW + timedelta(minutes=10 + n % 40_000))
@@ -80,7 +89,7 @@ async def _seed(runtime: Runtime, waiting: int) -> None:
     async with unit_of_work(runtime.sessions) as session:
         await session.exec(
             insert(Timer),
-            params=[_timer("bench", NOW - timedelta(minutes=1)) for _ in range(DUE)],
+            params=[_timer(BENCH_KIND, NOW - timedelta(minutes=1)) for _ in range(DUE)],
         )
         for start in range(0, len(rows), CHUNK):
             await session.exec(insert(Timer), params=rows[start : start + CHUNK])
@@ -96,7 +105,7 @@ async def _rearm(runtime: Runtime) -> None:
         await session.exec(
             update(Timer)
             .where(col(Timer.id) <= DUE)
-            .values(state="pending", fired_at=None, claimed_by=None)
+            .values(state=TimerState.PENDING, fired_at=None, claimed_by=None)
         )
 
 
@@ -110,7 +119,7 @@ async def _sweeper(url: str, waiting: int) -> AsyncIterator[Sweeper]:
         sweeper = Sweeper(runtime)
         reminders.register(sweeper, Deliverer(runtime))
         schedules.register(sweeper)
-        sweeper.on_timer("bench", _handled)
+        sweeper.on_timer(BENCH_KIND, _handled)
         yield sweeper
     finally:
         await runtime.engine.dispose()

@@ -23,10 +23,10 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.notify.outbox import Note
 from bot.runtime import Runtime
 from storage.db import unit_of_work
 from storage.models import AuditEvent, Outbox
+from storage.vocabulary import Note
 
 # Notes are due at once, whatever the business clock says; only retries set a real (wall) time.
 AT_ONCE = datetime(2000, 1, 1, tzinfo=UTC)
@@ -46,7 +46,7 @@ class Work:
         """
         row = Outbox(
             team_id=team_id,
-            kind=kind.value,
+            kind=kind,
             conversation=conversation,
             payload=payload,
             next_attempt_at=AT_ONCE,

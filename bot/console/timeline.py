@@ -19,13 +19,14 @@ from bot.core.states import RunState
 from bot.runtime import Runtime
 from storage.db import unit_of_work
 from storage.models import DigestSubscription, Outbox, Run, Schedule, Timer
+from storage.vocabulary import TimerState
 
 
 async def next_due(runtime: Runtime, *, after: datetime) -> datetime | None:
     """The earliest due time of a pending timer, schedule or digest later than `after`."""
     queries = (
         select(func.min(Timer.due_at)).where(
-            col(Timer.state) == "pending", col(Timer.due_at) > after
+            col(Timer.state) == TimerState.PENDING, col(Timer.due_at) > after
         ),
         select(func.min(Schedule.next_fire_at)).where(
             col(Schedule.active).is_(True), col(Schedule.next_fire_at) > after

@@ -10,23 +10,24 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from storage.vocabulary import RunState, StepKind, StepState
 
-class RunState(StrEnum):
-    ACTIVE = "active"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-
-
-class StepState(StrEnum):
-    WAITING = "waiting"
-    READY = "ready"
-    IN_PROGRESS = "in_progress"
-    BLOCKED = "blocked"
-    DONE = "done"
-    SKIPPED = "skipped"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
+__all__ = [
+    "FINISHED_STATES",
+    "OPEN_STATES",
+    "PEOPLE_KINDS",
+    "SATISFIED_STATES",
+    "RunState",
+    "StepAction",
+    "StepKind",
+    "StepState",
+    "StepView",
+    "TransitionRefused",
+    "describe_state",
+    "newly_ready",
+    "next_state",
+    "run_outcome",
+]
 
 
 class StepAction(StrEnum):
@@ -62,32 +63,36 @@ _STATE_WORDS = {
     StepState.CANCELLED: "was cancelled",
 }
 
+# Steps a person acts on; Baton itself finishes hook and wait steps.
+PEOPLE_KINDS = frozenset({StepKind.TASK, StepKind.APPROVAL})
+
 _OPEN = (StepState.READY, StepState.IN_PROGRESS, StepState.BLOCKED)
 _WORKABLE = (StepState.READY, StepState.IN_PROGRESS)
-_PEOPLE_KINDS = ("task", "approval")
+_PEOPLE = (StepKind.TASK, StepKind.APPROVAL)
+_ALL_KINDS = tuple(StepKind)
 
 # action -> (kinds it applies to, states it applies in, resulting state)
-_TABLE: Mapping[StepAction, tuple[tuple[str, ...], tuple[StepState, ...], StepState]] = {
-    StepAction.START: (("task",), (StepState.READY,), StepState.IN_PROGRESS),
-    StepAction.DONE: (("task",), _WORKABLE, StepState.DONE),
-    StepAction.BLOCK: (_PEOPLE_KINDS, _WORKABLE, StepState.BLOCKED),
-    StepAction.UNBLOCK: (_PEOPLE_KINDS, (StepState.BLOCKED,), StepState.IN_PROGRESS),
+_TABLE: Mapping[StepAction, tuple[tuple[StepKind, ...], tuple[StepState, ...], StepState]] = {
+    StepAction.START: ((StepKind.TASK,), (StepState.READY,), StepState.IN_PROGRESS),
+    StepAction.DONE: ((StepKind.TASK,), _WORKABLE, StepState.DONE),
+    StepAction.BLOCK: (_PEOPLE, _WORKABLE, StepState.BLOCKED),
+    StepAction.UNBLOCK: (_PEOPLE, (StepState.BLOCKED,), StepState.IN_PROGRESS),
     StepAction.SKIP: (
-        ("task", "approval", "hook", "wait"),
+        _ALL_KINDS,
         (*_OPEN, StepState.FAILED),
         StepState.SKIPPED,
     ),
-    StepAction.RETRY: (("task", "approval", "hook", "wait"), (StepState.FAILED,), StepState.READY),
-    StepAction.APPROVE: (("approval",), _WORKABLE, StepState.DONE),
-    StepAction.REJECT: (("approval",), _WORKABLE, StepState.FAILED),
-    StepAction.REASSIGN: (_PEOPLE_KINDS, _OPEN, StepState.READY),
-    StepAction.CLAIM: (_PEOPLE_KINDS, (StepState.READY,), StepState.READY),
+    StepAction.RETRY: (_ALL_KINDS, (StepState.FAILED,), StepState.READY),
+    StepAction.APPROVE: ((StepKind.APPROVAL,), _WORKABLE, StepState.DONE),
+    StepAction.REJECT: ((StepKind.APPROVAL,), _WORKABLE, StepState.FAILED),
+    StepAction.REASSIGN: (_PEOPLE, _OPEN, StepState.READY),
+    StepAction.CLAIM: (_PEOPLE, (StepState.READY,), StepState.READY),
     StepAction.COMPLETE: (
-        ("hook", "wait"),
+        (StepKind.HOOK, StepKind.WAIT),
         (StepState.READY, StepState.IN_PROGRESS),
         StepState.DONE,
     ),
-    StepAction.FAIL: (("hook",), (StepState.READY, StepState.IN_PROGRESS), StepState.FAILED),
+    StepAction.FAIL: ((StepKind.HOOK,), (StepState.READY, StepState.IN_PROGRESS), StepState.FAILED),
 }
 
 

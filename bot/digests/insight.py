@@ -19,9 +19,10 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.core.states import OPEN_STATES, RunState, StepState
+from bot.core.states import OPEN_STATES, PEOPLE_KINDS, RunState, StepState
 from bot.language import StepDef, WorkflowDef, make_plan, step_duration
 from storage.models import Run, StepRun, Workflow
+from storage.vocabulary import AssigneeKind, StepKind
 
 HISTORY_MIN_RUNS = 3
 # The estimate follows the team's recent pace, and its query stays bounded.
@@ -33,8 +34,6 @@ BOTTLENECK_MIN_SAMPLES = 2
 # minute") would only crowd out the steps a team lead should look at.
 BOTTLENECK_MIN_WAIT = timedelta(minutes=1)
 
-_PEOPLE_KINDS = frozenset({"task", "approval"})
-
 
 @dataclass(frozen=True, slots=True)
 class StepRow:
@@ -44,9 +43,9 @@ class StepRow:
     run_id: int
     key: str
     title: str
-    kind: str
-    state: str
-    assignee_kind: str | None
+    kind: StepKind
+    state: StepState
+    assignee_kind: AssigneeKind | None
     assignee_id: str | None
     claimed_by: str | None
     ready_at: datetime | None
@@ -112,7 +111,7 @@ class PlanStep:
 
 
 def planned(kind: str, due_seconds: int | None, wait_seconds: int | None) -> timedelta:
-    return timedelta(seconds=(wait_seconds if kind == "wait" else due_seconds) or 0)
+    return timedelta(seconds=(wait_seconds if kind == StepKind.WAIT else due_seconds) or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,7 +352,7 @@ async def bottlenecks(
         .where(
             col(StepRun.team_id) == team_id,
             col(StepRun.state) == StepState.DONE,
-            col(StepRun.kind) != "wait",
+            col(StepRun.kind) != StepKind.WAIT,
             col(StepRun.finished_at) > now - BOTTLENECK_WINDOW,
             col(StepRun.finished_at) <= now,
             col(StepRun.ready_at).is_not(None),
@@ -389,9 +388,9 @@ def open_per_person(steps: Iterable[StepRow], now: datetime) -> list[Load]:
     """Open task and approval steps by who has them, the busiest first."""
     loads: dict[str, Load] = {}
     for step in steps:
-        if not step.is_open or step.kind not in _PEOPLE_KINDS or step.owner is None:
+        if not step.is_open or step.kind not in PEOPLE_KINDS or step.owner is None:
             continue
-        is_group = step.assignee_kind == "group" and step.claimed_by is None
+        is_group = step.assignee_kind == AssigneeKind.GROUP and step.claimed_by is None
         load = loads.get(step.owner)
         if load is None:
             load = loads[step.owner] = Load(step.owner, is_group)

@@ -16,6 +16,7 @@ from bot.digests.reading import DigestData, RunRow
 from bot.render.runs import STATE_ICONS, progress_bar
 from bot.slack.text import escape, group_mention, mention
 from bot.templates.engine import Mrkdwn
+from storage.vocabulary import AssigneeKind, StepKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +89,11 @@ class Summary:
 
 
 def _who(step: StepRow) -> Mrkdwn:
-    if step.kind == "hook":
+    if step.kind == StepKind.HOOK:
         return Mrkdwn(f"hook `{escape(step.hook or '?')}`")
-    if step.kind == "wait":
+    if step.kind == StepKind.WAIT:
         return Mrkdwn("a timer")
-    if step.assignee_kind == "group" and step.assignee_id and not step.claimed_by:
+    if step.assignee_kind == AssigneeKind.GROUP and step.assignee_id and not step.claimed_by:
         return Mrkdwn(group_mention(step.assignee_id))
     return Mrkdwn(mention(step.owner))
 
@@ -130,7 +131,7 @@ class DigestViews:
             title=Mrkdwn(step.title),
             who=_who(step),
             state=step.state,
-            icon=STATE_ICONS[StepState(step.state)],
+            icon=STATE_ICONS[step.state],
             ready_at=step.ready_at,
             due_at=step.due_at,
             overdue_by=overdue,
@@ -171,7 +172,7 @@ class DigestViews:
 
         def rank(step: StepRow) -> tuple[int, datetime]:
             moment = step.due_at or step.ready_at or self.now
-            return order.get(StepState(step.state), 1), moment
+            return order.get(step.state, 1), moment
 
         return sorted(found, key=rank)
 

@@ -35,6 +35,7 @@ from bot.integrations.signing import (
 from bot.runtime import Runtime
 from storage.db import unit_of_work
 from storage.models import Integration, Run, StepRun, Timer
+from storage.vocabulary import StepState
 
 MAX_BODY = 65_536
 UNKNOWN = "There is no such callback. Use the callback_url of the call exactly as Baton sent it."
@@ -132,7 +133,7 @@ async def receive_callback(
         return _error(
             409, f"Step {step.step_key} of {run.key} finished meanwhile; nothing was changed."
         )
-    state = "done" if report.done else "failed"
+    state = StepState.DONE if report.done else StepState.FAILED
     return CallbackAnswer(200, {"run": run.key, "step": step.step_key, "state": state})
 
 

@@ -39,11 +39,12 @@ from bot.timing.sweep import Sweeper
 from bot.work import begin
 from storage.db import is_postgres, unit_of_work
 from storage.models import Integration, Run, StepRun, Timer, Workflow
+from storage.vocabulary import StepKind, TimerKind, TimerState
 from storage.workspaces import installed
 
 log = logging.getLogger("baton.integrations")
 
-TIMER_KIND = "hook_call"
+TIMER_KIND = TimerKind.HOOK_CALL
 CALL_TIMEOUT = 10.0  # seconds, SPEC section 7; tests shorten it
 # Waits before tries 2 to 5: five tries within about an hour.
 RETRY_DELAYS = (
@@ -105,7 +106,7 @@ async def claim_due(runtime: Runtime, now: datetime) -> list[Claim]:
         query = (
             select(Timer)
             .where(
-                col(Timer.state).in_(("pending", "calling")),
+                col(Timer.state).in_((TimerState.PENDING, TimerState.CALLING)),
                 col(Timer.due_at) <= now,
                 col(Timer.kind) == TIMER_KIND,
                 installed(col(Timer.team_id)),
@@ -121,11 +122,14 @@ async def claim_due(runtime: Runtime, now: datetime) -> list[Claim]:
                 update(Timer)
                 .where(
                     col(Timer.id) == timer.id,
-                    col(Timer.state).in_(("pending", "calling")),
+                    col(Timer.state).in_((TimerState.PENDING, TimerState.CALLING)),
                     col(Timer.due_at) <= now,
                 )
                 .values(
-                    state="calling", claimed_by=runtime.worker_id, due_at=lease_until, fired_at=now
+                    state=TimerState.CALLING,
+                    claimed_by=runtime.worker_id,
+                    due_at=lease_until,
+                    fired_at=now,
                 )
                 .execution_options(synchronize_session=False)
             )
@@ -133,13 +137,13 @@ async def claim_due(runtime: Runtime, now: datetime) -> list[Claim]:
                 continue
             claim = await _prepare(session, runtime, timer, lease_until)
             if claim is None:
-                await _set_state(session, timer.id, "cancelled")
+                await _set_state(session, timer.id, TimerState.CANCELLED)
             else:
                 claims.append(claim)
     return claims
 
 
-async def _set_state(session: AsyncSession, timer_id: int | None, state: str) -> None:
+async def _set_state(session: AsyncSession, timer_id: int | None, state: TimerState) -> None:
     await session.exec(
         update(Timer)
         .where(col(Timer.id) == timer_id)
@@ -154,7 +158,7 @@ async def _prepare(
     """The call for a claimed timer, or None when its step no longer waits for it."""
     step = await session.get(StepRun, timer.step_run_id) if timer.step_run_id else None
     run = await session.get(Run, step.run_id) if step else None
-    if step is None or run is None or step.kind != "hook" or run.state != RunState.ACTIVE:
+    if step is None or run is None or step.kind != StepKind.HOOK or run.state != RunState.ACTIVE:
         return None
     if step.state not in (StepState.READY, StepState.IN_PROGRESS):
         return None
@@ -259,7 +263,7 @@ def _held(claim: Claim) -> list[ColumnElement[bool]]:
     """The conditions under which this process still holds the claim."""
     return [
         col(Timer.id) == claim.timer_id,
-        col(Timer.state) == "calling",
+        col(Timer.state) == TimerState.CALLING,
         col(Timer.due_at) == claim.lease_until,
     ]
 
@@ -273,7 +277,7 @@ async def _conclude(runtime: Runtime, claim: Claim, outcome: Outcome) -> None:
         held = await work.session.exec(
             update(Timer)
             .where(*_held(claim))
-            .values(state="fired")
+            .values(state=TimerState.FIRED)
             .execution_options(synchronize_session=False)
         )
         if held.rowcount != 1:
@@ -296,7 +300,7 @@ async def _accepted(runtime: Runtime, claim: Claim) -> None:
         result = await work.session.exec(
             update(Timer)
             .where(*_held(claim))
-            .values(state="fired")
+            .values(state=TimerState.FIRED)
             .execution_options(synchronize_session=False)
         )
         run = await work.session.get(Run, claim.run_id)
@@ -329,7 +333,12 @@ async def _retry_later(runtime: Runtime, claim: Claim, outcome: Outcome) -> None
         result = await work.session.exec(
             update(Timer)
             .where(*_held(claim))
-            .values(state="pending", attempt=claim.attempt + 1, due_at=next_try, claimed_by=None)
+            .values(
+                state=TimerState.PENDING,
+                attempt=claim.attempt + 1,
+                due_at=next_try,
+                claimed_by=None,
+            )
             .execution_options(synchronize_session=False)
         )
         run = await work.session.get(Run, claim.run_id)

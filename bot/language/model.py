@@ -15,6 +15,8 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Final
 
+from storage.vocabulary import AssigneeKind, StepKind
+
 __all__ = [
     "CLAUSES_HINT",
     "GROUP_ID_RE",
@@ -54,20 +56,6 @@ CLAUSES_HINT: Final = (
     "Clauses are @user, @group, {param}, hook:<integration>, after <id>[, <id>...], "
     "due <duration>, approval and wait <duration>"
 )
-
-
-class StepKind(StrEnum):
-    TASK = "task"
-    APPROVAL = "approval"
-    HOOK = "hook"
-    WAIT = "wait"
-
-
-class AssigneeKind(StrEnum):
-    USER = "user"
-    GROUP = "group"
-    PARAM = "param"
-    MENTION = "mention"
 
 
 class ParamType(StrEnum):

@@ -22,6 +22,7 @@ from bot.runtime import Runtime
 from storage.db import is_postgres, unit_of_work
 from storage.models import Outbox, Run, StepRun
 from storage.types import UTCDateTime
+from storage.vocabulary import NoteState
 from storage.workspaces import installed
 
 LEASE_SECONDS = 20.0
@@ -49,7 +50,7 @@ async def claim_batch(runtime: Runtime, first_post: FirstPost, reserve: Reserve)
         and_(
             col(earlier.team_id) == col(Outbox.team_id),
             col(earlier.conversation) == col(Outbox.conversation),
-            col(earlier.state) == "pending",
+            col(earlier.state) == NoteState.PENDING,
             col(earlier.id) < col(Outbox.id),
         )
     )
@@ -57,15 +58,13 @@ async def claim_batch(runtime: Runtime, first_post: FirstPost, reserve: Reserve)
     query = (
         select(Outbox.id)
         .where(
-            col(Outbox.state) == "pending",
+            col(Outbox.state) == NoteState.PENDING,
             col(Outbox.next_attempt_at) <= now,
             claimable,
             head,
             installed(col(Outbox.team_id)),
         )
-        .order_by(
-            case((col(Outbox.kind).in_([n.value for n in URGENT]), 0), else_=1), col(Outbox.id)
-        )
+        .order_by(case((col(Outbox.kind).in_(URGENT), 0), else_=1), col(Outbox.id))
         .limit(BATCH)
     )
     if is_postgres(runtime.engine):
@@ -79,7 +78,7 @@ async def claim_batch(runtime: Runtime, first_post: FirstPost, reserve: Reserve)
         # before is part of what gets delivered.
         result = await session.exec(
             update(Outbox)
-            .where(col(Outbox.id).in_(ids), col(Outbox.state) == "pending", claimable)
+            .where(col(Outbox.id).in_(ids), col(Outbox.state) == NoteState.PENDING, claimable)
             .values(
                 claimed_by=runtime.worker_id,
                 claimed_until=now + timedelta(seconds=LEASE_SECONDS),
@@ -131,8 +130,8 @@ async def _coalesce(
         return
     queued = await session.exec(
         select(Outbox.id, Outbox.team_id, Outbox.conversation, Outbox.payload).where(
-            col(Outbox.state) == "pending",
-            col(Outbox.kind) == Note.RUN_CARD.value,
+            col(Outbox.state) == NoteState.PENDING,
+            col(Outbox.kind) == Note.RUN_CARD,
             tuple_(col(Outbox.team_id), col(Outbox.conversation)).in_(
                 sorted({(team, conversation) for team, conversation, _ in heads})
             ),
@@ -149,8 +148,8 @@ async def _coalesce(
         return
     await session.exec(
         update(Outbox)
-        .where(col(Outbox.id).in_(later), col(Outbox.state) == "pending")
-        .values(state="sent", sent_at=now, last_error="coalesced with an earlier redraw")
+        .where(col(Outbox.id).in_(later), col(Outbox.state) == NoteState.PENDING)
+        .values(state=NoteState.SENT, sent_at=now, last_error="coalesced with an earlier redraw")
         .execution_options(synchronize_session=False)
     )
     runtime.metrics.deliveries.labels("coalesced").inc(len(later))

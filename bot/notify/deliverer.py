@@ -41,6 +41,7 @@ from bot.slack.limits import MethodBusy
 from bot.slack.timers import Timer, WallTimer
 from storage.db import unit_of_work
 from storage.models import Outbox
+from storage.vocabulary import NoteState
 from storage.workspaces import installed
 
 log = logging.getLogger("baton.delivery")
@@ -139,7 +140,7 @@ class Deliverer:
                 await session.exec(
                     select(func.count())
                     .select_from(Outbox)
-                    .where(Outbox.state == "pending", installed(col(Outbox.team_id)))
+                    .where(Outbox.state == NoteState.PENDING, installed(col(Outbox.team_id)))
                 )
             ).one()
         await observe_outbox(self.runtime)
@@ -242,7 +243,7 @@ async def observe_outbox(runtime: Runtime) -> None:
         depth, oldest = (
             await session.exec(
                 select(func.count(), func.min(Outbox.created_at)).where(
-                    col(Outbox.state) == "pending"
+                    col(Outbox.state) == NoteState.PENDING
                 )
             )
         ).one()

@@ -4,29 +4,24 @@ of the change that causes them, delivered later by `bot.notify`."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.clock import Clock
 from storage.models import Outbox
+from storage.vocabulary import Note
+
+__all__ = [
+    "AT_ONCE",
+    "Note",
+    "enqueue",
+    "home_conversation",
+    "step_conversation",
+    "steps_conversation",
+]
 
 AT_ONCE = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-class Note(StrEnum):
-    RUN_CARD = "run_card"  # post or update a run's card: {run_id}
-    RUN_EVENT = "run_event"  # a line in the card's thread: {run_id, text}
-    # DM the step's assignee(s) with buttons: {step_run_id}; or one person several steps of a
-    # run in one message: {run_id, user_id, step_run_ids}
-    STEP_READY = "step_ready"
-    STEP_REFRESH = "step_refresh"  # redraw every message of a step: {step_run_id}
-    DIRECT = "direct"  # a DM to one person: {user_id, text, blocks?}
-    REDRAW = "redraw"  # replace a posted message: {channel_id, ts, text, blocks}
-    HOME = "home"  # publish someone's App Home: {user_id}
-    REMINDER = "reminder"  # {user_id, timer_ids}
-    DIGEST = "digest"  # {channel_id, subscription_id?}
 
 
 def enqueue(
@@ -44,7 +39,7 @@ def enqueue(
     """
     row = Outbox(
         team_id=team_id,
-        kind=kind.value,
+        kind=kind,
         conversation=conversation,
         payload=payload,
         # Due at once, whatever the business clock says; only retries set a real (wall) time.

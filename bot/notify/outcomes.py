@@ -21,6 +21,7 @@ from bot.runtime import Runtime
 from bot.slack.limits import retry_after
 from storage.db import unit_of_work
 from storage.models import Outbox, Run, StepRun
+from storage.vocabulary import NoteState
 
 log = logging.getLogger("baton.delivery")
 
@@ -95,7 +96,7 @@ class Outcomes:
         done = await self._queue.release(
             attempt,
             {
-                "state": "sent",
+                "state": NoteState.SENT,
                 "sent_at": self.runtime.wall.now(),
                 "last_error": None,
                 "claimed_until": None,
@@ -111,7 +112,9 @@ class Outcomes:
         owner, channel = (None, None)
         if tell_owner and row.kind != Note.DIRECT:
             owner, channel = await self._owner_of(row)
-        outcome = [(attempt, {"state": "dead", "last_error": reason[:500], "claimed_until": None})]
+        outcome = [
+            (attempt, {"state": NoteState.DEAD, "last_error": reason[:500], "claimed_until": None})
+        ]
         async with unit_of_work(self.runtime.sessions) as session:
             marked = row.id in await self._queue.save(session, outcome)
             payload: dict[str, Any] | None = None
@@ -140,7 +143,7 @@ class Outcomes:
                 session.add(
                     Outbox(
                         team_id=row.team_id,
-                        kind=Note.DIRECT.value,
+                        kind=Note.DIRECT,
                         conversation=owner,
                         payload=payload,
                         next_attempt_at=AT_ONCE,
@@ -172,7 +175,7 @@ async def _told_of_channel(session: AsyncSession, team_id: str, owner: str, chan
             select(Outbox.payload)
             .where(
                 Outbox.team_id == team_id,
-                Outbox.kind == Note.DIRECT.value,
+                Outbox.kind == Note.DIRECT,
                 Outbox.conversation == owner,
             )
             .order_by(col(Outbox.id).desc())

@@ -32,6 +32,7 @@ from bot.runtime import Runtime
 from bot.slack.timers import Timer
 from storage.db import unit_of_work
 from storage.models import Outbox
+from storage.vocabulary import NoteState
 
 log = logging.getLogger("baton.delivery")
 
@@ -126,7 +127,7 @@ class LeasedQueue:
                         .where(
                             col(Outbox.id).in_(held),
                             col(Outbox.claimed_by) == self.runtime.worker_id,
-                            col(Outbox.state) == "pending",
+                            col(Outbox.state) == NoteState.PENDING,
                         )
                         .values(claimed_until=self.lease_end())
                         .execution_options(synchronize_session=False)
@@ -188,7 +189,7 @@ class LeasedQueue:
             .where(
                 col(Outbox.id).in_(sorted(rows)),
                 col(Outbox.claimed_by) == self.runtime.worker_id,
-                col(Outbox.state) == "pending",
+                col(Outbox.state) == NoteState.PENDING,
             )
             .values(shared or {"claimed_by": col(Outbox.claimed_by)})
             .returning(col(Outbox.id))

@@ -28,6 +28,7 @@ from bot.slack.text import clip
 from bot.timing.reminders import REMINDER_KINDS, hours_of
 from storage.db import unit_of_work
 from storage.models import Person, Timer
+from storage.vocabulary import TimerState
 
 MAX_AWAY = timedelta(days=365)
 AWAY_LIMIT = "Baton takes time away of up to a year (365 days)"
@@ -211,7 +212,7 @@ async def end_away(runtime: Runtime, team_id: str, user_id: str) -> bool:
                 .where(
                     col(Timer.team_id) == team_id,
                     col(Timer.recipient_id) == user_id,
-                    col(Timer.state) == "pending",
+                    col(Timer.state) == TimerState.PENDING,
                     col(Timer.kind).in_(REMINDER_KINDS),
                     col(Timer.due_at) >= person.away_until,
                     col(Timer.due_at) <= resume,

@@ -17,6 +17,7 @@ from bot.slack.clients import SlackClients
 from storage.db import SessionFactory, unit_of_work
 from storage.models import Person
 from storage.upserts import insert_for
+from storage.vocabulary import AssigneeKind
 
 PERSON_TTL = timedelta(hours=12)
 GROUP_TTL_SECONDS = 300.0
@@ -60,7 +61,7 @@ class Directory:
         self._sessions = sessions
         self._clients = clients
         self._groups: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
-        self._name_cache: dict[str, tuple[float, dict[str, tuple[str, str]]]] = {}
+        self._name_cache: dict[str, tuple[float, dict[str, tuple[AssigneeKind, str]]]] = {}
         self._channels: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
 
     async def person(self, team_id: str, user_id: str) -> Person:
@@ -141,8 +142,8 @@ class Directory:
     async def zone(self, team_id: str, user_id: str) -> str:
         return (await self.person(team_id, user_id)).tz
 
-    async def find_name(self, team_id: str, name: str) -> tuple[str, str] | None:
-        """("user", U…) or ("group", S…) for a plain @name (a user's handle or display name,
+    async def find_name(self, team_id: str, name: str) -> tuple[AssigneeKind, str] | None:
+        """(USER, U…) or (GROUP, S…) for a plain @name (a user's handle or display name,
         or a group's handle), as typed where Slack does not link mentions (modal text)."""
         key = name.lower().lstrip("@")
         names = await self._names(team_id)
@@ -153,12 +154,12 @@ class Directory:
         names = await self._names(team_id)
         return next((name for name, (kind, i) in names.items() if i == group_id), None)
 
-    async def _names(self, team_id: str) -> dict[str, tuple[str, str]]:
+    async def _names(self, team_id: str) -> dict[str, tuple[AssigneeKind, str]]:
         cached = self._name_cache.get(team_id)
         if cached is not None and time.monotonic() - cached[0] < GROUP_TTL_SECONDS:
             return cached[1]
         client = await self._clients.for_team(team_id)
-        names: dict[str, tuple[str, str]] = {}
+        names: dict[str, tuple[AssigneeKind, str]] = {}
         try:
             cursor = ""
             while True:
@@ -169,13 +170,15 @@ class Directory:
                     profile = user.get("profile") or {}
                     for label in (user.get("name"), profile.get("display_name")):
                         if label:
-                            names.setdefault(str(label).lower(), ("user", str(user["id"])))
+                            names.setdefault(
+                                str(label).lower(), (AssigneeKind.USER, str(user["id"]))
+                            )
                 cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
                 if not cursor:
                     break
             groups = await client.usergroups_list()
             for group in groups.get("usergroups") or []:
-                names[str(group.get("handle", "")).lower()] = ("group", str(group["id"]))
+                names[str(group.get("handle", "")).lower()] = (AssigneeKind.GROUP, str(group["id"]))
         except (SlackApiError, OSError, aiohttp.ClientError):
             return {}  # no directory to ask: the names stay unresolved and are reported
         self._name_cache[team_id] = (time.monotonic(), names)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bot.core.errors import Forbidden
 from bot.runtime import Runtime
 from storage.models import Run, StepRun, Workflow
+from storage.vocabulary import AssigneeKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,7 @@ def can_manage_run(actor: Actor, run: Run, workflow: Workflow) -> bool:
 
 
 def is_assignee(actor: Actor, step: StepRun, group_members: frozenset[str]) -> bool:
-    if step.assignee_kind == "group":
+    if step.assignee_kind == AssigneeKind.GROUP:
         return actor.user_id == step.claimed_by or (
             step.claimed_by is None and actor.user_id in group_members
         )

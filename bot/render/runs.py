@@ -23,6 +23,7 @@ from bot.slack.ids import ActionId, StepRef
 from bot.slack.text import escape, format_span, group_mention, mention, when
 from bot.templates import Macros, Mrkdwn, Templates
 from storage.models import AuditEvent, Run, StepRun
+from storage.vocabulary import AssigneeKind, StepKind
 
 CARD = "run_card.j2"
 STEP = "step.j2"
@@ -109,8 +110,8 @@ def run_view(run: Run, steps: list[StepRun], now: datetime) -> RunView:
 
 
 def step_view(step: StepRun) -> StepView:
-    state = StepState(step.state)
-    group = step.assignee_id if step.assignee_kind == "group" else None
+    state = step.state
+    group = step.assignee_id if step.assignee_kind == AssigneeKind.GROUP else None
     return StepView(
         key=step.step_key,
         title=Mrkdwn(step.title),
@@ -171,12 +172,16 @@ class _RunPart:
 
 
 def _buttons_for(step: StepRun, viewer: str) -> list[tuple[ActionId, str | None]]:
-    state = StepState(step.state)
-    if step.assignee_kind == "group" and step.claimed_by is None and state == StepState.READY:
+    state = step.state
+    if (
+        step.assignee_kind == AssigneeKind.GROUP
+        and step.claimed_by is None
+        and state == StepState.READY
+    ):
         return [(ActionId.CLAIM, "primary")]
     if step.claimed_by and step.claimed_by != viewer:
         return []
-    if step.kind == "approval" and state in (StepState.READY, StepState.IN_PROGRESS):
+    if step.kind == StepKind.APPROVAL and state in (StepState.READY, StepState.IN_PROGRESS):
         return [(ActionId.APPROVE, "primary"), (ActionId.REJECT, "danger")]
     if state == StepState.READY:
         return [
@@ -205,7 +210,7 @@ def _run_part(run: Run) -> _RunPart:
 
 def _step_blocks(macros: Macros, run: Run, step: StepRun, viewer: str, first: Block) -> list[Block]:
     """`first` (the step's own text), then its state and the buttons `viewer` may press."""
-    state = StepState(step.state)
+    state = step.state
     view = step_view(step)
     blocks: list[Block] = [first]
     buttons = _buttons_for(step, viewer)
@@ -215,7 +220,7 @@ def _step_blocks(macros: Macros, run: Run, step: StepRun, viewer: str, first: Bl
         blocks.append(section(macros("outcome", view)))
     elif step.claimed_by and step.claimed_by != viewer:
         blocks.append(context(macros("claimed", view)))
-    elif step.assignee_kind == "user" and step.assignee_id != viewer:
+    elif step.assignee_kind == AssigneeKind.USER and step.assignee_id != viewer:
         blocks.append(context(macros("reassigned", view)))
         buttons = []
     elif state == StepState.IN_PROGRESS and step.started_at:

@@ -18,6 +18,7 @@ from bot.core.clock import Clock
 from bot.core.errors import NotFound
 from bot.core.states import (
     FINISHED_STATES,
+    PEOPLE_KINDS,
     RunState,
     StepState,
     StepView,
@@ -30,6 +31,7 @@ from bot.render.blocks import FALLBACK_TEXT, context, section, step_buttons
 from bot.slack.ids import ActionId, StepRef
 from bot.slack.text import clip, escape, format_span
 from storage.models import Person, Run, StepRun, Timer
+from storage.vocabulary import AssigneeKind, StepKind, TimerKind, TimerState
 
 DUE_SOON_FRACTION = 0.8
 
@@ -144,7 +146,7 @@ async def away_redirect(
 def _add_timer(
     session: AsyncSession,
     step: StepRun,
-    kind: str,
+    kind: TimerKind,
     due_at: datetime,
     now: datetime,
     recipient: str | None = None,
@@ -193,7 +195,7 @@ async def make_ready(
     step.started_at = None
     step.finished_at = None
     step.due_at = now + timedelta(seconds=step.due_seconds) if step.due_seconds else None
-    if step.assignee_kind == "user" and step.assignee_id:
+    if step.assignee_kind == AssigneeKind.USER and step.assignee_id:
         stand_in = await away_redirect(
             session, team_id=run.team_id, user_id=step.assignee_id, owner_id=run.owner_id, now=now
         )
@@ -208,21 +210,23 @@ async def make_ready(
             )
     session.add(step)
     await session.flush()
-    if step.kind == "hook":
-        _add_timer(session, step, "hook_call", now, now)
-    elif step.kind == "wait":
-        _add_timer(session, step, "wait", now + timedelta(seconds=step.wait_seconds or 0), now)
+    if step.kind == StepKind.HOOK:
+        _add_timer(session, step, TimerKind.HOOK_CALL, now, now)
+    elif step.kind == StepKind.WAIT:
+        _add_timer(
+            session, step, TimerKind.WAIT, now + timedelta(seconds=step.wait_seconds or 0), now
+        )
     elif tell:
         tell_step(session, clock, step, Note.STEP_READY)
-    if step.due_at is not None and step.kind in ("task", "approval"):
+    if step.due_at is not None and step.kind in PEOPLE_KINDS:
         window = step.due_at - now
-        _add_timer(session, step, "due_soon", now + window * DUE_SOON_FRACTION, now)
-        _add_timer(session, step, "overdue", step.due_at, now)
+        _add_timer(session, step, TimerKind.DUE_SOON, now + window * DUE_SOON_FRACTION, now)
+        _add_timer(session, step, TimerKind.OVERDUE, step.due_at, now)
 
 
 def wants_dm(step: StepRun) -> bool:
     """A step someone acts on (hook and wait steps are done by Baton)."""
-    return step.kind not in ("hook", "wait")
+    return step.kind in PEOPLE_KINDS
 
 
 def tell_ready(session: AsyncSession, clock: Clock, run: Run, steps: list[StepRun]) -> None:
@@ -231,7 +235,7 @@ def tell_ready(session: AsyncSession, clock: Clock, run: Run, steps: list[StepRu
     steps go out on their own, to each member."""
     theirs: dict[str, list[StepRun]] = {}
     for step in steps:
-        if step.assignee_kind == "user" and step.assignee_id:
+        if step.assignee_kind == AssigneeKind.USER and step.assignee_id:
             theirs.setdefault(step.assignee_id, []).append(step)
         else:
             tell_step(session, clock, step, Note.STEP_READY)
@@ -256,8 +260,8 @@ def tell_ready(session: AsyncSession, clock: Clock, run: Run, steps: list[StepRu
 async def cancel_timers(session: AsyncSession, step: StepRun) -> None:
     await session.exec(
         update(Timer)
-        .where(col(Timer.step_run_id) == step.id, col(Timer.state) == "pending")
-        .values(state="cancelled")
+        .where(col(Timer.step_run_id) == step.id, col(Timer.state) == TimerState.PENDING)
+        .values(state=TimerState.CANCELLED)
     )
 
 
@@ -277,12 +281,12 @@ async def advance(
     run = locked.run
     if run.state != RunState.ACTIVE:
         return
-    views = [StepView(s.step_key, s.kind, StepState(s.state), tuple(s.after)) for s in locked.steps]
+    views = [StepView(s.step_key, s.kind, s.state, tuple(s.after)) for s in locked.steps]
     ready = [locked.step(key) for key in newly_ready(views)]
     for step in ready:
         await make_ready(session, clock, locked, step, tell=False)
     tell_ready(session, clock, run, [step for step in ready if wants_dm(step)])
-    outcome = run_outcome(StepState(s.state) for s in locked.steps)
+    outcome = run_outcome(s.state for s in locked.steps)
     if outcome is None:
         if failed is not None:
             _tell_step_failed(session, clock, run, failed)
@@ -322,7 +326,7 @@ async def advance(
 
 def _failed_how(step: StepRun) -> str:
     """How a step failed, as the owner reads it: a rejection names who rejected it."""
-    if step.kind == "approval" and step.outcome_by:
+    if step.kind == StepKind.APPROVAL and step.outcome_by:
         return f"was rejected by <@{step.outcome_by}>"
     return "failed"
 
@@ -331,7 +335,7 @@ def _failed_step_blocks(run: Run, step: StepRun) -> list[dict[str, Any]]:
     """One failed step with its reason and its Retry and Skip buttons."""
     why = f": _{escape(clip(step.outcome_note, 500))}_" if step.outcome_note else ""
     blocks = [section(f"❌ `{step.step_key}` {step.title}{why}")]
-    if step.kind == "hook":
+    if step.kind == StepKind.HOOK:
         blocks.append(
             context("Retry calls the integration again; Skip moves the run on without this step.")
         )

@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import audit
 from bot.core.errors import Conflict, Forbidden, NotFound, UsageError
-from bot.core.states import RunState, StepState
+from bot.core.states import PEOPLE_KINDS, RunState, StepState
 from bot.language import AssigneeKind, ParamType, WorkflowDef, fill_title
 from bot.people.permissions import Actor, can_manage_run, require_runner
 from bot.runs.engine import (
@@ -85,16 +85,17 @@ def _step_rows(run: Run, defn: WorkflowDef, values: Mapping[str, str]) -> list[S
     shown = _display_params(defn, values)
     rows = []
     for position, step in enumerate(defn.steps):
-        kind, who = None, None
-        if step.kind.value in ("task", "approval"):
+        kind: AssigneeKind | None = None
+        who: str | None = None
+        if step.kind in PEOPLE_KINDS:
             assignee = step.assignee
             if assignee is None:
-                kind, who = "owner", run.owner_id
+                kind, who = AssigneeKind.USER, run.owner_id
             elif assignee.kind == AssigneeKind.PARAM:  # an optional one not given: the owner
                 who = values.get(assignee.value) or run.owner_id
-                kind = "user" if values.get(assignee.value) else "owner"
+                kind = AssigneeKind.USER
             else:
-                kind, who = assignee.kind.value, assignee.value
+                kind, who = assignee.kind, assignee.value
         assert run.id is not None
         rows.append(
             StepRun(
@@ -103,8 +104,8 @@ def _step_rows(run: Run, defn: WorkflowDef, values: Mapping[str, str]) -> list[S
                 position=position,
                 step_key=step.id,
                 title=fill_title(escape(step.title), shown),
-                kind=step.kind.value,
-                assignee_kind="user" if kind == "owner" else kind,
+                kind=step.kind,
+                assignee_kind=kind,
                 assignee_id=who,
                 hook=step.hook,
                 after=list(step.after),

@@ -11,6 +11,7 @@ from bot.core.states import OPEN_STATES, RunState
 from bot.runtime import Runtime
 from storage.db import unit_of_work
 from storage.models import Run, StepRun
+from storage.vocabulary import AssigneeKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +50,13 @@ async def plate(runtime: Runtime, team_id: str, user_id: str) -> Plate:
                         col(StepRun.assignee_id) == user_id,
                         col(StepRun.claimed_by) == user_id,
                         col(Run.owner_id) == user_id,
-                        col(StepRun.assignee_kind) == "group",
+                        col(StepRun.assignee_kind) == AssigneeKind.GROUP,
                     ),
                 )
                 .order_by(col(StepRun.due_at), col(StepRun.id))
             )
         ).all()
-    groups = {step.assignee_id for _, step in rows if step.assignee_kind == "group"}
+    groups = {step.assignee_id for _, step in rows if step.assignee_kind == AssigneeKind.GROUP}
     mine_groups = {
         group
         for group in groups

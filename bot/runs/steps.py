@@ -28,6 +28,7 @@ from bot.runtime import Runtime
 from bot.slack.text import escape
 from storage.db import unit_of_work
 from storage.models import StepRun, Workflow
+from storage.vocabulary import AssigneeKind, StepKind
 
 OWNER_ACTIONS = frozenset({StepAction.SKIP, StepAction.RETRY, StepAction.REASSIGN})
 
@@ -102,7 +103,9 @@ async def _check_allowed(
         if actor.user_id == run.owner_id:
             return
         # Whoever holds a step may hand it on (the Reassign… button in their DM).
-        holder = step.claimed_by or (step.assignee_id if step.assignee_kind == "user" else None)
+        holder = step.claimed_by or (
+            step.assignee_id if step.assignee_kind == AssigneeKind.USER else None
+        )
         if change.action == StepAction.REASSIGN and actor.user_id == holder:
             return
         workflow = (
@@ -117,11 +120,11 @@ async def _check_allowed(
             f"{change.action.value} steps in `{run.key}`."
         )
     members = frozenset[str]()
-    if step.assignee_kind == "group" and step.assignee_id:
+    if step.assignee_kind == AssigneeKind.GROUP and step.assignee_id:
         members = await runtime.directory.group_members(run.team_id, step.assignee_id)
     if not is_assignee(actor, step, members):
         who = f"<@{step.claimed_by or step.assignee_id}>"
-        if step.assignee_kind == "group" and not step.claimed_by:
+        if step.assignee_kind == AssigneeKind.GROUP and not step.claimed_by:
             who = f"members of <!subteam^{step.assignee_id}>"
         raise Forbidden(
             f"`{step.step_key}` in `{run.key}` is for {who}, "
@@ -136,13 +139,13 @@ def _refusal(step: StepRun, reason: str) -> Conflict:
 def _already(step: StepRun, refused: TransitionRefused) -> str:
     """Why an action on a finished step changes nothing, naming who finished it ("This step
     was already rejected by @carol"), or the state machine's own sentence."""
-    state = StepState(step.state)
+    state = step.state
     by = step.outcome_by
     if state not in (StepState.DONE, StepState.SKIPPED, StepState.FAILED) or not by:
         return str(refused)
     if by == SYSTEM_USER:  # an integration or a timer
         return "This step has already failed" if state == StepState.FAILED else str(refused)
-    approval = step.kind == "approval"
+    approval = step.kind == StepKind.APPROVAL
     verb = {
         StepState.DONE: "approved" if approval else "done",
         StepState.SKIPPED: "skipped",
@@ -181,14 +184,14 @@ async def apply_change(
     run, step = locked.run, locked.step(step_key)
     reviving = action in (StepAction.RETRY, StepAction.SKIP) and run.state == RunState.FAILED
     if run.state != RunState.ACTIVE and not reviving:
-        ended = RUN_ENDED[RunState(run.state)]
+        ended = RUN_ENDED[run.state]
         raise Conflict(f"`{run.key}` {ended}; its steps can't change any more.")
     await _check_allowed(session, runtime, actor, locked, step, change)
     try:
-        new_state = next_state(step.kind, StepState(step.state), action)
+        new_state = next_state(step.kind, step.state, action)
     except TransitionRefused as exc:
         raise _refusal(step, _already(step, exc)) from None
-    if action == StepAction.CLAIM and step.assignee_kind != "group":
+    if action == StepAction.CLAIM and step.assignee_kind != AssigneeKind.GROUP:
         raise _refusal(step, "Only a step for a group can be claimed; this one is for one person")
     if action == StepAction.CLAIM and step.claimed_by:
         raise _refusal(step, f"<@{step.claimed_by}> already claimed it")
@@ -198,7 +201,7 @@ async def apply_change(
         session.add(run)
 
     if (
-        step.assignee_kind == "group"
+        step.assignee_kind == AssigneeKind.GROUP
         and step.claimed_by is None
         and action
         in (
@@ -219,7 +222,7 @@ async def apply_change(
         step.blocked_reason = None
     elif action == StepAction.REASSIGN:
         assert change.new_assignee
-        step.assignee_kind, step.assignee_id = "user", change.new_assignee
+        step.assignee_kind, step.assignee_id = AssigneeKind.USER, change.new_assignee
         step.claimed_by = None
         step.delegated_from = None
     if new_state in (StepState.DONE, StepState.SKIPPED, StepState.FAILED):
@@ -266,6 +269,6 @@ async def apply_change(
         run.key,
         step.step_key,
         step.title,
-        StepState(step.state),
+        step.state,
         f"{past}: `{step.step_key}` ({step.title}) in `{run.key}`{to}.",
     )

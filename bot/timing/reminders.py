@@ -21,7 +21,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.errors import BatonError
-from bot.core.states import OPEN_STATES, RunState, StepAction, StepState
+from bot.core.states import OPEN_STATES, RunState, StepAction
 from bot.core.working_hours import WorkingHours
 from bot.notify.deliverer import Deliverer
 from bot.notify.handler import Delivery
@@ -38,16 +38,17 @@ from bot.templates import Macros
 from bot.timing.sweep import Sweeper
 from storage.db import is_postgres, unit_of_work
 from storage.models import Outbox, Person, Run, StepRun, Timer, Workspace
+from storage.vocabulary import AssigneeKind, NoteState, TimerKind, TimerState
 
 log = logging.getLogger("baton.reminders")
 
-REMINDER_KINDS = ("due_soon", "overdue", "repeat", "escalation")
+REMINDER_KINDS = (TimerKind.DUE_SOON, TimerKind.OVERDUE, TimerKind.REPEAT, TimerKind.ESCALATION)
 MAX_REPEATS = 3
 SNOOZE = timedelta(hours=1)
-# A snooze is kept as a Timer row of this kind in state HELD (never swept): until its due_at,
-# every reminder of its step for its recipient waits, whichever timer it comes from.
-HOLD_KIND = "snooze"
-HELD = "held"
+# A snooze is kept as a Timer row of kind SNOOZE in state HELD (never swept): until its
+# due_at, every reminder of its step for its recipient waits, whichever timer it comes from.
+HOLD_KIND = TimerKind.SNOOZE
+HELD = TimerState.HELD
 # One message names at most this many reminders, then says how many more and where they are.
 MAX_LINES = 25
 # A reminder message's next_attempt_at while its sweep is still adding to it (never reached).
@@ -59,7 +60,7 @@ def hours_of(person: Person) -> WorkingHours:
 
 
 def _is_open(step: StepRun, run: Run) -> bool:
-    return run.state == RunState.ACTIVE and StepState(step.state) in OPEN_STATES
+    return run.state == RunState.ACTIVE and step.state in OPEN_STATES
 
 
 # -- firing -----------------------------------------------------------------------------------
@@ -71,23 +72,28 @@ async def fire_reminder(session: AsyncSession, runtime: Runtime, timer: Timer) -
     step = await session.get(StepRun, timer.step_run_id) if timer.step_run_id else None
     run = await session.get(Run, step.run_id) if step else None
     if step is None or run is None or not _is_open(step, run) or _superseded(timer, step, now):
-        timer.state = "dropped"
+        timer.state = TimerState.DROPPED
         session.add(timer)
         return
     if timer.recipient_id is None:
         await _plan_follow_ups(session, runtime, timer, step, run, now)
     targets = await _targets(runtime, timer, step, run)
     if not targets:
-        timer.state = "dropped"  # nobody to tell: the step moved on to someone else
+        timer.state = TimerState.DROPPED  # nobody to tell: the step moved on to someone else
         session.add(timer)
     for user_id in targets:
         person = await _person(session, runtime, run.team_id, user_id)
         later = _deliverable_at(person, now, await _held_until(session, user_id, step, now))
         own = timer if timer.recipient_id is not None else _child(runtime, timer, user_id, now)
         if later is None:
-            own.state, own.fired_at, own.claimed_by = "fired", now, runtime.worker_id
+            own.state, own.fired_at, own.claimed_by = TimerState.FIRED, now, runtime.worker_id
         else:
-            own.state, own.due_at, own.fired_at, own.claimed_by = "pending", later, None, None
+            own.state, own.due_at, own.fired_at, own.claimed_by = (
+                TimerState.PENDING,
+                later,
+                None,
+                None,
+            )
         session.add(own)
         await session.flush()
         if later is None:
@@ -96,7 +102,7 @@ async def fire_reminder(session: AsyncSession, runtime: Runtime, timer: Timer) -
 
 def _superseded(timer: Timer, step: StepRun, now: datetime) -> bool:
     """A "due soon" that reaches someone only after the due time says nothing new."""
-    return timer.kind == "due_soon" and step.due_at is not None and now >= step.due_at
+    return timer.kind == TimerKind.DUE_SOON and step.due_at is not None and now >= step.due_at
 
 
 def _child(runtime: Runtime, timer: Timer, user_id: str, now: datetime) -> Timer:
@@ -115,14 +121,14 @@ def _child(runtime: Runtime, timer: Timer, user_id: str, now: datetime) -> Timer
 async def _current_people(runtime: Runtime, step: StepRun) -> list[str]:
     if step.claimed_by:
         return [step.claimed_by]
-    if step.assignee_kind == "group" and step.assignee_id:
+    if step.assignee_kind == AssigneeKind.GROUP and step.assignee_id:
         return sorted(await runtime.directory.group_members(step.team_id, step.assignee_id))
     return [step.assignee_id] if step.assignee_id else []
 
 
 async def _targets(runtime: Runtime, timer: Timer, step: StepRun, run: Run) -> list[str]:
     current = await _current_people(runtime, step)
-    if timer.kind == "escalation":
+    if timer.kind == TimerKind.ESCALATION:
         if current == [run.owner_id]:
             return []  # the owner has the step themself: their own reminders already say it
         return [run.owner_id] if timer.recipient_id in (None, run.owner_id) else []
@@ -163,29 +169,31 @@ def _deliverable_at(person: Person, now: datetime, held: datetime | None) -> dat
 async def _plan_follow_ups(
     session: AsyncSession, runtime: Runtime, timer: Timer, step: StepRun, run: Run, now: datetime
 ) -> None:
-    if timer.kind not in ("overdue", "repeat") or step.due_at is None:
+    if timer.kind not in (TimerKind.OVERDUE, TimerKind.REPEAT) or step.due_at is None:
         return
     # Working days are counted in the calendar of whoever has the step.
-    anchor = step.claimed_by or (step.assignee_id if step.assignee_kind == "user" else None)
+    anchor = step.claimed_by or (
+        step.assignee_id if step.assignee_kind == AssigneeKind.USER else None
+    )
     hours = hours_of(await _person(session, runtime, run.team_id, anchor or run.owner_id))
-    sent = timer.attempt if timer.kind == "repeat" else 0
+    sent = timer.attempt if timer.kind == TimerKind.REPEAT else 0
     # After downtime the repeats already missed are not sent one per sweep: the next one
     # planned is the first still ahead.
     for number in range(sent + 1, MAX_REPEATS + 1):
         at = hours.working_days_after(step.due_at, number)
         if at > now:
-            session.add(_follow_up(step, "repeat", at, now, number))
+            session.add(_follow_up(step, TimerKind.REPEAT, at, now, number))
             break
-    if timer.kind == "overdue":
+    if timer.kind == TimerKind.OVERDUE:
         workspace = await session.get(Workspace, run.team_id)
         days = workspace.escalation_working_days if workspace is not None else 1
         if days > 0:
             at = max(hours.working_days_after(step.due_at, days), now)
             # The escalation's `attempt` holds the delay it was planned with, for its message.
-            session.add(_follow_up(step, "escalation", at, now, days))
+            session.add(_follow_up(step, TimerKind.ESCALATION, at, now, days))
 
 
-def _follow_up(step: StepRun, kind: str, at: datetime, now: datetime, attempt: int) -> Timer:
+def _follow_up(step: StepRun, kind: TimerKind, at: datetime, now: datetime, attempt: int) -> Timer:
     return Timer(
         team_id=step.team_id,
         kind=kind,
@@ -229,9 +237,9 @@ async def _add_to_message(
         select(Outbox)
         .where(
             Outbox.team_id == team_id,
-            Outbox.kind == Note.REMINDER.value,
+            Outbox.kind == Note.REMINDER,
             Outbox.conversation == user_id,
-            Outbox.state == "pending",
+            Outbox.state == NoteState.PENDING,
             col(Outbox.claimed_by).is_(None),
         )
         .order_by(col(Outbox.id).desc())
@@ -269,7 +277,7 @@ class Due:
     run: Run
 
 
-_ORDER = {"escalation": 0, "repeat": 1, "overdue": 1, "due_soon": 2}
+_ORDER = {TimerKind.ESCALATION: 0, TimerKind.REPEAT: 1, TimerKind.OVERDUE: 1, TimerKind.DUE_SOON: 2}
 
 
 async def deliver_reminder(delivery: Delivery) -> None:
@@ -284,7 +292,7 @@ async def deliver_reminder(delivery: Delivery) -> None:
                 select(Timer, StepRun, Run)
                 .join(StepRun, col(StepRun.id) == col(Timer.step_run_id))
                 .join(Run, col(Run.id) == col(StepRun.run_id))
-                .where(col(Timer.id).in_(ids), Timer.state == "fired")
+                .where(col(Timer.id).in_(ids), Timer.state == TimerState.FIRED)
             )
         ).all()
     due = [Due(timer, step, run) for timer, step, run in found if _is_open(step, run)]
@@ -315,12 +323,12 @@ def reminder_message(macros: Macros, due: Sequence[Due]) -> tuple[str, list[Bloc
     shown: set[tuple[int | None, bool]] = set()
     for item in ordered:
         # One line per step (and per escalation): the most pressing of its reminders.
-        key = (item.step.id, item.timer.kind == "escalation")
+        key = (item.step.id, item.timer.kind == TimerKind.ESCALATION)
         if key not in shown:
             shown.add(key)
             views.append(_view(item))
     # An escalation reaches the run's owner: give them what they can do about the step.
-    escalated = [d for d in ordered if d.timer.kind == "escalation"]
+    escalated = [d for d in ordered if d.timer.kind == TimerKind.ESCALATION]
     escalated = list({d.step.id: d for d in escalated}.values())[:ESCALATION_ACTIONS]
     blocks = listing(
         views,
@@ -358,7 +366,7 @@ def _view(item: Due) -> ReminderView:
         run_key=item.run.key,
         due_at=item.step.due_at or item.timer.due_at,
         step=step_view(item.step),
-        working_days=item.timer.attempt if item.timer.kind == "escalation" else 1,
+        working_days=item.timer.attempt if item.timer.kind == TimerKind.ESCALATION else 1,
     )
 
 
@@ -386,9 +394,9 @@ async def snooze(
                 col(Timer.id).in_(timer_ids),
                 col(Timer.team_id) == team_id,
                 col(Timer.recipient_id) == user_id,
-                col(Timer.state) == "fired",
+                col(Timer.state) == TimerState.FIRED,
             )
-            .values(state="pending", due_at=until, fired_at=None, claimed_by=None)
+            .values(state=TimerState.PENDING, due_at=until, fired_at=None, claimed_by=None)
             .returning(col(Timer.step_run_id))
         )
         step_ids = {int(i) for i in result.scalars().all() if i is not None}
@@ -448,7 +456,7 @@ async def release_reminders(runtime: Runtime, now: datetime) -> int:
             update(Outbox)
             .where(
                 col(Outbox.kind) == Note.REMINDER.value,
-                col(Outbox.state) == "pending",
+                col(Outbox.state) == NoteState.PENDING,
                 col(Outbox.next_attempt_at) == UNTIL_SWEPT,
             )
             .values(next_attempt_at=AT_ONCE)
@@ -464,5 +472,5 @@ def register(sweeper: Sweeper, deliverer: Deliverer) -> None:
     for kind in REMINDER_KINDS:
         sweeper.on_timer(kind, fire_reminder)
     sweeper.on_tick("release_reminders", release_reminders)
-    sweeper.on_timer("wait", finish_wait)
+    sweeper.on_timer(TimerKind.WAIT, finish_wait)
     deliverer.handle(Note.REMINDER, deliver_reminder)

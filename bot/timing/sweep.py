@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.runtime import Runtime
 from storage.db import is_postgres, unit_of_work
 from storage.models import Timer
+from storage.vocabulary import TimerKind, TimerState
 from storage.workspaces import installed
 
 log = logging.getLogger("baton.sweep")
@@ -40,12 +41,12 @@ SWEEP_JOB_ID = "sweep"
 class Sweeper:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self._timer_handlers: dict[str, TimerHandler] = {}
+        self._timer_handlers: dict[TimerKind, TimerHandler] = {}
         self._tick_jobs: dict[str, TickJob] = {}
         # Passes of one process never overlap (APScheduler's interval job and a test's call).
         self._lock = asyncio.Lock()
 
-    def on_timer(self, kind: str, handler: TimerHandler) -> None:
+    def on_timer(self, kind: TimerKind, handler: TimerHandler) -> None:
         """Handle due Timer rows of this kind.
 
         The handler runs inside the transaction that claimed the row, so its writes commit
@@ -104,7 +105,7 @@ class Sweeper:
             query = (
                 select(Timer)
                 .where(
-                    col(Timer.state) == "pending",
+                    col(Timer.state) == TimerState.PENDING,
                     col(Timer.due_at) <= now,
                     col(Timer.kind).in_(self._timer_handlers),
                     installed(col(Timer.team_id)),
@@ -148,8 +149,11 @@ class Sweeper:
         worker = self.runtime.worker_id
         result = await session.exec(
             update(Timer)
-            .where(col(Timer.id).in_([timer.id for timer in timers]), col(Timer.state) == "pending")
-            .values(state="fired", fired_at=now, claimed_by=worker)
+            .where(
+                col(Timer.id).in_([timer.id for timer in timers]),
+                col(Timer.state) == TimerState.PENDING,
+            )
+            .values(state=TimerState.FIRED, fired_at=now, claimed_by=worker)
             .returning(col(Timer.id))
             .execution_options(synchronize_session=False)
         )
@@ -157,7 +161,7 @@ class Sweeper:
         claimed = [timer for timer in timers if timer.id in won]
         for timer in claimed:
             # The object shows what the row now holds, without a second write at flush.
-            set_committed_value(timer, "state", "fired")
+            set_committed_value(timer, "state", TimerState.FIRED)
             set_committed_value(timer, "fired_at", now)
             set_committed_value(timer, "claimed_by", worker)
         return claimed
@@ -167,7 +171,7 @@ class Sweeper:
         await session.exec(
             update(Timer)
             .where(col(Timer.id) == timer.id)
-            .values(state="pending", fired_at=None, claimed_by=None)
+            .values(state=TimerState.PENDING, fired_at=None, claimed_by=None)
             .execution_options(synchronize_session=False)
         )
 

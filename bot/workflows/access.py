@@ -43,7 +43,7 @@ async def resolve_people(
             if found is None:
                 wrong.append(f"@{value} is not a person or user group in this workspace")
                 continue
-            kind, value = AssigneeKind(found[0]), found[1]
+            kind, value = found
         if kind == AssigneeKind.GROUP and key == "editors":
             wrong.append(f"@{person.label or person.value} is a user group; editors are people")
             continue

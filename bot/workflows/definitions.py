@@ -63,7 +63,7 @@ async def resolve_mentions(runtime: Runtime, team_id: str, defn: WorkflowDef) ->
         if found is None:
             return assignee
         kind, found_id = found
-        return Assignee(AssigneeKind(kind), found_id, assignee.value)
+        return Assignee(kind, found_id, assignee.value)
 
     async def resolve_all(people: tuple[Assignee, ...] | None) -> tuple[Assignee, ...] | None:
         return None if people is None else tuple([await resolve(a) for a in people])

@@ -13,7 +13,6 @@ from bot.language import (
     ParamDef,
     ParamType,
     StepDef,
-    StepKind,
     WorkflowDef,
 )
 from storage.models import Workflow, WorkflowStep, WorkflowVersion
@@ -91,11 +90,11 @@ def _id_kind(slack_id: str) -> AssigneeKind:
 def _step_def(row: WorkflowStep) -> StepDef:
     assignee = None
     if row.assignee_kind and row.assignee_value:
-        assignee = Assignee(AssigneeKind(row.assignee_kind), row.assignee_value, row.assignee_label)
+        assignee = Assignee(row.assignee_kind, row.assignee_value, row.assignee_label)
     return StepDef(
         id=row.step_key,
         title=row.title,
-        kind=StepKind(row.kind),
+        kind=row.kind,
         assignee=assignee,
         hook=row.hook,
         after=tuple(row.after),
@@ -141,8 +140,8 @@ def add_steps(session: AsyncSession, *, version: WorkflowVersion, defn: Workflow
                 position=position,
                 step_key=step.id,
                 title=step.title,
-                kind=step.kind.value,
-                assignee_kind=step.assignee.kind.value if step.assignee else None,
+                kind=step.kind,
+                assignee_kind=step.assignee.kind if step.assignee else None,
                 assignee_value=step.assignee.value if step.assignee else None,
                 assignee_label=step.assignee.label if step.assignee else None,
                 hook=step.hook,

@@ -16,6 +16,7 @@ from bot.app.composition import Baton, create_app
 from bot.slack.ids import ActionId, TimerRef
 from storage.db import session_factory, unit_of_work
 from storage.models import StepRun, Timer
+from storage.vocabulary import TimerKind
 from tests.stack import Stack, make_settings, utc
 from tests.workflows import start_review
 
@@ -347,7 +348,7 @@ async def test_a_thousand_reminders_arrive_as_one_short_message(stack: Stack) ->
             session.add(
                 Timer(
                     team_id=step.team_id,
-                    kind="overdue",
+                    kind=TimerKind.OVERDUE,
                     run_id=step.run_id,
                     step_run_id=step.id,
                     due_at=now,

@@ -13,12 +13,16 @@ from bot.runtime import Runtime
 from bot.timing.sweep import Sweeper
 from storage.db import unit_of_work
 from storage.models import AuditEvent, Timer
+from storage.vocabulary import TimerKind
 from tests.stack import START
 
 NOW = START  # the runtime fixture's clock
+# Timer kinds for a handler the test registers itself, and for one nobody handles here.
+PING = TimerKind.WAIT
+OTHER = TimerKind.HOOK_CALL
 
 
-async def add_timers(runtime: Runtime, *specs: tuple[str, timedelta]) -> None:
+async def add_timers(runtime: Runtime, *specs: tuple[TimerKind, timedelta]) -> None:
     async with unit_of_work(runtime.sessions) as session:
         for kind, offset in specs:
             session.add(Timer(team_id="T0", kind=kind, due_at=NOW + offset, created_at=NOW))
@@ -35,7 +39,7 @@ async def notes(runtime: Runtime) -> list[str]:
 
 
 async def test_due_timers_fire_once_and_later_ones_wait(runtime: Runtime) -> None:
-    seen: list[tuple[int | None, str]] = []
+    seen: list[tuple[int | None, TimerKind]] = []
 
     async def note(session: AsyncSession, runtime: Runtime, timer: Timer) -> None:
         assert timer.state == "fired" and timer.fired_at == runtime.clock.now()
@@ -43,25 +47,25 @@ async def test_due_timers_fire_once_and_later_ones_wait(runtime: Runtime) -> Non
         session.add(AuditEvent(team_id="T0", action=f"saw.{timer.id}", created_at=NOW))
 
     sweeper = Sweeper(runtime)
-    sweeper.on_timer("ping", note)
+    sweeper.on_timer(PING, note)
     await add_timers(
         runtime,
-        ("ping", -timedelta(minutes=5)),
-        ("ping", timedelta(0)),
-        ("ping", timedelta(hours=1)),
-        ("other", -timedelta(hours=1)),
+        (PING, -timedelta(minutes=5)),
+        (PING, timedelta(0)),
+        (PING, timedelta(hours=1)),
+        (OTHER, -timedelta(hours=1)),
     )
     assert await sweeper.sweep() == 2
     assert await sweeper.sweep() == 0
-    assert seen == [(1, "ping"), (2, "ping")]
+    assert seen == [(1, PING), (2, PING)]
     assert sorted(await notes(runtime)) == ["saw.1", "saw.2"]
     states = [(t.kind, t.state, t.claimed_by) for t in await timers(runtime)]
     worker = runtime.worker_id
     assert states == [
-        ("ping", "fired", worker),
-        ("ping", "fired", worker),
-        ("ping", "pending", None),
-        ("other", "pending", None),  # no handler: left alone
+        (PING, "fired", worker),
+        (PING, "fired", worker),
+        (PING, "pending", None),
+        (OTHER, "pending", None),  # no handler: left alone
     ]
     assert isinstance(runtime.clock, ManualClock)
     runtime.clock.advance(timedelta(hours=1))
@@ -78,8 +82,8 @@ async def test_a_failing_handler_undoes_only_its_own_timer(runtime: Runtime) -> 
             raise RuntimeError("Slack is down")
 
     sweeper = Sweeper(runtime)
-    sweeper.on_timer("ping", flaky)
-    await add_timers(runtime, *[("ping", -timedelta(minutes=n)) for n in (3, 2, 1)])
+    sweeper.on_timer(PING, flaky)
+    await add_timers(runtime, *[(PING, -timedelta(minutes=n)) for n in (3, 2, 1)])
     assert await sweeper.sweep() == 2
     # The failure's writes and its claim were rolled back; the others committed.
     assert sorted(await notes(runtime)) == ["saw.1", "saw.3"]

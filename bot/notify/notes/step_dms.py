@@ -18,6 +18,7 @@ from bot.render.runs import GROUP_STEPS, moved_on_message, step_group_message, s
 from bot.runtime import Runtime
 from storage.db import unit_of_work
 from storage.models import Run, StepMessage, StepRun
+from storage.vocabulary import AssigneeKind
 
 # Stored with the record of the DM's post (see Delivery.commit_with).
 _ADD_STEP_MESSAGE = insert(StepMessage)
@@ -32,7 +33,7 @@ Placed = list[tuple[StepMessage, StepRun]]
 
 
 async def _step_recipients(runtime: Runtime, step: StepRun) -> list[str]:
-    if step.assignee_kind == "group" and step.assignee_id and not step.claimed_by:
+    if step.assignee_kind == AssigneeKind.GROUP and step.assignee_id and not step.claimed_by:
         members = await runtime.directory.group_members(step.team_id, step.assignee_id)
         return sorted(members)
     who = step.claimed_by or step.assignee_id

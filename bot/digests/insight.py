@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.core.holders import holders
 from bot.core.states import OPEN_STATES, PEOPLE_KINDS, RunState, StepState
 from bot.language import StepDef, WorkflowDef, make_plan, step_duration
 from storage.models import Run, StepRun, Workflow
@@ -57,11 +58,6 @@ class StepRow:
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
-
-    @property
-    def owner(self) -> str | None:
-        """Who has the step: the claimer of a group step, else its assignee."""
-        return self.claimed_by or self.assignee_id
 
     def overdue(self, now: datetime) -> bool:
         return self.is_open and self.due_at is not None and self.due_at <= now
@@ -388,12 +384,12 @@ def open_per_person(steps: Iterable[StepRow], now: datetime) -> list[Load]:
     """Open task and approval steps by who has them, the busiest first."""
     loads: dict[str, Load] = {}
     for step in steps:
-        if not step.is_open or step.kind not in PEOPLE_KINDS or step.owner is None:
+        held = holders(step)
+        if not step.is_open or step.kind not in PEOPLE_KINDS or held.id is None:
             continue
-        is_group = step.assignee_kind == AssigneeKind.GROUP and step.claimed_by is None
-        load = loads.get(step.owner)
+        load = loads.get(held.id)
         if load is None:
-            load = loads[step.owner] = Load(step.owner, is_group)
+            load = loads[held.id] = Load(held.id, held.group is not None)
         load.open += 1
         load.overdue += step.overdue(now)
         load.blocked += step.state == StepState.BLOCKED

@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.core.holders import holders
 from bot.core.states import StepState
 from bot.digests.insight import Load, Projection, StepRow, open_per_person, project
 from bot.digests.reading import DigestData, RunRow
 from bot.render.runs import STATE_ICONS, progress_bar
 from bot.slack.text import escape, group_mention, mention
 from bot.templates.engine import Mrkdwn
-from storage.vocabulary import AssigneeKind, StepKind
+from storage.vocabulary import StepKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +94,10 @@ def _who(step: StepRow) -> Mrkdwn:
         return Mrkdwn(f"hook `{escape(step.hook or '?')}`")
     if step.kind == StepKind.WAIT:
         return Mrkdwn("a timer")
-    if step.assignee_kind == AssigneeKind.GROUP and step.assignee_id and not step.claimed_by:
-        return Mrkdwn(group_mention(step.assignee_id))
-    return Mrkdwn(mention(step.owner))
+    held = holders(step)
+    if held.group:
+        return Mrkdwn(group_mention(held.group))
+    return Mrkdwn(mention(held.user))
 
 
 class DigestViews:

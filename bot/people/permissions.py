@@ -6,9 +6,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from bot.core.errors import Forbidden
+from bot.core.holders import holders
 from bot.runtime import Runtime
 from storage.models import Run, StepRun, Workflow
-from storage.vocabulary import AssigneeKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +86,8 @@ def can_manage_run(actor: Actor, run: Run, workflow: Workflow) -> bool:
 
 
 def is_assignee(actor: Actor, step: StepRun, group_members: frozenset[str]) -> bool:
-    if step.assignee_kind == AssigneeKind.GROUP:
-        return actor.user_id == step.claimed_by or (
-            step.claimed_by is None and actor.user_id in group_members
-        )
-    return actor.user_id == step.assignee_id
+    held = holders(step)
+    return actor.user_id == held.user or (held.group is not None and actor.user_id in group_members)
 
 
 SYSTEM_USER = "BATON"

@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import audit
 from bot.core.errors import Conflict, Forbidden
+from bot.core.holders import holders
 from bot.core.states import RunState, StepAction, StepState, TransitionRefused, next_state
 from bot.notify.outbox import Note
 from bot.people.permissions import SYSTEM_USER, Actor, actor_name, can_manage_run, is_assignee
@@ -99,14 +100,12 @@ async def _check_allowed(
     if actor.is_admin:
         return
     run = locked.run
+    held = holders(step)
     if change.action in OWNER_ACTIONS:
         if actor.user_id == run.owner_id:
             return
         # Whoever holds a step may hand it on (the Reassign… button in their DM).
-        holder = step.claimed_by or (
-            step.assignee_id if step.assignee_kind == AssigneeKind.USER else None
-        )
-        if change.action == StepAction.REASSIGN and actor.user_id == holder:
+        if change.action == StepAction.REASSIGN and actor.user_id == held.user:
             return
         workflow = (
             await session.exec(select(Workflow).where(Workflow.id == run.workflow_id))
@@ -120,12 +119,10 @@ async def _check_allowed(
             f"{change.action.value} steps in `{run.key}`."
         )
     members = frozenset[str]()
-    if step.assignee_kind == AssigneeKind.GROUP and step.assignee_id:
-        members = await runtime.directory.group_members(run.team_id, step.assignee_id)
+    if held.group:
+        members = await runtime.directory.group_members(run.team_id, held.group)
     if not is_assignee(actor, step, members):
-        who = f"<@{step.claimed_by or step.assignee_id}>"
-        if step.assignee_kind == AssigneeKind.GROUP and not step.claimed_by:
-            who = f"members of <!subteam^{step.assignee_id}>"
+        who = f"members of <!subteam^{held.group}>" if held.group else f"<@{held.user}>"
         raise Forbidden(
             f"`{step.step_key}` in `{run.key}` is for {who}, "
             f"so you can't {ACTION_PHRASES[change.action]}."

@@ -21,6 +21,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.errors import BatonError
+from bot.core.holders import holders
 from bot.core.states import OPEN_STATES, RunState, StepAction
 from bot.core.working_hours import WorkingHours
 from bot.notify.deliverer import Deliverer
@@ -38,7 +39,7 @@ from bot.templates import Macros
 from bot.timing.sweep import Sweeper
 from storage.db import is_postgres, unit_of_work
 from storage.models import Outbox, Person, Run, StepRun, Timer, Workspace
-from storage.vocabulary import AssigneeKind, NoteState, TimerKind, TimerState
+from storage.vocabulary import NoteState, TimerKind, TimerState
 
 log = logging.getLogger("baton.reminders")
 
@@ -119,11 +120,10 @@ def _child(runtime: Runtime, timer: Timer, user_id: str, now: datetime) -> Timer
 
 
 async def _current_people(runtime: Runtime, step: StepRun) -> list[str]:
-    if step.claimed_by:
-        return [step.claimed_by]
-    if step.assignee_kind == AssigneeKind.GROUP and step.assignee_id:
-        return sorted(await runtime.directory.group_members(step.team_id, step.assignee_id))
-    return [step.assignee_id] if step.assignee_id else []
+    held = holders(step)
+    if held.group:
+        return sorted(await runtime.directory.group_members(step.team_id, held.group))
+    return [held.user] if held.user else []
 
 
 async def _targets(runtime: Runtime, timer: Timer, step: StepRun, run: Run) -> list[str]:
@@ -172,9 +172,7 @@ async def _plan_follow_ups(
     if timer.kind not in (TimerKind.OVERDUE, TimerKind.REPEAT) or step.due_at is None:
         return
     # Working days are counted in the calendar of whoever has the step.
-    anchor = step.claimed_by or (
-        step.assignee_id if step.assignee_kind == AssigneeKind.USER else None
-    )
+    anchor = holders(step).user
     hours = hours_of(await _person(session, runtime, run.team_id, anchor or run.owner_id))
     sent = timer.attempt if timer.kind == TimerKind.REPEAT else 0
     # After downtime the repeats already missed are not sent one per sweep: the next one

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, delete, func, insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.core.holders import holders
 from bot.notify.attempt import PermanentFailure
 from bot.notify.handler import Delivery
 from bot.render.blocks import Block
@@ -18,7 +19,6 @@ from bot.render.runs import GROUP_STEPS, moved_on_message, step_group_message, s
 from bot.runtime import Runtime
 from storage.db import unit_of_work
 from storage.models import Run, StepMessage, StepRun
-from storage.vocabulary import AssigneeKind
 
 # Stored with the record of the DM's post (see Delivery.commit_with).
 _ADD_STEP_MESSAGE = insert(StepMessage)
@@ -33,11 +33,10 @@ Placed = list[tuple[StepMessage, StepRun]]
 
 
 async def _step_recipients(runtime: Runtime, step: StepRun) -> list[str]:
-    if step.assignee_kind == AssigneeKind.GROUP and step.assignee_id and not step.claimed_by:
-        members = await runtime.directory.group_members(step.team_id, step.assignee_id)
-        return sorted(members)
-    who = step.claimed_by or step.assignee_id
-    return [who] if who else []
+    held = holders(step)
+    if held.group:
+        return sorted(await runtime.directory.group_members(step.team_id, held.group))
+    return [held.user] if held.user else []
 
 
 async def _load(runtime: Runtime, step_run_id: int) -> tuple[StepRun, Run, list[StepMessage]]:

@@ -13,9 +13,11 @@ from enum import StrEnum
 from storage.vocabulary import RunState, StepKind, StepState
 
 __all__ = [
+    "CLAIMING_ACTIONS",
     "FINISHED_STATES",
     "OPEN_STATES",
     "PEOPLE_KINDS",
+    "RESENDING_ACTIONS",
     "SATISFIED_STATES",
     "RunState",
     "StepAction",
@@ -23,6 +25,7 @@ __all__ = [
     "StepState",
     "StepView",
     "TransitionRefused",
+    "allowed_actions",
     "describe_state",
     "newly_ready",
     "next_state",
@@ -45,6 +48,21 @@ class StepAction(StrEnum):
     COMPLETE = "complete"
     FAIL = "fail"
 
+
+# A group member taking one of these on a step nobody in the group has claimed claims it.
+CLAIMING_ACTIONS = frozenset(
+    {
+        StepAction.CLAIM,
+        StepAction.START,
+        StepAction.DONE,
+        StepAction.APPROVE,
+        StepAction.REJECT,
+        StepAction.BLOCK,
+    }
+)
+# These send the step out again as if it had just become ready (after a failure, or to the
+# person it was handed to).
+RESENDING_ACTIONS = frozenset({StepAction.RETRY, StepAction.REASSIGN})
 
 OPEN_STATES = frozenset({StepState.READY, StepState.IN_PROGRESS, StepState.BLOCKED})
 FINISHED_STATES = frozenset(
@@ -116,6 +134,16 @@ def next_state(kind: str, state: StepState, action: StepAction) -> StepState:
     if state not in states:
         raise TransitionRefused(f"This step {_STATE_WORDS[state]}")
     return result
+
+
+def allowed_actions(kind: str, state: StepState) -> frozenset[StepAction]:
+    """Every action the table lets a step of this kind take in this state (who may take it
+    is the caller's question)."""
+    return frozenset(
+        action
+        for action, (kinds, states, _result) in _TABLE.items()
+        if kind in kinds and state in states
+    )
 
 
 def describe_state(state: StepState) -> str:

@@ -7,7 +7,8 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.core.states import FINISHED_STATES, OPEN_STATES, StepState
+from bot.core.holders import holders
+from bot.core.states import FINISHED_STATES, OPEN_STATES, StepAction, StepState, allowed_actions
 from bot.people.permissions import SYSTEM_USER
 from bot.render.blocks import (
     Block,
@@ -23,7 +24,7 @@ from bot.slack.ids import ActionId, StepRef
 from bot.slack.text import escape, format_span, group_mention, mention, when
 from bot.templates import Macros, Mrkdwn, Templates
 from storage.models import AuditEvent, Run, StepRun
-from storage.vocabulary import AssigneeKind, StepKind
+from storage.vocabulary import AssigneeKind
 
 CARD = "run_card.j2"
 STEP = "step.j2"
@@ -171,30 +172,54 @@ class _RunPart:
     owner: Mrkdwn
 
 
+# The buttons a step's message offers whoever holds it, in this order, when the state machine
+# allows them (skip and retry are the owner's, on other messages). An approval's message asks
+# for the decision alone while one can be made.
+HOLDER_BUTTONS = (
+    StepAction.START,
+    StepAction.DONE,
+    StepAction.UNBLOCK,
+    StepAction.BLOCK,
+    StepAction.REASSIGN,
+)
+DECISION_BUTTONS = (StepAction.APPROVE, StepAction.REJECT)
+# The button that asks for each action (its label is the template's).
+BUTTON_IDS: dict[StepAction, ActionId] = {
+    StepAction.START: ActionId.START,
+    StepAction.DONE: ActionId.DONE,
+    StepAction.BLOCK: ActionId.BLOCK,
+    StepAction.UNBLOCK: ActionId.UNBLOCK,
+    StepAction.APPROVE: ActionId.APPROVE,
+    StepAction.REJECT: ActionId.REJECT,
+    StepAction.REASSIGN: ActionId.REASSIGN,
+    StepAction.CLAIM: ActionId.CLAIM,
+    StepAction.SKIP: ActionId.SKIP,
+    StepAction.RETRY: ActionId.RETRY,
+}
+BUTTON_STYLES: dict[StepAction, str] = {
+    StepAction.CLAIM: "primary",
+    StepAction.DONE: "primary",
+    StepAction.UNBLOCK: "primary",
+    StepAction.APPROVE: "primary",
+    StepAction.REJECT: "danger",
+    StepAction.RETRY: "primary",
+}
+
+
+def _styled(actions: Iterable[StepAction]) -> list[tuple[ActionId, str | None]]:
+    return [(BUTTON_IDS[action], BUTTON_STYLES.get(action)) for action in actions]
+
+
 def _buttons_for(step: StepRun, viewer: str) -> list[tuple[ActionId, str | None]]:
-    state = step.state
-    if (
-        step.assignee_kind == AssigneeKind.GROUP
-        and step.claimed_by is None
-        and state == StepState.READY
-    ):
-        return [(ActionId.CLAIM, "primary")]
+    allowed = allowed_actions(step.kind, step.state)
+    held = holders(step)
+    if held.group and StepAction.CLAIM in allowed:  # a group member takes it first
+        return _styled([StepAction.CLAIM])
     if step.claimed_by and step.claimed_by != viewer:
         return []
-    if step.kind == StepKind.APPROVAL and state in (StepState.READY, StepState.IN_PROGRESS):
-        return [(ActionId.APPROVE, "primary"), (ActionId.REJECT, "danger")]
-    if state == StepState.READY:
-        return [
-            (ActionId.START, None),
-            (ActionId.DONE, "primary"),
-            (ActionId.BLOCK, None),
-            (ActionId.REASSIGN, None),
-        ]
-    if state == StepState.IN_PROGRESS:
-        return [(ActionId.DONE, "primary"), (ActionId.BLOCK, None), (ActionId.REASSIGN, None)]
-    if state == StepState.BLOCKED:
-        return [(ActionId.UNBLOCK, "primary"), (ActionId.REASSIGN, None)]
-    return []
+    if StepAction.APPROVE in allowed:
+        return _styled(DECISION_BUTTONS)
+    return _styled(action for action in HOLDER_BUTTONS if action in allowed)
 
 
 def _step_message(macros: Macros, run: Run, step: StepRun, viewer: str) -> tuple[str, list[Block]]:

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import audit
+from bot.core.clock import Clock
 from bot.core.errors import Conflict, Forbidden
 from bot.core.holders import holders
-from bot.core.states import RunState, StepAction, StepState, TransitionRefused, next_state
+from bot.core.states import (
+    CLAIMING_ACTIONS,
+    RESENDING_ACTIONS,
+    RunState,
+    StepAction,
+    StepState,
+    TransitionRefused,
+    allowed_actions,
+    next_state,
+)
 from bot.notify.outbox import Note
 from bot.people.permissions import SYSTEM_USER, Actor, actor_name, can_manage_run, is_assignee
 from bot.runs.engine import (
@@ -28,9 +40,11 @@ from bot.runs.engine import (
 from bot.runtime import Runtime
 from bot.slack.text import escape
 from storage.db import unit_of_work
-from storage.models import StepRun, Workflow
+from storage.models import Run, StepRun, Workflow
 from storage.vocabulary import AssigneeKind, StepKind
 
+# The states a person (or Baton) decided a step with.
+_OUTCOMES = frozenset({StepState.DONE, StepState.SKIPPED, StepState.FAILED})
 OWNER_ACTIONS = frozenset({StepAction.SKIP, StepAction.RETRY, StepAction.REASSIGN})
 
 PAST_TENSE = {
@@ -138,7 +152,7 @@ def _already(step: StepRun, refused: TransitionRefused) -> str:
     was already rejected by @carol"), or the state machine's own sentence."""
     state = step.state
     by = step.outcome_by
-    if state not in (StepState.DONE, StepState.SKIPPED, StepState.FAILED) or not by:
+    if state not in _OUTCOMES or not by:
         return str(refused)
     if by == SYSTEM_USER:  # an integration or a timer
         return "This step has already failed" if state == StepState.FAILED else str(refused)
@@ -176,14 +190,51 @@ async def apply_change(
     what caused it commit together."""
     clock = runtime.clock
     now = clock.now()
-    action = change.action
     locked = await lock_run(session, team_id=actor.team_id, key=run_key)
     run, step = locked.run, locked.step(step_key)
-    reviving = action in (StepAction.RETRY, StepAction.SKIP) and run.state == RunState.FAILED
-    if run.state != RunState.ACTIVE and not reviving:
-        ended = RUN_ENDED[run.state]
-        raise Conflict(f"`{run.key}` {ended}; its steps can't change any more.")
+    reviving = _revives(run, step, change.action)
     await _check_allowed(session, runtime, actor, locked, step, change)
+    new_state = _next_state(step, change.action)
+    if reviving:
+        run.state = RunState.ACTIVE
+        run.finished_at = None
+        session.add(run)
+    if change.action in CLAIMING_ACTIONS and holders(step).group is not None:
+        step.claimed_by = actor.user_id
+    _EFFECTS.get(change.action, _no_effect)(step, change, now)
+    if new_state in _OUTCOMES:
+        await _record_outcome(session, step, actor, change, now)
+    step.state = new_state
+    session.add(step)
+    _tell_changed(session, clock, run, step, actor, change)
+    if change.action in RESENDING_ACTIONS:
+        await cancel_timers(session, step)
+        await make_ready(session, clock, locked, step)
+    failed = step if new_state == StepState.FAILED else None
+    await advance(session, clock, locked, actor.user_id, failed=failed)
+    tell_card(session, clock, run)
+    to = f" to <@{change.new_assignee}>" if change.new_assignee else ""
+    return Changed(
+        run.key,
+        step.step_key,
+        step.title,
+        step.state,
+        f"{PAST_TENSE[change.action]}: `{step.step_key}` ({step.title}) in `{run.key}`{to}.",
+    )
+
+
+def _revives(run: Run, step: StepRun, action: StepAction) -> bool:
+    """Whether the action may bring the step's failed run back (a retry or skip, which are
+    what a failed step allows); a run that ended otherwise refuses every change."""
+    if run.state == RunState.ACTIVE:
+        return False
+    if run.state == RunState.FAILED and action in allowed_actions(step.kind, StepState.FAILED):
+        return True
+    raise Conflict(f"`{run.key}` {RUN_ENDED[run.state]}; its steps can't change any more.")
+
+
+def _next_state(step: StepRun, action: StepAction) -> StepState:
+    """The state machine's answer, or the refusal a person reads (naming who got there first)."""
     try:
         new_state = next_state(step.kind, step.state, action)
     except TransitionRefused as exc:
@@ -192,47 +243,61 @@ async def apply_change(
         raise _refusal(step, "Only a step for a group can be claimed; this one is for one person")
     if action == StepAction.CLAIM and step.claimed_by:
         raise _refusal(step, f"<@{step.claimed_by}> already claimed it")
-    if reviving:
-        run.state = RunState.ACTIVE
-        run.finished_at = None
-        session.add(run)
+    return new_state
 
-    if (
-        step.assignee_kind == AssigneeKind.GROUP
-        and step.claimed_by is None
-        and action
-        in (
-            StepAction.CLAIM,
-            StepAction.START,
-            StepAction.DONE,
-            StepAction.APPROVE,
-            StepAction.REJECT,
-            StepAction.BLOCK,
-        )
-    ):
-        step.claimed_by = actor.user_id
-    if action == StepAction.START:
-        step.started_at = now
-    elif action == StepAction.BLOCK:
-        step.blocked_reason = change.reason
-    elif action == StepAction.UNBLOCK:
-        step.blocked_reason = None
-    elif action == StepAction.REASSIGN:
-        assert change.new_assignee
-        step.assignee_kind, step.assignee_id = AssigneeKind.USER, change.new_assignee
-        step.claimed_by = None
-        step.delegated_from = None
-    if new_state in (StepState.DONE, StepState.SKIPPED, StepState.FAILED):
-        step.finished_at = now
-        step.outcome_by = actor.user_id
-        step.outcome_note = change.reason or None
-        if change.output is not None:
-            step.output = dict(change.output)
-        await cancel_timers(session, step)
-    step.state = new_state
-    session.add(step)
 
-    past = PAST_TENSE[action]
+# What an action writes on the step besides its state (and the outcome of one that ends it).
+StepEffect = Callable[[StepRun, StepChange, datetime], None]
+
+
+def _no_effect(step: StepRun, change: StepChange, now: datetime) -> None:
+    pass
+
+
+def _started(step: StepRun, change: StepChange, now: datetime) -> None:
+    step.started_at = now
+
+
+def _blocked(step: StepRun, change: StepChange, now: datetime) -> None:
+    step.blocked_reason = change.reason
+
+
+def _unblocked(step: StepRun, change: StepChange, now: datetime) -> None:
+    step.blocked_reason = None
+
+
+def _reassigned(step: StepRun, change: StepChange, now: datetime) -> None:
+    assert change.new_assignee
+    step.assignee_kind, step.assignee_id = AssigneeKind.USER, change.new_assignee
+    step.claimed_by = None
+    step.delegated_from = None
+
+
+_EFFECTS: Mapping[StepAction, StepEffect] = {
+    StepAction.START: _started,
+    StepAction.BLOCK: _blocked,
+    StepAction.UNBLOCK: _unblocked,
+    StepAction.REASSIGN: _reassigned,
+}
+
+
+async def _record_outcome(
+    session: AsyncSession, step: StepRun, actor: Actor, change: StepChange, now: datetime
+) -> None:
+    step.finished_at = now
+    step.outcome_by = actor.user_id
+    step.outcome_note = change.reason or None
+    if change.output is not None:
+        step.output = dict(change.output)
+    await cancel_timers(session, step)
+
+
+def _tell_changed(
+    session: AsyncSession, clock: Clock, run: Run, step: StepRun, actor: Actor, change: StepChange
+) -> None:
+    """The audit record, the line in the run's thread, the step's messages redrawn, and the
+    run's owner told when someone else blocks a step."""
+    action = change.action
     audit.record(
         session,
         clock,
@@ -246,11 +311,9 @@ async def apply_change(
     )
     why = f": {escape(change.reason)}" if change.reason else ""
     to = f" to <@{change.new_assignee}>" if change.new_assignee else ""
-    tell_thread(session, clock, run, f"{past} `{step.step_key}`{to} by {actor_name(actor)}{why}")
+    line = f"{PAST_TENSE[action]} `{step.step_key}`{to} by {actor_name(actor)}{why}"
+    tell_thread(session, clock, run, line)
     tell_step(session, clock, step, Note.STEP_REFRESH)
-    if action in (StepAction.RETRY, StepAction.REASSIGN):
-        await cancel_timers(session, step)
-        await make_ready(session, clock, locked, step)
     if action == StepAction.BLOCK and run.owner_id != actor.user_id:
         tell_person(
             session,
@@ -259,13 +322,3 @@ async def apply_change(
             user_id=run.owner_id,
             text=f"`{step.step_key}` in `{run.key}` is blocked by {actor_name(actor)}{why}",
         )
-    failed = step if new_state == StepState.FAILED else None
-    await advance(session, clock, locked, actor.user_id, failed=failed)
-    tell_card(session, clock, run)
-    return Changed(
-        run.key,
-        step.step_key,
-        step.title,
-        step.state,
-        f"{past}: `{step.step_key}` ({step.title}) in `{run.key}`{to}.",
-    )

@@ -13,6 +13,7 @@ from bot.core.states import (
     StepState,
     StepView,
     TransitionRefused,
+    allowed_actions,
     newly_ready,
     next_state,
     run_outcome,
@@ -93,3 +94,10 @@ def test_run_outcomes() -> None:
     # A failed step fails the run only once nothing else can still move.
     assert run_outcome([S.FAILED, S.IN_PROGRESS]) is None
     assert run_outcome([S.FAILED, S.WAITING]) == RunState.FAILED
+
+
+@pytest.mark.parametrize(("kind", "state"), list(itertools.product(KINDS, list(StepState))))
+def test_allowed_actions_are_the_transitions_that_apply(kind: str, state: StepState) -> None:
+    assert allowed_actions(kind, state) == {
+        action for action in StepAction if (kind, state, action) in ALLOWED
+    }

@@ -1,8 +1,8 @@
 """What the numbers say about runs: projected finishes and critical paths, runs at risk of
 missing their deadline, bottleneck steps and open steps per person.
 
-A projection is the remaining critical path of a run (the chain `bot.language`'s
-`remaining_critical` finds, walked in the plan's order made once per workflow version) with
+A projection is the remaining critical path of a run (`bot.language.Dependencies`' longest
+chain, its dependencies worked out once per workflow version) with
 each step's expected duration: its `due` (`wait` for a wait step, else nothing) until the
 workflow has HISTORY_MIN_RUNS completed runs, then the median time the step took in those runs
 (ready -> done). A step already open counts only what is left of its expected time.
@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.holders import holders
 from bot.core.states import OPEN_STATES, PEOPLE_KINDS, RunState, StepState
-from bot.language import StepDef, WorkflowDef, make_plan, step_duration
+from bot.language import Dependencies, StepDef, WorkflowDef, make_plan, step_duration
 from storage.models import Run, StepRun, Workflow
 from storage.vocabulary import AssigneeKind, StepKind
 
@@ -112,12 +112,11 @@ def planned(kind: str, due_seconds: int | None, wait_seconds: int | None) -> tim
 
 @dataclass(frozen=True, slots=True)
 class Shape:
-    """A workflow version's steps in the plan's order (`bot.language.make_plan`), made once per
-    version and shared by all its runs."""
+    """A workflow version's steps and their dependencies (`bot.language.Dependencies`), made
+    once per version and shared by all its runs."""
 
     steps: Mapping[str, PlanStep]
-    order: tuple[str, ...]
-    index: Mapping[str, int]
+    dependencies: Dependencies
 
     @classmethod
     def of(cls, steps: Sequence[PlanStep]) -> Shape:
@@ -126,11 +125,7 @@ class Shape:
             title="",
             steps=tuple(StepDef(id=step.key, title=step.key, after=step.after) for step in steps),
         )
-        return cls(
-            steps={step.key: step for step in steps},
-            order=make_plan(defn).order,
-            index={step.key: i for i, step in enumerate(steps)},
-        )
+        return cls(steps={step.key: step for step in steps}, dependencies=Dependencies.of(defn))
 
     @classmethod
     def of_definition(cls, defn: WorkflowDef) -> Shape:
@@ -148,33 +143,8 @@ class Shape:
     def longest_chain(
         self, durations: Mapping[str, timedelta], done: Collection[str]
     ) -> tuple[tuple[str, ...], timedelta]:
-        """The chain of not-done steps whose durations add up longest, and that sum: the same
-        chain `bot.language.remaining_critical` finds (ties to more steps, then to the steps
-        defined first), without re-deriving the order for every run."""
-        best: dict[str, tuple[timedelta, int]] = {}
-        previous: dict[str, str | None] = {}
-        index = self.index
-        for key in self.order:
-            if key in done:
-                continue
-            before: str | None = None
-            for dep in self.steps[key].after:
-                if dep in best and (
-                    before is None or (*best[dep], -index[dep]) > (*best[before], -index[before])
-                ):
-                    before = dep
-            base = best[before] if before is not None else (timedelta(0), 0)
-            best[key] = (base[0] + durations[key], base[1] + 1)
-            previous[key] = before
-        if not best:
-            return (), timedelta(0)
-        end: str | None = max(best, key=lambda k: (*best[k], -index[k]))
-        total = best[end][0] if end is not None else timedelta(0)
-        path: list[str] = []
-        while end is not None:
-            path.append(end)
-            end = previous[end]
-        return tuple(reversed(path)), total
+        """The plan's critical path among the steps not done, under these durations."""
+        return self.dependencies.longest_chain(durations, done)
 
 
 # -- history ----------------------------------------------------------------------------------

@@ -20,7 +20,14 @@ from bot.language.model import (
     WorkflowDef,
 )
 from bot.language.placeholders import OutputRef, fill_title, output_refs, title_params
-from bot.language.plan import Plan, describe_plan, make_plan, remaining_critical, step_duration
+from bot.language.plan import (
+    Dependencies,
+    Plan,
+    describe_plan,
+    make_plan,
+    remaining_critical,
+    step_duration,
+)
 from bot.language.step_graph import find_cycles
 from bot.language.stored_form import from_dict, to_dict
 from bot.language.text import format_steps, format_text, parse_text
@@ -36,6 +43,7 @@ __all__ = [
     "AssigneeError",
     "AssigneeKind",
     "DefinitionError",
+    "Dependencies",
     "OutputRef",
     "ParamDef",
     "ParamType",

@@ -9,7 +9,7 @@ defined first.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,7 +17,14 @@ from bot.language.duration import format_duration
 from bot.language.model import DefinitionError, Problem, StepDef, StepKind, WorkflowDef
 from bot.language.step_graph import find_cycles
 
-__all__ = ["Plan", "describe_plan", "make_plan", "remaining_critical", "step_duration"]
+__all__ = [
+    "Dependencies",
+    "Plan",
+    "describe_plan",
+    "make_plan",
+    "remaining_critical",
+    "step_duration",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +37,57 @@ class Plan:
     critical_duration: timedelta
 
 
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    """What the steps of a definition wait on, and an order they can run in: made once per
+    definition, then asked for the longest chain under any durations (the plan's due times, a
+    workflow's history, a run's time left)."""
+
+    after: Mapping[str, tuple[str, ...]]
+    """Each step's known `after` ids without repeats, keyed in definition order."""
+    order: tuple[str, ...]
+    """A topological order: every step after the steps it waits on; otherwise as defined."""
+    index: Mapping[str, int]
+    """Each step's place in the definition (ties between chains go to the earlier)."""
+
+    @classmethod
+    def of(cls, defn: WorkflowDef) -> Dependencies:
+        """Unknown `after` ids are ignored; a cycle raises :class:`DefinitionError`."""
+        steps = _unique_steps(defn)
+        return cls(
+            after={step_id: tuple(_deps(step, steps)) for step_id, step in steps.items()},
+            order=_topological_order(defn, steps),
+            index={step_id: i for i, step_id in enumerate(steps)},
+        )
+
+    def longest_chain(
+        self, durations: Mapping[str, timedelta], done: Collection[str] = frozenset()
+    ) -> tuple[tuple[str, ...], timedelta]:
+        """The chain of steps not in `done` whose `durations` add up longest, and that sum.
+        Ties go to the chain with more steps, then to the steps defined first."""
+        index = self.index
+        # best[s] = (duration, number of steps) of the longest chain ending at s
+        best: dict[str, tuple[timedelta, int]] = {}
+        previous: dict[str, str | None] = {}
+        for step_id in self.order:
+            if step_id in done:
+                continue
+            deps = [d for d in self.after[step_id] if d in best]
+            before = max(deps, key=lambda d: (*best[d], -index[d]), default=None)
+            base = best[before] if before is not None else (timedelta(0), 0)
+            best[step_id] = (base[0] + durations[step_id], base[1] + 1)
+            previous[step_id] = before
+        if not best:
+            return (), timedelta(0)
+        end: str | None = max(best, key=lambda s: (*best[s], -index[s]))
+        total = best[end][0] if end is not None else timedelta(0)
+        path: list[str] = []
+        while end is not None:
+            path.append(end)
+            end = previous[end]
+        return tuple(reversed(path)), total
+
+
 def step_duration(step: StepDef) -> timedelta:
     """How long a step counts for in the plan: ``wait`` for a wait step, else ``due``, else 0."""
     if step.kind is StepKind.WAIT and step.wait is not None:
@@ -40,18 +98,16 @@ def step_duration(step: StepDef) -> timedelta:
 def make_plan(defn: WorkflowDef) -> Plan:
     """The plan of a definition. Unknown ``after`` ids are ignored; a cycle raises
     :class:`DefinitionError` (a validated definition has none)."""
-    steps = _unique_steps(defn)
-    order = _topological_order(defn, steps)
+    deps = Dependencies.of(defn)
     level: dict[str, int] = {}
-    for step_id in order:
-        deps = _deps(steps[step_id], steps)
-        level[step_id] = 1 + max((level[d] for d in deps), default=-1)
+    for step_id in deps.order:
+        level[step_id] = 1 + max((level[d] for d in deps.after[step_id]), default=-1)
     groups: list[list[str]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
-    for step_id in steps:  # definition order within a level
+    for step_id in deps.after:  # definition order within a level
         groups[level[step_id]].append(step_id)
-    path, total = _longest_chain(steps, order, done=frozenset())
+    path, total = deps.longest_chain(_durations(defn))
     return Plan(
-        order=order,
+        order=deps.order,
         groups=tuple(tuple(g) for g in groups),
         critical_path=path,
         critical_duration=total,
@@ -63,8 +119,11 @@ def remaining_critical(
 ) -> tuple[tuple[str, ...], timedelta]:
     """The critical path among the steps not yet ``done`` (pass done and skipped steps) and
     its duration: how long the rest of a run takes at least, if every step takes its due."""
-    steps = _unique_steps(defn)
-    return _longest_chain(steps, _topological_order(defn, steps), done=frozenset(done))
+    return Dependencies.of(defn).longest_chain(_durations(defn), done)
+
+
+def _durations(defn: WorkflowDef) -> dict[str, timedelta]:
+    return {step_id: step_duration(step) for step_id, step in _unique_steps(defn).items()}
 
 
 def describe_plan(plan: Plan, defn: WorkflowDef) -> str:
@@ -131,29 +190,3 @@ def _topological_order(defn: WorkflowDef, steps: dict[str, StepDef]) -> tuple[st
             if waiting[follower] == 0:
                 heapq.heappush(ready, index[follower])
     return tuple(order)
-
-
-def _longest_chain(
-    steps: dict[str, StepDef], order: tuple[str, ...], *, done: frozenset[str]
-) -> tuple[tuple[str, ...], timedelta]:
-    index = {step_id: i for i, step_id in enumerate(steps)}
-    # best[s] = (duration, number of steps, -definition index of the chain's previous step)
-    best: dict[str, tuple[timedelta, int]] = {}
-    previous: dict[str, str | None] = {}
-    for step_id in order:
-        if step_id in done:
-            continue
-        deps = [d for d in _deps(steps[step_id], steps) if d in best]
-        before = max(deps, key=lambda d: (*best[d], -index[d]), default=None)
-        base = best[before] if before is not None else (timedelta(0), 0)
-        best[step_id] = (base[0] + step_duration(steps[step_id]), base[1] + 1)
-        previous[step_id] = before
-    if not best:
-        return (), timedelta(0)
-    end: str | None = max(best, key=lambda s: (*best[s], -index[s]))
-    total = best[end][0] if end is not None else timedelta(0)
-    path: list[str] = []
-    while end is not None:
-        path.append(end)
-        end = previous[end]
-    return tuple(reversed(path)), total

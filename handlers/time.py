@@ -18,7 +18,7 @@ from bot.runtime import Runtime
 from bot.slack.ids import ActionId, TimerRef
 from bot.slack.inflight import InFlight
 from bot.slack.text import clip, conversation_name, echo, is_channel, when
-from bot.timing import reminders, schedules
+from bot.timing import schedules, snooze
 from bot.workflows import definitions as workflows
 from handlers.listening import listener
 from handlers.requests import ClickRequest, SlashRequest
@@ -168,7 +168,7 @@ async def hours(runtime: Runtime, request: SlashRequest) -> Reply:
 
 async def snooze_button(click: ClickRequest, respond: Respond, runtime: Runtime) -> None:
     ref = TimerRef.decode(click.value)
-    snoozed = await reminders.snooze(
+    snoozed = await snooze.snooze(
         runtime,
         team_id=click.team_id,
         user_id=click.user_id,

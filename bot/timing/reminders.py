@@ -1,4 +1,5 @@
-"""Reminders and escalations (SPEC section 5), snoozing them, and wait steps running out.
+"""Reminders and escalations (SPEC section 5): firing them, and gathering what is due for one
+person into one message.
 
 A step with `due` gets timers from the engine: `due_soon` (80% of its window) and `overdue`
 (the due time). When `overdue` fires it plans one `repeat` per working day after the due time
@@ -6,36 +7,32 @@ A step with `due` gets timers from the engine: `due_soon` (80% of its window) an
 step-level timer fans out to the step's current people as one timer row each (recipient set):
 sent now inside their working hours, else moved to their next start of work (or the end of
 their time away). Whatever is due for one person in one sweep goes out as one message.
+
+Firing runs in the sweep's write transaction, so it only reads the database: before each
+batch, `look_up_people` (outside any transaction) brings everyone the due reminders may reach
+up to date in the directory, asking Slack (users.info, a group's members) there, once.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.core.errors import BatonError
 from bot.core.holders import holders
-from bot.core.states import OPEN_STATES, RunState, StepAction
+from bot.core.states import OPEN_STATES, RunState
 from bot.core.working_hours import WorkingHours
 from bot.notify.deliverer import Deliverer
 from bot.notify.handler import Delivery
 from bot.notify.outbox import AT_ONCE, Note, enqueue
-from bot.people.directory import PERSON_TTL, save_person
-from bot.people.permissions import system_actor
-from bot.render.blocks import Block, actions, button, context, fallback, listing, step_buttons
-from bot.render.runs import StepView, step_view
-from bot.runs.steps import StepChange, apply_change
+from bot.people.directory import PERSON_TTL
+from bot.render.reminders import TEMPLATE, Due, reminder_message
 from bot.runtime import Runtime
-from bot.slack.ids import MAX_SNOOZE_IDS, ActionId, StepRef, TimerRef
-from bot.slack.text import escape
-from bot.templates import Macros
+from bot.timing import waits
 from bot.timing.sweep import Sweeper
 from storage.db import is_postgres, unit_of_work
 from storage.models import Outbox, Person, Run, StepRun, Timer, Workspace
@@ -45,18 +42,16 @@ log = logging.getLogger("baton.reminders")
 
 REMINDER_KINDS = (TimerKind.DUE_SOON, TimerKind.OVERDUE, TimerKind.REPEAT, TimerKind.ESCALATION)
 MAX_REPEATS = 3
-SNOOZE = timedelta(hours=1)
 # A snooze is kept as a Timer row of kind SNOOZE in state HELD (never swept): until its
 # due_at, every reminder of its step for its recipient waits, whichever timer it comes from.
 HOLD_KIND = TimerKind.SNOOZE
 HELD = TimerState.HELD
-# One message names at most this many reminders, then says how many more and where they are.
-MAX_LINES = 25
 # A reminder message's next_attempt_at while its sweep is still adding to it (never reached).
 UNTIL_SWEPT = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def hours_of(person: Person) -> WorkingHours:
+    """The person's working hours, from their row."""
     return WorkingHours.of(person.tz, person.work_start, person.work_end, person.work_days)
 
 
@@ -83,8 +78,8 @@ async def fire_reminder(session: AsyncSession, runtime: Runtime, timer: Timer) -
         timer.state = TimerState.DROPPED  # nobody to tell: the step moved on to someone else
         session.add(timer)
     for user_id in targets:
-        person = await _person(session, runtime, run.team_id, user_id)
-        later = _deliverable_at(person, now, await _held_until(session, user_id, step, now))
+        person = await _person(session, run.team_id, user_id)
+        later = _deliverable_at(person, now, await held_until(session, user_id, step, now))
         own = timer if timer.recipient_id is not None else _child(runtime, timer, user_id, now)
         if later is None:
             own.state, own.fired_at, own.claimed_by = TimerState.FIRED, now, runtime.worker_id
@@ -137,7 +132,7 @@ async def _targets(runtime: Runtime, timer: Timer, step: StepRun, run: Run) -> l
     return current
 
 
-async def _held_until(
+async def held_until(
     session: AsyncSession, user_id: str, step: StepRun, now: datetime
 ) -> datetime | None:
     """When the person's snooze of this step ends, if one is running."""
@@ -173,7 +168,7 @@ async def _plan_follow_ups(
         return
     # Working days are counted in the calendar of whoever has the step.
     anchor = holders(step).user
-    hours = hours_of(await _person(session, runtime, run.team_id, anchor or run.owner_id))
+    hours = hours_of(await _person(session, run.team_id, anchor or run.owner_id))
     sent = timer.attempt if timer.kind == TimerKind.REPEAT else 0
     # After downtime the repeats already missed are not sent one per sweep: the next one
     # planned is the first still ahead.
@@ -203,28 +198,54 @@ def _follow_up(step: StepRun, kind: TimerKind, at: datetime, now: datetime, atte
     )
 
 
-async def _person(session: AsyncSession, runtime: Runtime, team_id: str, user_id: str) -> Person:
-    """The person's row, refreshed from users.info when older than the directory's TTL.
-
-    Read and written in the sweep's own transaction: on SQLite that transaction holds the
-    write lock, so the directory's separate transaction would wait on it.
-    """
+async def look_up_people(runtime: Runtime, timers: Sequence[Timer]) -> None:
+    """The sweep's preparation for a batch of due reminders, outside its transaction: everyone
+    they may reach (and the run owners, whose calendars plan escalations) gets a fresh row in
+    the directory, so that firing them asks Slack nothing inside the write transaction."""
+    step_ids = {timer.step_run_id for timer in timers if timer.step_run_id is not None}
+    if not step_ids:
+        return
+    async with unit_of_work(runtime.sessions) as session:
+        found = (
+            await session.exec(
+                select(StepRun, Run)
+                .join(Run, col(Run.id) == col(StepRun.run_id))
+                .where(col(StepRun.id).in_(step_ids))
+            )
+        ).all()
+    people = {(timer.team_id, timer.recipient_id) for timer in timers if timer.recipient_id}
+    for step, run in found:
+        if _is_open(step, run):
+            people.add((run.team_id, run.owner_id))
+            people.update((run.team_id, user) for user in await _current_people(runtime, step))
     now = runtime.clock.now()
+    async with unit_of_work(runtime.sessions) as session:
+        known = (
+            await session.exec(
+                select(Person).where(
+                    col(Person.team_id).in_({team for team, _ in people}),
+                    col(Person.user_id).in_({user for _, user in people}),
+                )
+            )
+        ).all()
+    fresh = {
+        (row.team_id, row.user_id)
+        for row in known
+        if row.fetched_at is not None and now - row.fetched_at < PERSON_TTL
+    }
+    for team_id, user_id in sorted(people - fresh):
+        await runtime.directory.person(team_id, user_id)
+
+
+async def _person(session: AsyncSession, team_id: str, user_id: str) -> Person:
+    """The person's row, which `look_up_people` brought up to date before the transaction (one
+    who became due since then has their row as it is, or the defaults: UTC, 09:00-18:00)."""
     row = (
         await session.exec(
             select(Person).where(Person.team_id == team_id, Person.user_id == user_id)
         )
     ).first()
-    if row is not None and row.fetched_at is not None and now - row.fetched_at < PERSON_TTL:
-        return row
-    client = await runtime.slack.for_team(team_id)
-    try:
-        info = (await client.users_info(user=user_id)).get("user")
-    except SlackApiError:
-        info = None  # an unknown user keeps the defaults (UTC, 09:00-18:00)
-    return await save_person(
-        session, team_id, user_id, info if isinstance(info, dict) else None, now
-    )
+    return row if row is not None else Person(team_id=team_id, user_id=user_id)
 
 
 async def _add_to_message(
@@ -268,16 +289,6 @@ async def _add_to_message(
 # -- the message ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Due:
-    timer: Timer
-    step: StepRun
-    run: Run
-
-
-_ORDER = {TimerKind.ESCALATION: 0, TimerKind.REPEAT: 1, TimerKind.OVERDUE: 1, TimerKind.DUE_SOON: 2}
-
-
 async def deliver_reminder(delivery: Delivery) -> None:
     """Render the message from the database as it is now: reminders whose step finished in
     the meantime are left out, and nothing is sent when none is left."""
@@ -298,152 +309,6 @@ async def deliver_reminder(delivery: Delivery) -> None:
         return
     text, blocks = reminder_message(runtime.templates.macros(TEMPLATE), due)
     await delivery.post(user_id, text=text, blocks=blocks)
-
-
-TEMPLATE = "reminder.j2"
-ESCALATION_ACTIONS = 5  # escalated steps given their own buttons in one message
-
-
-@dataclass(frozen=True, slots=True)
-class ReminderView:
-    """What `reminder.j2` sees of one reminder."""
-
-    kind: str
-    run_key: str
-    due_at: datetime
-    step: StepView
-    working_days: int = 1  # an escalation: how many working days overdue
-
-
-def reminder_message(macros: Macros, due: Sequence[Due]) -> tuple[str, list[Block]]:
-    ordered = sorted(due, key=lambda d: (_ORDER[d.timer.kind], d.step.due_at or d.timer.due_at))
-    views: list[ReminderView] = []
-    shown: set[tuple[int | None, bool]] = set()
-    for item in ordered:
-        # One line per step (and per escalation): the most pressing of its reminders.
-        key = (item.step.id, item.timer.kind == TimerKind.ESCALATION)
-        if key not in shown:
-            shown.add(key)
-            views.append(_view(item))
-    # An escalation reaches the run's owner: give them what they can do about the step.
-    escalated = [d for d in ordered if d.timer.kind == TimerKind.ESCALATION]
-    escalated = list({d.step.id: d for d in escalated}.values())[:ESCALATION_ACTIONS]
-    blocks = listing(
-        views,
-        len(views),
-        lambda view: macros("line", view),
-        lambda n: macros("more", n),
-        max_blocks=47 - 2 * len(escalated),
-        max_lines=MAX_LINES,
-        heading=macros("heading", len(views)),
-    )
-    blocks.append(context(macros("footer")))
-    value = TimerRef(timers=[d.timer.id for d in ordered if d.timer.id][:MAX_SNOOZE_IDS]).encode()
-    snoozes = [ActionId.SNOOZE_HOUR, ActionId.SNOOZE_TOMORROW]
-    blocks.append(
-        actions(
-            [button(macros("button", action.value), action, value) for action in snoozes],
-            block_id="reminder_snooze",
-        )
-    )
-    for item in escalated:
-        blocks.append(context(f"`{escape(item.run.key)}` · `{escape(item.step.step_key)}`:"))
-        blocks.append(
-            step_buttons(
-                StepRef(run=item.run.key, step=item.step.step_key),
-                [("Reassign…", ActionId.REASSIGN, None), ("Skip", ActionId.SKIP, None)],
-            )
-        )
-    text = macros("fallback", views[0], len(views) - 1)
-    return fallback(text, escape(views[0].run_key)), blocks
-
-
-def _view(item: Due) -> ReminderView:
-    return ReminderView(
-        kind=item.timer.kind,
-        run_key=item.run.key,
-        due_at=item.step.due_at or item.timer.due_at,
-        step=step_view(item.step),
-        working_days=item.timer.attempt if item.timer.kind == TimerKind.ESCALATION else 1,
-    )
-
-
-# -- snoozing ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Snoozed:
-    until: datetime
-    steps: list[tuple[str, str]]  # (run key, step key), for the answer
-
-
-async def snooze(
-    runtime: Runtime, *, team_id: str, user_id: str, timer_ids: list[int], tomorrow: bool
-) -> Snoozed:
-    """Put the person's own reminders back to pending, due again in an hour or at their next
-    day's start of work. A second click finds them pending already and changes nothing."""
-    person = await runtime.directory.person(team_id, user_id)
-    now = runtime.clock.now()
-    until = hours_of(person).next_day_start(now) if tomorrow else now + SNOOZE
-    async with unit_of_work(runtime.sessions) as session:
-        result = await session.exec(
-            update(Timer)
-            .where(
-                col(Timer.id).in_(timer_ids),
-                col(Timer.team_id) == team_id,
-                col(Timer.recipient_id) == user_id,
-                col(Timer.state) == TimerState.FIRED,
-            )
-            .values(state=TimerState.PENDING, due_at=until, fired_at=None, claimed_by=None)
-            .returning(col(Timer.step_run_id))
-        )
-        step_ids = {int(i) for i in result.scalars().all() if i is not None}
-        for step_id in sorted(step_ids):
-            session.add(_hold(team_id, user_id, step_id, until, now))
-        named = (
-            (
-                await session.exec(
-                    select(Run.key, StepRun.step_key)
-                    .join(Run, col(Run.id) == col(StepRun.run_id))
-                    .where(col(StepRun.id).in_(step_ids))
-                    .order_by(col(Run.key), col(StepRun.position))
-                )
-            ).all()
-            if step_ids
-            else []
-        )
-    return Snoozed(until, [(run_key, step_key) for run_key, step_key in named])
-
-
-def _hold(team_id: str, user_id: str, step_id: int, until: datetime, now: datetime) -> Timer:
-    return Timer(
-        team_id=team_id,
-        kind=HOLD_KIND,
-        step_run_id=step_id,
-        recipient_id=user_id,
-        due_at=until,
-        state=HELD,
-        created_at=now,
-    )
-
-
-# -- wait steps -------------------------------------------------------------------------------
-
-
-async def finish_wait(session: AsyncSession, runtime: Runtime, timer: Timer) -> None:
-    """A wait step's time is up: complete it in the transaction that claimed its timer, so the
-    timer fires and the step finishes together, once."""
-    step = await session.get(StepRun, timer.step_run_id) if timer.step_run_id else None
-    run = await session.get(Run, step.run_id) if step else None
-    if step is None or run is None:
-        return
-    change = StepChange(StepAction.COMPLETE)
-    try:
-        await apply_change(
-            session, runtime, system_actor(run.team_id), run.key, step.step_key, change
-        )
-    except BatonError as exc:  # skipped by its owner meanwhile, or the run ended
-        log.info("wait step %s/%s not completed: %s", run.key, step.step_key, exc)
 
 
 async def release_reminders(runtime: Runtime, now: datetime) -> int:
@@ -468,7 +333,7 @@ async def release_reminders(runtime: Runtime, now: datetime) -> int:
 
 def register(sweeper: Sweeper, deliverer: Deliverer) -> None:
     for kind in REMINDER_KINDS:
-        sweeper.on_timer(kind, fire_reminder)
+        sweeper.on_timer(kind, fire_reminder, prepare=look_up_people)
     sweeper.on_tick("release_reminders", release_reminders)
-    sweeper.on_timer(TimerKind.WAIT, finish_wait)
+    sweeper.on_timer(TimerKind.WAIT, waits.finish_wait)
     deliverer.handle(Note.REMINDER, deliver_reminder)

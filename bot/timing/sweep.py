@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -19,6 +19,7 @@ from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.runtime import Runtime
 from storage.db import is_postgres, unit_of_work
@@ -30,6 +31,9 @@ log = logging.getLogger("baton.sweep")
 
 TimerHandler = Callable[[AsyncSession, Runtime, Timer], Awaitable[None]]
 TickJob = Callable[[Runtime, datetime], Awaitable[int]]  # (runtime, now) -> how much work it did
+# Work for a batch's due timers of some kinds done before the batch's transaction, outside it
+# (asking Slack who people are, say), so that their handlers only read the database.
+TimerPreparer = Callable[[Runtime, Sequence[Timer]], Awaitable[None]]
 
 # Due timers handled per transaction. One transaction per batch (each timer in its own
 # savepoint) lets a handler merge what is due for one person in this sweep into one message.
@@ -42,20 +46,26 @@ class Sweeper:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self._timer_handlers: dict[TimerKind, TimerHandler] = {}
+        self._preparers: dict[TimerKind, TimerPreparer] = {}
         self._tick_jobs: dict[str, TickJob] = {}
         # Passes of one process never overlap (APScheduler's interval job and a test's call).
         self._lock = asyncio.Lock()
 
-    def on_timer(self, kind: TimerKind, handler: TimerHandler) -> None:
+    def on_timer(
+        self, kind: TimerKind, handler: TimerHandler, *, prepare: TimerPreparer | None = None
+    ) -> None:
         """Handle due Timer rows of this kind.
 
         The handler runs inside the transaction that claimed the row, so its writes commit
         atomically with the claim; if it raises, the claim rolls back and a later sweep tries
-        again. Kinds with no handler are left alone.
+        again. Kinds with no handler are left alone. `prepare`, if given, first sees the due
+        rows of the kinds it was given for (each batch once), outside any transaction.
         """
         if kind in self._timer_handlers:
             raise ValueError(f"timer kind {kind!r} already has a handler")
         self._timer_handlers[kind] = handler
+        if prepare is not None:
+            self._preparers[kind] = prepare
 
     def on_tick(self, name: str, job: TickJob) -> None:
         """Extra due work each sweep; the job claims its own rows with a conditional update."""
@@ -101,20 +111,10 @@ class Sweeper:
         handler raised)."""
         handled = 0
         batch_failed: set[int] = set()
+        if self._preparers:
+            await self._prepare(now, failed)
         async with unit_of_work(self.runtime.sessions) as session:
-            query = (
-                select(Timer)
-                .where(
-                    col(Timer.state) == TimerState.PENDING,
-                    col(Timer.due_at) <= now,
-                    col(Timer.kind).in_(self._timer_handlers),
-                    installed(col(Timer.team_id)),
-                )
-                .order_by(col(Timer.due_at), col(Timer.id))
-                .limit(BATCH)
-            )
-            if failed:
-                query = query.where(col(Timer.id).not_in(failed))
+            query = self._due(now, self._timer_handlers, failed)
             if is_postgres(self.runtime.engine):
                 # Another replica's batch is skipped, not waited for: the replicas share the work.
                 query = query.with_for_update(skip_locked=True)
@@ -135,6 +135,37 @@ class Sweeper:
         if handled:
             self.runtime.outbox_signal.set()
         return handled, len(selected), batch_failed
+
+    def _due(
+        self, now: datetime, kinds: Collection[TimerKind], failed: set[int]
+    ) -> SelectOfScalar[Timer]:
+        """The next batch of due timers of these kinds, oldest first."""
+        query = (
+            select(Timer)
+            .where(
+                col(Timer.state) == TimerState.PENDING,
+                col(Timer.due_at) <= now,
+                col(Timer.kind).in_(kinds),
+                installed(col(Timer.team_id)),
+            )
+            .order_by(col(Timer.due_at), col(Timer.id))
+            .limit(BATCH)
+        )
+        return query.where(col(Timer.id).not_in(failed)) if failed else query
+
+    async def _prepare(self, now: datetime, failed: set[int]) -> None:
+        """Run the preparers on the due timers the next batch can hold (the batch takes the
+        oldest due timers of all kinds, so those of their kinds are among these)."""
+        async with unit_of_work(self.runtime.sessions) as session:
+            due = list((await session.exec(self._due(now, self._preparers, failed))).all())
+        gathered: dict[TimerPreparer, list[Timer]] = {}
+        for timer in due:
+            gathered.setdefault(self._preparers[timer.kind], []).append(timer)
+        for prepare, timers in gathered.items():
+            try:
+                await prepare(self.runtime, timers)
+            except Exception:  # the handlers then work with what the database holds
+                log.exception("preparing %d due timers failed", len(timers))
 
     async def _claim(
         self, session: AsyncSession, timers: list[Timer], now: datetime

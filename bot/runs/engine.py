@@ -27,8 +27,8 @@ from bot.core.states import (
 )
 from bot.language import fill_title
 from bot.notify.outbox import Note, enqueue, step_conversation, steps_conversation
-from bot.render.blocks import FALLBACK_TEXT, context, section, step_buttons
-from bot.slack.ids import ActionId, StepRef
+from bot.render.blocks import FALLBACK_TEXT
+from bot.render.failures import run_failed_message, step_failed_message
 from bot.slack.text import clip, escape, format_span
 from storage.models import Person, Run, StepRun, Timer
 from storage.vocabulary import AssigneeKind, StepKind, TimerKind, TimerState
@@ -311,58 +311,16 @@ async def advance(
         failed_steps = [s for s in locked.steps if s.state == StepState.FAILED]
         names = ", ".join(s.step_key for s in failed_steps)
         tell_thread(session, clock, run, f"Run failed after {took}: {names} failed")
-        reasons = "; ".join(
-            f"`{s.step_key}`" + (f": {escape(s.outcome_note)}" if s.outcome_note else "")
-            for s in failed_steps
-        )
-        text = f"Your run `{run.key}` ({run.title}) failed: {reasons}"
-        blocks = [section(text)]
-        for step in failed_steps[:10]:  # each failed step with its reason and what can be done
-            blocks.extend(_failed_step_blocks(run, step))
+        text, blocks = run_failed_message(run, failed_steps)
         tell_person(
             session, clock, team_id=run.team_id, user_id=run.owner_id, text=text, blocks=blocks
         )
 
 
-def _failed_how(step: StepRun) -> str:
-    """How a step failed, as the owner reads it: a rejection names who rejected it."""
-    if step.kind == StepKind.APPROVAL and step.outcome_by:
-        return f"was rejected by <@{step.outcome_by}>"
-    return "failed"
-
-
-def _failed_step_blocks(run: Run, step: StepRun) -> list[dict[str, Any]]:
-    """One failed step with its reason and its Retry and Skip buttons."""
-    why = f": _{escape(clip(step.outcome_note, 500))}_" if step.outcome_note else ""
-    blocks = [section(f"❌ `{step.step_key}` {step.title}{why}")]
-    if step.kind == StepKind.HOOK:
-        blocks.append(
-            context("Retry calls the integration again; Skip moves the run on without this step.")
-        )
-    blocks.append(
-        step_buttons(
-            StepRef(run=run.key, step=step.step_key),
-            [("Retry", ActionId.RETRY, "primary"), ("Skip", ActionId.SKIP, None)],
-        )
-    )
-    return blocks
-
-
 def _tell_step_failed(session: AsyncSession, clock: Clock, run: Run, step: StepRun) -> None:
     """A step failed while other branches are still open: the run fails once they finish
     unless its owner retries or skips the step, so the owner hears now."""
-    why = f": {escape(clip(step.outcome_note, 500))}" if step.outcome_note else ""
-    text = (
-        f"`{step.step_key}` ({step.title}) in your run `{run.key}` ({run.title}) "
-        f"{_failed_how(step)}{why}"
-    )
-    blocks = [
-        section(
-            f"`{step.step_key}` in your run `{run.key}` ({run.title}) {_failed_how(step)}. "
-            "Its other branches go on; retry or skip this step, or the run fails once they finish."
-        ),
-        *_failed_step_blocks(run, step),
-    ]
+    text, blocks = step_failed_message(run, step)
     tell_person(session, clock, team_id=run.team_id, user_id=run.owner_id, text=text, blocks=blocks)
 
 

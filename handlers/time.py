@@ -19,6 +19,7 @@ from bot.slack.ids import ActionId, TimerRef
 from bot.slack.inflight import InFlight
 from bot.slack.text import clip, conversation_name, echo, is_channel, when
 from bot.timing import schedules, snooze
+from bot.timing.when import parse_when
 from bot.workflows import definitions as workflows
 from handlers.listening import listener
 from handlers.requests import ClickRequest, SlashRequest
@@ -34,7 +35,7 @@ async def schedule(runtime: Runtime, request: SlashRequest, actor: Actor) -> Rep
             "schedule", "Name the workflow and when it runs, e.g. `standup weekdays 09:00`."
         )
     name = check_workflow_name("schedule", words[0])
-    spec, rest = schedules.parse_when(words[1:])
+    spec, rest = parse_when(words[1:])
     params: dict[str, str] = {}
     chosen: str | None = None
     for word in rest:

@@ -6,7 +6,6 @@ States and kinds are members of `storage.vocabulary`'s enums, stored as their st
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
@@ -14,7 +13,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import JSON, Column, Index, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime, Vocabulary
+from storage.types import UTCDateTime, word_field
 from storage.vocabulary import (
     AssigneeKind,
     Note,
@@ -37,17 +36,6 @@ def _json_list() -> Any:
 
 def _json_dict() -> Any:
     return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-
-
-def _word(enum: type[StrEnum], length: int, *, nullable: bool = False) -> Any:
-    """A column holding a member of `enum` (`None` allowed when `nullable`)."""
-    column: Column[Any] = Column(Vocabulary(enum, length), nullable=nullable)
-    return Field(default=None, sa_column=column) if nullable else Field(sa_column=column)
-
-
-def _word_default(enum: type[StrEnum], length: int, default: StrEnum) -> Any:
-    column: Column[Any] = Column(Vocabulary(enum, length), nullable=False, default=default)
-    return Field(default=default, sa_column=column)
 
 
 def _revision_column() -> Column[int]:
@@ -115,8 +103,8 @@ class WorkflowStep(SQLModel, table=True):
     position: int
     step_key: str = Field(max_length=40)
     title: str
-    kind: StepKind = _word(StepKind, 16)
-    assignee_kind: AssigneeKind | None = _word(AssigneeKind, 16, nullable=True)
+    kind: StepKind = word_field(StepKind, 16)
+    assignee_kind: AssigneeKind | None = word_field(AssigneeKind, 16, nullable=True)
     assignee_value: str | None = None
     assignee_label: str | None = None
     hook: str | None = Field(default=None, max_length=40)
@@ -144,7 +132,7 @@ class Run(SQLModel, table=True):
     channel_id: str = Field(max_length=32)
     card_ts: str | None = Field(default=None, max_length=32)
     params: dict[str, Any] = _json_dict()
-    state: RunState = _word(RunState, 16)
+    state: RunState = word_field(RunState, 16)
     deadline: datetime | None = _utc(nullable=True)
     reason: str | None = None
     created_at: datetime = _utc()
@@ -168,9 +156,9 @@ class StepRun(SQLModel, table=True):
     position: int
     step_key: str = Field(max_length=40)
     title: str
-    kind: StepKind = _word(StepKind, 16)
+    kind: StepKind = word_field(StepKind, 16)
     # user or group; assignee_id is a user or group id (None for hook and wait steps)
-    assignee_kind: AssigneeKind | None = _word(AssigneeKind, 16, nullable=True)
+    assignee_kind: AssigneeKind | None = word_field(AssigneeKind, 16, nullable=True)
     assignee_id: str | None = Field(default=None, max_length=32)
     delegated_from: str | None = Field(default=None, max_length=32)
     claimed_by: str | None = Field(default=None, max_length=32)
@@ -178,7 +166,7 @@ class StepRun(SQLModel, table=True):
     after: list[str] = _json_list()
     due_seconds: int | None = None
     wait_seconds: int | None = None
-    state: StepState = _word(StepState, 16)
+    state: StepState = word_field(StepState, 16)
     ready_at: datetime | None = _utc(nullable=True)
     started_at: datetime | None = _utc(nullable=True)
     finished_at: datetime | None = _utc(nullable=True)
@@ -216,12 +204,12 @@ class Timer(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32)
-    kind: TimerKind = _word(TimerKind, 24)
+    kind: TimerKind = word_field(TimerKind, 24)
     run_id: int | None = Field(default=None, foreign_key="run.id", index=True)
     step_run_id: int | None = Field(default=None, foreign_key="step_run.id", index=True)
     recipient_id: str | None = Field(default=None, max_length=32)
     due_at: datetime = _utc()
-    state: TimerState = _word_default(TimerState, 16, TimerState.PENDING)
+    state: TimerState = word_field(TimerState, 16, default=TimerState.PENDING)
     attempt: int = 0
     claimed_by: str | None = Field(default=None, max_length=64)
     fired_at: datetime | None = _utc(nullable=True)
@@ -291,10 +279,10 @@ class Outbox(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32)
-    kind: Note = _word(Note, 32)
+    kind: Note = word_field(Note, 32)
     conversation: str = Field(max_length=32)
     payload: dict[str, Any] = _json_dict()
-    state: NoteState = _word_default(NoteState, 16, NoteState.PENDING)
+    state: NoteState = word_field(NoteState, 16, default=NoteState.PENDING)
     attempts: int = 0
     next_attempt_at: datetime = _utc()
     claimed_by: str | None = Field(default=None, max_length=64)

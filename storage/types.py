@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, String
+from sqlalchemy import Column, DateTime, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -52,3 +53,13 @@ class Vocabulary(TypeDecorator[E]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> E | None:
         return None if value is None else self.enum(value)
+
+
+def word_field(
+    enum: type[StrEnum], length: int, *, nullable: bool = False, default: StrEnum | None = None
+) -> Any:
+    """A model field holding a member of `enum` (`None` allowed when `nullable`)."""
+    column: Column[Any] = Column(Vocabulary(enum, length), nullable=nullable, default=default)
+    if nullable or default is not None:
+        return Field(default=default, sa_column=column)
+    return Field(sa_column=column)

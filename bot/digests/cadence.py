@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bot.commands import usage_error
 from bot.slack.text import escape
-from bot.timing.schedules import When, next_fire, parse_when
+from bot.timing.when import When, next_fire, parse_when
 
 __all__ = ["When", "describe_when", "next_fire", "parse_cadence"]
 

@@ -10,7 +10,7 @@ import pytest
 
 from bot.core.working_hours import WorkingHours, days_text, parse_days
 from bot.people.availability import parse_hours, parse_until
-from bot.timing.schedules import next_fire, parse_when
+from bot.timing.when import next_fire, parse_when
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

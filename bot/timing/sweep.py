@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -58,8 +58,9 @@ class Sweeper:
 
         The handler runs inside the transaction that claimed the row, so its writes commit
         atomically with the claim; if it raises, the claim rolls back and a later sweep tries
-        again. Kinds with no handler are left alone. `prepare`, if given, first sees the due
-        rows of the kinds it was given for (each batch once), outside any transaction.
+        again. Kinds with no handler are left alone. `prepare`, if given, first sees a batch's
+        due rows of the kinds it was given for, outside any transaction (the batch is then
+        selected again and claimed).
         """
         if kind in self._timer_handlers:
             raise ValueError(f"timer kind {kind!r} already has a handler")
@@ -111,41 +112,52 @@ class Sweeper:
         handler raised)."""
         handled = 0
         batch_failed: set[int] = set()
-        if self._preparers:
-            await self._prepare(now, failed)
-        async with unit_of_work(self.runtime.sessions) as session:
-            query = self._due(now, self._timer_handlers, failed)
-            if is_postgres(self.runtime.engine):
-                # Another replica's batch is skipped, not waited for: the replicas share the work.
-                query = query.with_for_update(skip_locked=True)
-            selected = list((await session.exec(query)).all())
-            for timer in await self._claim(session, selected, now):
-                assert timer.id is not None
-                try:
-                    # A savepoint per timer: a handler that raises undoes only its own writes.
-                    async with session.begin_nested():
-                        await self._timer_handlers[timer.kind](session, self.runtime, timer)
-                except Exception:
-                    log.exception("timer %s (%s) failed; retried later", timer.id, timer.kind)
-                    batch_failed.add(timer.id)
-                    await self._unclaim(session, timer)
-                else:
-                    handled += 1
-                    self.runtime.metrics.fired.labels(kind=timer.kind).inc()
+        prepared = False
+        while True:
+            async with unit_of_work(self.runtime.sessions) as session:
+                query = self._due(now, failed)
+                if is_postgres(self.runtime.engine):
+                    # Another replica's batch is skipped, not waited for: they share the work.
+                    query = query.with_for_update(skip_locked=True)
+                selected = list((await session.exec(query)).all())
+                waiting = [timer for timer in selected if timer.kind in self._preparers]
+                if prepared or not waiting:
+                    for timer in await self._claim(session, selected, now):
+                        if await self._handle(session, timer):
+                            handled += 1
+                        else:
+                            assert timer.id is not None
+                            batch_failed.add(timer.id)
+                    break
+            # The transaction wrote nothing: the preparers work outside it, then the batch is
+            # selected again (another replica may have taken some of it meanwhile).
+            await self._prepare(waiting)
+            prepared = True
         if handled:
             self.runtime.outbox_signal.set()
         return handled, len(selected), batch_failed
 
-    def _due(
-        self, now: datetime, kinds: Collection[TimerKind], failed: set[int]
-    ) -> SelectOfScalar[Timer]:
-        """The next batch of due timers of these kinds, oldest first."""
+    async def _handle(self, session: AsyncSession, timer: Timer) -> bool:
+        """Run the timer's handler in a savepoint of its own, so that one that raises undoes
+        only its own writes and gives its claim back; False if it raised."""
+        try:
+            async with session.begin_nested():
+                await self._timer_handlers[timer.kind](session, self.runtime, timer)
+        except Exception:
+            log.exception("timer %s (%s) failed; retried later", timer.id, timer.kind)
+            await self._unclaim(session, timer)
+            return False
+        self.runtime.metrics.fired.labels(kind=timer.kind).inc()
+        return True
+
+    def _due(self, now: datetime, failed: set[int]) -> SelectOfScalar[Timer]:
+        """The next batch of due timers that have a handler, oldest first."""
         query = (
             select(Timer)
             .where(
                 col(Timer.state) == TimerState.PENDING,
                 col(Timer.due_at) <= now,
-                col(Timer.kind).in_(kinds),
+                col(Timer.kind).in_(self._timer_handlers),
                 installed(col(Timer.team_id)),
             )
             .order_by(col(Timer.due_at), col(Timer.id))
@@ -153,19 +165,16 @@ class Sweeper:
         )
         return query.where(col(Timer.id).not_in(failed)) if failed else query
 
-    async def _prepare(self, now: datetime, failed: set[int]) -> None:
-        """Run the preparers on the due timers the next batch can hold (the batch takes the
-        oldest due timers of all kinds, so those of their kinds are among these)."""
-        async with unit_of_work(self.runtime.sessions) as session:
-            due = list((await session.exec(self._due(now, self._preparers, failed))).all())
+    async def _prepare(self, timers: list[Timer]) -> None:
+        """Give each preparer the batch's due timers of its kinds."""
         gathered: dict[TimerPreparer, list[Timer]] = {}
-        for timer in due:
+        for timer in timers:
             gathered.setdefault(self._preparers[timer.kind], []).append(timer)
-        for prepare, timers in gathered.items():
+        for prepare, mine in gathered.items():
             try:
-                await prepare(self.runtime, timers)
+                await prepare(self.runtime, mine)
             except Exception:  # the handlers then work with what the database holds
-                log.exception("preparing %d due timers failed", len(timers))
+                log.exception("preparing %d due timers failed", len(mine))
 
     async def _claim(
         self, session: AsyncSession, timers: list[Timer], now: datetime

@@ -24,7 +24,6 @@ import asyncpg
 from sqlalchemy import insert, text, update
 from sqlalchemy.engine import make_url
 from sqlmodel import col
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bench.table import Row, format_table
 from bot.app.composition import build_runtime
@@ -34,6 +33,7 @@ from bot.notify.deliverer import Deliverer
 from bot.runtime import Runtime
 from bot.timing import reminders, schedules
 from bot.timing.sweep import Sweeper
+from bot.work import Work
 from storage.db import unit_of_work
 from storage.migrate import upgrade
 from storage.models import Timer
@@ -53,7 +53,7 @@ POSTGRES_URL = os.environ.get(
 )
 
 
-async def _handled(_session: AsyncSession, _runtime: Runtime, _timer: Timer) -> None:
+async def _handled(_work: Work, _runtime: Runtime, _timer: Timer) -> None:
     """The due timers' handler: the sweep's own cost is what is measured."""
 
 

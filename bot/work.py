@@ -16,26 +16,25 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.notify.outbox import AT_ONCE
 from bot.runtime import Runtime
 from storage.db import unit_of_work
 from storage.models import AuditEvent, Outbox
 from storage.vocabulary import Note
-
-# Notes are due at once, whatever the business clock says; only retries set a real (wall) time.
-AT_ONCE = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass
 class Work:
     session: AsyncSession
     now: datetime  # read once: every row the change writes carries the same time
+    woken: bool = False
 
     def tell(
         self, *, team_id: str, kind: Note, conversation: str, payload: dict[str, Any]
@@ -54,6 +53,11 @@ class Work:
         )
         self.session.add(row)
         return row
+
+    def wake(self) -> None:
+        """The deliverer has work once this commits, though no note was told here (notes
+        held back earlier were released)."""
+        self.woken = True
 
     def audit(
         self,
@@ -80,8 +84,9 @@ class Work:
 
 
 @asynccontextmanager
-async def begin(runtime: Runtime) -> AsyncIterator[Work]:
-    """Commit on success (then wake the deliverer if anything was told), roll back on error."""
+async def begin(runtime: Runtime, *, now: datetime | None = None) -> AsyncIterator[Work]:
+    """Commit on success (then wake the deliverer if anything was told), roll back on error.
+    `now` is the business time the work happens at (a sweep's), else the clock's."""
     told: list[bool] = []
 
     def notice_notes(session: Session, *_: object) -> None:
@@ -90,6 +95,7 @@ async def begin(runtime: Runtime) -> AsyncIterator[Work]:
 
     async with unit_of_work(runtime.sessions) as session:
         event.listen(session.sync_session, "before_flush", notice_notes)
-        yield Work(session, runtime.clock.now())
-    if told:
+        work = Work(session, runtime.clock.now() if now is None else now)
+        yield work
+    if told or work.woken:
         runtime.outbox_signal.set()

@@ -285,13 +285,13 @@ async def _conclude(runtime: Runtime, claim: Claim, outcome: Outcome) -> None:
             return
         if outcome.verdict == Verdict.DONE:
             await outcomes.apply_complete(
-                work.session, runtime, claim.team_id, claim.run_key, claim.step_key, outcome.output
+                work, runtime, claim.team_id, claim.run_key, claim.step_key, outcome.output
             )
         else:
             said = f"`{claim.integration}` {outcome.message}"
             reason = outcome.message if claim.problem else said
             await outcomes.apply_fail(
-                work.session, runtime, claim.team_id, claim.run_key, claim.step_key, reason
+                work, runtime, claim.team_id, claim.run_key, claim.step_key, reason
             )
 
 
@@ -315,8 +315,7 @@ async def _accepted(runtime: Runtime, claim: Claim) -> None:
             integration=claim.integration,
         )
         tell_thread(
-            work.session,
-            runtime.clock,
+            work,
             run,
             f"`{claim.step_key}`: `{claim.integration}` accepted the call and will "
             "report back when it is done",
@@ -355,8 +354,7 @@ async def _retry_later(runtime: Runtime, claim: Claim, outcome: Outcome) -> None
             reason=outcome.message,
         )
         tell_thread(
-            work.session,
-            runtime.clock,
+            work,
             run,
             f"`{claim.step_key}`: `{claim.integration}` {outcome.message}; trying again "
             f"{when(next_try)} (try {claim.attempt + 2} of {TRIES})",

@@ -11,14 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.errors import Conflict, NotFound
 from bot.core.states import StepAction
 from bot.people.permissions import system_actor
 from bot.runs.steps import StepChange, apply_change
 from bot.runtime import Runtime
-from storage.db import unit_of_work
+from bot.work import Work, begin
 
 
 async def complete(
@@ -26,27 +25,25 @@ async def complete(
 ) -> bool:
     """`apply_complete` in a transaction of its own."""
     try:
-        async with unit_of_work(runtime.sessions) as session:
-            applied = await apply_complete(session, runtime, team_id, run_key, step_key, output)
+        async with begin(runtime) as work:
+            applied = await apply_complete(work, runtime, team_id, run_key, step_key, output)
     except StaleDataError:  # the step changed at the same moment: that change won
         return False
-    runtime.outbox_signal.set()
     return applied
 
 
 async def fail(runtime: Runtime, team_id: str, run_key: str, step_key: str, reason: str) -> bool:
     """`apply_fail` in a transaction of its own."""
     try:
-        async with unit_of_work(runtime.sessions) as session:
-            applied = await apply_fail(session, runtime, team_id, run_key, step_key, reason)
+        async with begin(runtime) as work:
+            applied = await apply_fail(work, runtime, team_id, run_key, step_key, reason)
     except StaleDataError:
         return False
-    runtime.outbox_signal.set()
     return applied
 
 
 async def apply_complete(
-    session: AsyncSession,
+    work: Work,
     runtime: Runtime,
     team_id: str,
     run_key: str,
@@ -57,20 +54,20 @@ async def apply_complete(
     finished or its run ended."""
     change = StepChange(StepAction.COMPLETE, output=output)
     try:
-        await apply_change(session, runtime, system_actor(team_id), run_key, step_key, change)
+        await apply_change(work, runtime, system_actor(team_id), run_key, step_key, change)
     except (Conflict, NotFound):
         return False
     return True
 
 
 async def apply_fail(
-    session: AsyncSession, runtime: Runtime, team_id: str, run_key: str, step_key: str, reason: str
+    work: Work, runtime: Runtime, team_id: str, run_key: str, step_key: str, reason: str
 ) -> bool:
     """Fail the hook step; False (and nothing written) if it had already finished or its run
     ended. The engine tells the run's owner, with Retry and Skip, in one message."""
     change = StepChange(StepAction.FAIL, reason=reason)
     try:
-        await apply_change(session, runtime, system_actor(team_id), run_key, step_key, change)
+        await apply_change(work, runtime, system_actor(team_id), run_key, step_key, change)
     except (Conflict, NotFound):
         return False
     return True

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from bot.core.clock import Clock
 from bot.notify.handler import Delivery
-from bot.notify.outbox import Note, enqueue, home_conversation
+from bot.notify.outbox import Note, home_conversation
 from bot.render.home import home_view
 from bot.runs.plate import plate
 from bot.runtime import Runtime
-from bot.work import begin
+from bot.work import Work, begin
 
 
-def refresh_home(session: AsyncSession, clock: Clock, *, team_id: str, user_id: str) -> None:
+def refresh_home(work: Work, *, team_id: str, user_id: str) -> None:
     """Ask for someone's App Home to be redrawn (it is rendered when delivered)."""
-    enqueue(
-        session,
-        clock,
+    work.tell(
         team_id=team_id,
         kind=Note.HOME,
         conversation=home_conversation(user_id),
@@ -27,7 +22,7 @@ def refresh_home(session: AsyncSession, clock: Clock, *, team_id: str, user_id: 
 
 async def request_home(runtime: Runtime, team_id: str, user_id: str) -> None:
     async with begin(runtime) as work:
-        refresh_home(work.session, runtime.clock, team_id=team_id, user_id=user_id)
+        refresh_home(work, team_id=team_id, user_id=user_id)
 
 
 async def publish_home(delivery: Delivery) -> None:

@@ -13,8 +13,6 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import audit
-from bot.core.clock import Clock
 from bot.core.errors import NotFound
 from bot.core.states import (
     FINISHED_STATES,
@@ -26,10 +24,11 @@ from bot.core.states import (
     run_outcome,
 )
 from bot.language import fill_title
-from bot.notify.outbox import Note, enqueue, step_conversation, steps_conversation
+from bot.notify.outbox import Note, step_conversation, steps_conversation
 from bot.render.blocks import FALLBACK_TEXT
 from bot.render.failures import run_failed_message, step_failed_message
 from bot.slack.text import clip, escape, format_span
+from bot.work import Work
 from storage.models import Person, Run, StepRun, Timer
 from storage.vocabulary import AssigneeKind, StepKind, TimerKind, TimerState
 
@@ -75,10 +74,8 @@ async def lock_run(session: AsyncSession, *, team_id: str, key: str) -> LockedRu
     return LockedRun(run, steps)
 
 
-def tell_card(session: AsyncSession, clock: Clock, run: Run) -> None:
-    enqueue(
-        session,
-        clock,
+def tell_card(work: Work, run: Run) -> None:
+    work.tell(
         team_id=run.team_id,
         kind=Note.RUN_CARD,
         conversation=run.channel_id,
@@ -86,11 +83,9 @@ def tell_card(session: AsyncSession, clock: Clock, run: Run) -> None:
     )
 
 
-def tell_thread(session: AsyncSession, clock: Clock, run: Run, text: str) -> None:
+def tell_thread(work: Work, run: Run, text: str) -> None:
     # A line may quote a reason someone typed; however long, the post must fit one message.
-    enqueue(
-        session,
-        clock,
+    work.tell(
         team_id=run.team_id,
         kind=Note.RUN_EVENT,
         conversation=run.channel_id,
@@ -98,11 +93,9 @@ def tell_thread(session: AsyncSession, clock: Clock, run: Run, text: str) -> Non
     )
 
 
-def tell_step(session: AsyncSession, clock: Clock, step: StepRun, kind: Note) -> None:
+def tell_step(work: Work, step: StepRun, kind: Note) -> None:
     assert step.id is not None
-    enqueue(
-        session,
-        clock,
+    work.tell(
         team_id=step.team_id,
         kind=kind,
         conversation=step_conversation(step.id),
@@ -111,17 +104,14 @@ def tell_step(session: AsyncSession, clock: Clock, step: StepRun, kind: Note) ->
 
 
 def tell_person(
-    session: AsyncSession,
-    clock: Clock,
+    work: Work,
     *,
     team_id: str,
     user_id: str,
     text: str,
     blocks: list[dict[str, Any]] | None = None,
 ) -> None:
-    enqueue(
-        session,
-        clock,
+    work.tell(
         team_id=team_id,
         kind=Note.DIRECT,
         conversation=user_id,
@@ -182,12 +172,10 @@ def _title_with_outputs(step: StepRun, steps: list[StepRun]) -> str:
     return fill_title(step.title, {}, shown) if shown else step.title
 
 
-async def make_ready(
-    session: AsyncSession, clock: Clock, locked: LockedRun, step: StepRun, *, tell: bool = True
-) -> None:
+async def make_ready(work: Work, locked: LockedRun, step: StepRun, *, tell: bool = True) -> None:
     """The step becomes ready; its people hear of it unless `tell` is False (the caller tells
     them, with the other steps ready at the same moment: see `tell_ready`)."""
-    now = clock.now()
+    now = work.now
     run = locked.run
     step.title = _title_with_outputs(step, locked.steps)
     step.state = StepState.READY
@@ -197,31 +185,34 @@ async def make_ready(
     step.due_at = now + timedelta(seconds=step.due_seconds) if step.due_seconds else None
     if step.assignee_kind == AssigneeKind.USER and step.assignee_id:
         stand_in = await away_redirect(
-            session, team_id=run.team_id, user_id=step.assignee_id, owner_id=run.owner_id, now=now
+            work.session,
+            team_id=run.team_id,
+            user_id=step.assignee_id,
+            owner_id=run.owner_id,
+            now=now,
         )
         if stand_in is not None:
             step.delegated_from = step.assignee_id
             step.assignee_id = stand_in
             tell_thread(
-                session,
-                clock,
+                work,
                 run,
                 f"<@{step.delegated_from}> is away, so `{step.step_key}` goes to <@{stand_in}>",
             )
-    session.add(step)
-    await session.flush()
+    work.session.add(step)
+    await work.session.flush()
     if step.kind == StepKind.HOOK:
-        _add_timer(session, step, TimerKind.HOOK_CALL, now, now)
+        _add_timer(work.session, step, TimerKind.HOOK_CALL, now, now)
     elif step.kind == StepKind.WAIT:
         _add_timer(
-            session, step, TimerKind.WAIT, now + timedelta(seconds=step.wait_seconds or 0), now
+            work.session, step, TimerKind.WAIT, now + timedelta(seconds=step.wait_seconds or 0), now
         )
     elif tell:
-        tell_step(session, clock, step, Note.STEP_READY)
+        tell_step(work, step, Note.STEP_READY)
     if step.due_at is not None and step.kind in PEOPLE_KINDS:
         window = step.due_at - now
-        _add_timer(session, step, TimerKind.DUE_SOON, now + window * DUE_SOON_FRACTION, now)
-        _add_timer(session, step, TimerKind.OVERDUE, step.due_at, now)
+        _add_timer(work.session, step, TimerKind.DUE_SOON, now + window * DUE_SOON_FRACTION, now)
+        _add_timer(work.session, step, TimerKind.OVERDUE, step.due_at, now)
 
 
 def wants_dm(step: StepRun) -> bool:
@@ -229,7 +220,7 @@ def wants_dm(step: StepRun) -> bool:
     return step.kind in PEOPLE_KINDS
 
 
-def tell_ready(session: AsyncSession, clock: Clock, run: Run, steps: list[StepRun]) -> None:
+def tell_ready(work: Work, run: Run, steps: list[StepRun]) -> None:
     """DM the people of steps that became ready together: a person's several steps come as
     one note (one message for up to 8 of them), so parallel steps are not a burst of DMs. Group
     steps go out on their own, to each member."""
@@ -238,14 +229,12 @@ def tell_ready(session: AsyncSession, clock: Clock, run: Run, steps: list[StepRu
         if step.assignee_kind == AssigneeKind.USER and step.assignee_id:
             theirs.setdefault(step.assignee_id, []).append(step)
         else:
-            tell_step(session, clock, step, Note.STEP_READY)
+            tell_step(work, step, Note.STEP_READY)
     for user_id, mine in theirs.items():
         if len(mine) == 1:
-            tell_step(session, clock, mine[0], Note.STEP_READY)
+            tell_step(work, mine[0], Note.STEP_READY)
             continue
-        enqueue(
-            session,
-            clock,
+        work.tell(
             team_id=run.team_id,
             kind=Note.STEP_READY,
             conversation=steps_conversation(run.id, user_id),
@@ -266,8 +255,7 @@ async def cancel_timers(session: AsyncSession, step: StepRun) -> None:
 
 
 async def advance(
-    session: AsyncSession,
-    clock: Clock,
+    work: Work,
     locked: LockedRun,
     actor_id: str | None,
     *,
@@ -284,21 +272,19 @@ async def advance(
     views = [StepView(s.step_key, s.kind, s.state, tuple(s.after)) for s in locked.steps]
     ready = [locked.step(key) for key in newly_ready(views)]
     for step in ready:
-        await make_ready(session, clock, locked, step, tell=False)
-    tell_ready(session, clock, run, [step for step in ready if wants_dm(step)])
+        await make_ready(work, locked, step, tell=False)
+    tell_ready(work, run, [step for step in ready if wants_dm(step)])
     outcome = run_outcome(s.state for s in locked.steps)
     if outcome is None:
         if failed is not None:
-            _tell_step_failed(session, clock, run, failed)
+            _tell_step_failed(work, run, failed)
         return
-    now = clock.now()
+    now = work.now
     run.state = outcome
     run.finished_at = now
-    session.add(run)
+    work.session.add(run)
     took = format_span(now - run.created_at)
-    audit.record(
-        session,
-        clock,
+    work.audit(
         team_id=run.team_id,
         run_id=run.id,
         actor_id=actor_id,
@@ -306,34 +292,30 @@ async def advance(
         took_seconds=int((now - run.created_at).total_seconds()),
     )
     if outcome == RunState.COMPLETED:
-        tell_thread(session, clock, run, f"Run completed in {took}")
+        tell_thread(work, run, f"Run completed in {took}")
     else:
         failed_steps = [s for s in locked.steps if s.state == StepState.FAILED]
         names = ", ".join(s.step_key for s in failed_steps)
-        tell_thread(session, clock, run, f"Run failed after {took}: {names} failed")
+        tell_thread(work, run, f"Run failed after {took}: {names} failed")
         text, blocks = run_failed_message(run, failed_steps)
-        tell_person(
-            session, clock, team_id=run.team_id, user_id=run.owner_id, text=text, blocks=blocks
-        )
+        tell_person(work, team_id=run.team_id, user_id=run.owner_id, text=text, blocks=blocks)
 
 
-def _tell_step_failed(session: AsyncSession, clock: Clock, run: Run, step: StepRun) -> None:
+def _tell_step_failed(work: Work, run: Run, step: StepRun) -> None:
     """A step failed while other branches are still open: the run fails once they finish
     unless its owner retries or skips the step, so the owner hears now."""
     text, blocks = step_failed_message(run, step)
-    tell_person(session, clock, team_id=run.team_id, user_id=run.owner_id, text=text, blocks=blocks)
+    tell_person(work, team_id=run.team_id, user_id=run.owner_id, text=text, blocks=blocks)
 
 
-async def finish_open_steps(
-    session: AsyncSession, clock: Clock, locked: LockedRun, state: StepState
-) -> None:
-    now = clock.now()
+async def finish_open_steps(work: Work, locked: LockedRun, state: StepState) -> None:
+    now = work.now
     for step in locked.steps:
         if step.state not in FINISHED_STATES:
             was_open = step.state != StepState.WAITING
             step.state = state
             step.finished_at = now
-            session.add(step)
-            await cancel_timers(session, step)
+            work.session.add(step)
+            await cancel_timers(work.session, step)
             if was_open:
-                tell_step(session, clock, step, Note.STEP_REFRESH)
+                tell_step(work, step, Note.STEP_REFRESH)

@@ -11,7 +11,6 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import audit
 from bot.core.errors import Conflict, Forbidden, NotFound, UsageError
 from bot.core.states import PEOPLE_KINDS, RunState, StepState
 from bot.language import AssigneeKind, ParamType, WorkflowDef, fill_title
@@ -27,6 +26,7 @@ from bot.runs.engine import (
 from bot.runs.paging import Page
 from bot.runtime import Runtime
 from bot.slack.text import escape, mention
+from bot.work import Work, begin
 from bot.workflows.store import archived_message, find_version, find_workflow, load_definition
 from storage.db import unit_of_work
 from storage.models import AuditEvent, Run, StepRun, Workflow
@@ -119,35 +119,33 @@ def _step_rows(run: Run, defn: WorkflowDef, values: Mapping[str, str]) -> list[S
 
 async def start_run(runtime: Runtime, actor: Actor, request: RunRequest, usage: str) -> Run:
     """Start a run in a transaction of its own (the `run` command)."""
-    async with unit_of_work(runtime.sessions) as session:
-        run = await add_run(session, runtime, actor, request, usage)
-    runtime.outbox_signal.set()
-    return run
+    async with begin(runtime) as work:
+        return await add_run(work, runtime, actor, request, usage)
 
 
 async def add_run(
-    session: AsyncSession, runtime: Runtime, actor: Actor, request: RunRequest, usage: str
+    work: Work, runtime: Runtime, actor: Actor, request: RunRequest, usage: str
 ) -> Run:
     """Start a run inside the caller's transaction (a schedule's claim, say), so the run and
-    what caused it commit together; the caller sets `runtime.outbox_signal` once committed.
+    what caused it commit together.
 
     A caller that carries on with its transaction after a BatonError (no such workflow, a
     parameter missing) calls this in a savepoint, so no half-started run can commit.
     """
-    now = runtime.clock.now()
-    workflow = await find_workflow(session, team_id=actor.team_id, name=request.name)
+    now = work.now
+    workflow = await find_workflow(work.session, team_id=actor.team_id, name=request.name)
     if workflow is None:
         raise NotFound(
-            await archived_message(session, team_id=actor.team_id, name=request.name)
+            await archived_message(work.session, team_id=actor.team_id, name=request.name)
             or f"There is no workflow named `{escape(request.name)}`. `/baton list` shows them."
         )
     await require_runner(runtime, actor, workflow)  # the workflow's `runners`, if it has any
-    version = await find_version(session, workflow=workflow)
+    version = await find_version(work.session, workflow=workflow)
     assert version is not None and workflow.id is not None
-    defn = await load_definition(session, workflow=workflow, version=version)
+    defn = await load_definition(work.session, workflow=workflow, version=version)
     values = _param_values(defn, request.params, usage)
     # An atomic increment: runs started at the same moment each get their own number.
-    claimed = await session.exec(
+    claimed = await work.session.exec(
         update(Workflow)
         .where(col(Workflow.id) == workflow.id)
         .values(next_run_number=col(Workflow.next_run_number) + 1)
@@ -168,14 +166,12 @@ async def add_run(
         deadline=request.deadline,
         created_at=now,
     )
-    session.add(run)
-    await session.flush()
+    work.session.add(run)
+    await work.session.flush()
     steps = _step_rows(run, defn, values)
-    session.add_all(steps)
-    await session.flush()
-    audit.record(
-        session,
-        runtime.clock,
+    work.session.add_all(steps)
+    await work.session.flush()
+    work.audit(
         team_id=run.team_id,
         run_id=run.id,
         actor_id=actor.user_id,
@@ -183,17 +179,17 @@ async def add_run(
         version=version.number,
         params=values,
     )
-    tell_card(session, runtime.clock, run)
-    await advance(session, runtime.clock, LockedRun(run, steps), actor.user_id)
+    tell_card(work, run)
+    await advance(work, LockedRun(run, steps), actor.user_id)
     return run
 
 
 async def cancel_run(runtime: Runtime, actor: Actor, key: str, reason: str) -> Run:
-    async with unit_of_work(runtime.sessions) as session:
-        locked = await lock_run(session, team_id=actor.team_id, key=key)
+    async with begin(runtime) as work:
+        locked = await lock_run(work.session, team_id=actor.team_id, key=key)
         run = locked.run
         workflow = (
-            await session.exec(select(Workflow).where(Workflow.id == run.workflow_id))
+            await work.session.exec(select(Workflow).where(Workflow.id == run.workflow_id))
         ).one()
         if not can_manage_run(actor, run, workflow):
             raise Forbidden(
@@ -202,25 +198,22 @@ async def cancel_run(runtime: Runtime, actor: Actor, key: str, reason: str) -> R
             )
         if run.state != RunState.ACTIVE:
             raise Conflict(f"`{key}` is already {run.state}; nothing to cancel.")
-        now = runtime.clock.now()
+        now = work.now
         run.state = RunState.CANCELLED
         run.reason = reason or None
         run.finished_at = now
-        session.add(run)
-        await finish_open_steps(session, runtime.clock, locked, StepState.CANCELLED)
-        audit.record(
-            session,
-            runtime.clock,
+        work.session.add(run)
+        await finish_open_steps(work, locked, StepState.CANCELLED)
+        work.audit(
             team_id=run.team_id,
             run_id=run.id,
             actor_id=actor.user_id,
             action="run.cancelled",
             reason=reason,
         )
-        tell_card(session, runtime.clock, run)
+        tell_card(work, run)
         why = f": {escape(reason)}" if reason else ""
-        tell_thread(session, runtime.clock, run, f"Cancelled by <@{actor.user_id}>{why}")
-    runtime.outbox_signal.set()
+        tell_thread(work, run, f"Cancelled by <@{actor.user_id}>{why}")
     return run
 
 

@@ -10,8 +10,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import audit
-from bot.core.clock import Clock
 from bot.core.errors import Conflict, Forbidden
 from bot.core.holders import holders
 from bot.core.states import (
@@ -39,7 +37,7 @@ from bot.runs.engine import (
 )
 from bot.runtime import Runtime
 from bot.slack.text import escape
-from storage.db import unit_of_work
+from bot.work import Work, begin
 from storage.models import Run, StepRun, Workflow
 from storage.vocabulary import AssigneeKind, StepKind
 
@@ -170,16 +168,15 @@ async def change_step(
 ) -> Changed:
     """Change a step in a transaction of its own."""
     try:
-        async with unit_of_work(runtime.sessions) as session:
-            changed = await apply_change(session, runtime, actor, run_key, step_key, change)
+        async with begin(runtime) as work:
+            changed = await apply_change(work, runtime, actor, run_key, step_key, change)
     except StaleDataError:
         raise Conflict("That step changed at the same moment; nothing was changed.") from None
-    runtime.outbox_signal.set()
     return changed
 
 
 async def apply_change(
-    session: AsyncSession,
+    work: Work,
     runtime: Runtime,
     actor: Actor,
     run_key: str,
@@ -188,31 +185,30 @@ async def apply_change(
 ) -> Changed:
     """Change a step inside the caller's transaction (a sweep's claim, say), so the change and
     what caused it commit together."""
-    clock = runtime.clock
-    now = clock.now()
-    locked = await lock_run(session, team_id=actor.team_id, key=run_key)
+    now = work.now
+    locked = await lock_run(work.session, team_id=actor.team_id, key=run_key)
     run, step = locked.run, locked.step(step_key)
     reviving = _revives(run, step, change.action)
-    await _check_allowed(session, runtime, actor, locked, step, change)
+    await _check_allowed(work.session, runtime, actor, locked, step, change)
     new_state = _next_state(step, change.action)
     if reviving:
         run.state = RunState.ACTIVE
         run.finished_at = None
-        session.add(run)
+        work.session.add(run)
     if change.action in CLAIMING_ACTIONS and holders(step).group is not None:
         step.claimed_by = actor.user_id
     _EFFECTS.get(change.action, _no_effect)(step, change, now)
     if new_state in _OUTCOMES:
-        await _record_outcome(session, step, actor, change, now)
+        await _record_outcome(work.session, step, actor, change, now)
     step.state = new_state
-    session.add(step)
-    _tell_changed(session, clock, run, step, actor, change)
+    work.session.add(step)
+    _tell_changed(work, run, step, actor, change)
     if change.action in RESENDING_ACTIONS:
-        await cancel_timers(session, step)
-        await make_ready(session, clock, locked, step)
+        await cancel_timers(work.session, step)
+        await make_ready(work, locked, step)
     failed = step if new_state == StepState.FAILED else None
-    await advance(session, clock, locked, actor.user_id, failed=failed)
-    tell_card(session, clock, run)
+    await advance(work, locked, actor.user_id, failed=failed)
+    tell_card(work, run)
     to = f" to <@{change.new_assignee}>" if change.new_assignee else ""
     return Changed(
         run.key,
@@ -292,15 +288,11 @@ async def _record_outcome(
     await cancel_timers(session, step)
 
 
-def _tell_changed(
-    session: AsyncSession, clock: Clock, run: Run, step: StepRun, actor: Actor, change: StepChange
-) -> None:
+def _tell_changed(work: Work, run: Run, step: StepRun, actor: Actor, change: StepChange) -> None:
     """The audit record, the line in the run's thread, the step's messages redrawn, and the
     run's owner told when someone else blocks a step."""
     action = change.action
-    audit.record(
-        session,
-        clock,
+    work.audit(
         team_id=run.team_id,
         run_id=run.id,
         step_key=step.step_key,
@@ -312,12 +304,11 @@ def _tell_changed(
     why = f": {escape(change.reason)}" if change.reason else ""
     to = f" to <@{change.new_assignee}>" if change.new_assignee else ""
     line = f"{PAST_TENSE[action]} `{step.step_key}`{to} by {actor_name(actor)}{why}"
-    tell_thread(session, clock, run, line)
-    tell_step(session, clock, step, Note.STEP_REFRESH)
+    tell_thread(work, run, line)
+    tell_step(work, step, Note.STEP_REFRESH)
     if action == StepAction.BLOCK and run.owner_id != actor.user_id:
         tell_person(
-            session,
-            clock,
+            work,
             team_id=run.team_id,
             user_id=run.owner_id,
             text=f"`{step.step_key}` in `{run.key}` is blocked by {actor_name(actor)}{why}",

@@ -28,12 +28,13 @@ from bot.core.states import OPEN_STATES, RunState
 from bot.core.working_hours import WorkingHours
 from bot.notify.deliverer import Deliverer
 from bot.notify.handler import Delivery
-from bot.notify.outbox import AT_ONCE, Note, enqueue
+from bot.notify.outbox import AT_ONCE, Note
 from bot.people.directory import PERSON_TTL
 from bot.render.reminders import TEMPLATE, Due, reminder_message
 from bot.runtime import Runtime
 from bot.timing import waits
 from bot.timing.sweep import Sweeper
+from bot.work import Work, begin
 from storage.db import is_postgres, unit_of_work
 from storage.models import Outbox, Person, Run, StepRun, Timer, Workspace
 from storage.vocabulary import NoteState, TimerKind, TimerState
@@ -62,24 +63,24 @@ def _is_open(step: StepRun, run: Run) -> bool:
 # -- firing -----------------------------------------------------------------------------------
 
 
-async def fire_reminder(session: AsyncSession, runtime: Runtime, timer: Timer) -> None:
+async def fire_reminder(work: Work, runtime: Runtime, timer: Timer) -> None:
     """The sweep's handler for every reminder kind; runs in the transaction that claimed it."""
-    now = runtime.clock.now()
-    step = await session.get(StepRun, timer.step_run_id) if timer.step_run_id else None
-    run = await session.get(Run, step.run_id) if step else None
+    now = work.now
+    step = await work.session.get(StepRun, timer.step_run_id) if timer.step_run_id else None
+    run = await work.session.get(Run, step.run_id) if step else None
     if step is None or run is None or not _is_open(step, run) or _superseded(timer, step, now):
         timer.state = TimerState.DROPPED
-        session.add(timer)
+        work.session.add(timer)
         return
     if timer.recipient_id is None:
-        await _plan_follow_ups(session, runtime, timer, step, run, now)
+        await _plan_follow_ups(work.session, runtime, timer, step, run, now)
     targets = await _targets(runtime, timer, step, run)
     if not targets:
         timer.state = TimerState.DROPPED  # nobody to tell: the step moved on to someone else
-        session.add(timer)
+        work.session.add(timer)
     for user_id in targets:
-        person = await _person(session, run.team_id, user_id)
-        later = _deliverable_at(person, now, await held_until(session, user_id, step, now))
+        person = await _person(work.session, run.team_id, user_id)
+        later = _deliverable_at(person, now, await held_until(work.session, user_id, step, now))
         own = timer if timer.recipient_id is not None else _child(runtime, timer, user_id, now)
         if later is None:
             own.state, own.fired_at, own.claimed_by = TimerState.FIRED, now, runtime.worker_id
@@ -90,10 +91,10 @@ async def fire_reminder(session: AsyncSession, runtime: Runtime, timer: Timer) -
                 None,
                 None,
             )
-        session.add(own)
-        await session.flush()
+        work.session.add(own)
+        await work.session.flush()
         if later is None:
-            await _add_to_message(session, runtime, run.team_id, user_id, own)
+            await _add_to_message(work, runtime, run.team_id, user_id, own)
 
 
 def _superseded(timer: Timer, step: StepRun, now: datetime) -> bool:
@@ -249,7 +250,7 @@ async def _person(session: AsyncSession, team_id: str, user_id: str) -> Person:
 
 
 async def _add_to_message(
-    session: AsyncSession, runtime: Runtime, team_id: str, user_id: str, timer: Timer
+    work: Work, runtime: Runtime, team_id: str, user_id: str, timer: Timer
 ) -> None:
     """Join the person's reminder message that is still waiting to go out, or start one."""
     query = (
@@ -267,11 +268,9 @@ async def _add_to_message(
     if is_postgres(runtime.engine):
         # Waits for a replica adding to the same message; a deliverer's claim excludes it.
         query = query.with_for_update()
-    waiting = (await session.exec(query)).first()
+    waiting = (await work.session.exec(query)).first()
     if waiting is None:
-        row = enqueue(
-            session,
-            runtime.clock,
+        row = work.tell(
             team_id=team_id,
             kind=Note.REMINDER,
             conversation=user_id,
@@ -283,7 +282,7 @@ async def _add_to_message(
         return
     ids = [int(i) for i in waiting.payload.get("timer_ids", [])]
     waiting.payload = {"user_id": user_id, "timer_ids": [*ids, timer.id]}
-    session.add(waiting)
+    work.session.add(waiting)
 
 
 # -- the message ------------------------------------------------------------------------------
@@ -314,20 +313,20 @@ async def deliver_reminder(delivery: Delivery) -> None:
 async def release_reminders(runtime: Runtime, now: datetime) -> int:
     """The sweep's timers are all handled: let the reminder messages it gathered go out (and
     any a sweep that died half-way left held)."""
-    async with unit_of_work(runtime.sessions) as session:
-        result = await session.exec(
+    async with begin(runtime, now=now) as work:
+        result = await work.session.exec(
             update(Outbox)
             .where(
-                col(Outbox.kind) == Note.REMINDER.value,
+                col(Outbox.kind) == Note.REMINDER,
                 col(Outbox.state) == NoteState.PENDING,
                 col(Outbox.next_attempt_at) == UNTIL_SWEPT,
             )
             .values(next_attempt_at=AT_ONCE)
             .execution_options(synchronize_session=False)
         )
-    released = int(result.rowcount or 0)
-    if released:
-        runtime.outbox_signal.set()
+        released = int(result.rowcount or 0)
+        if released:
+            work.wake()
     return released
 
 

@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.errors import BatonError, Forbidden, NotFound, UsageError
 from bot.language import ParamType
-from bot.notify.outbox import Note, enqueue
+from bot.notify.outbox import Note
 from bot.people.permissions import Actor, can_edit_workflow, require_editor
 from bot.runs.engine import tell_thread
 from bot.runs.lifecycle import RunRequest, add_run
@@ -28,6 +28,7 @@ from bot.runtime import Runtime
 from bot.slack.text import escape
 from bot.timing.sweep import Sweeper
 from bot.timing.when import When, next_fire
+from bot.work import Work, begin
 from bot.workflows.store import archived_message, find_version, find_workflow, load_definition
 from storage.db import is_postgres, unit_of_work
 from storage.models import Schedule, Workflow
@@ -237,27 +238,25 @@ async def _fire(runtime: Runtime, occurrence: _Occurrence, now: datetime) -> int
         schedule.channel_id or "",
         chosen_channel=schedule.channel_id,
     )
-    async with unit_of_work(runtime.sessions) as session:
-        if not await _claim(session, runtime, schedule, now):
+    async with begin(runtime, now=now) as work:
+        if not await _claim(work.session, runtime, schedule, now):
             return 0
         try:
             # A savepoint: a run that cannot start leaves nothing behind, and the claim stands.
-            async with session.begin_nested():
+            async with work.session.begin_nested():
                 run = await add_run(
-                    session, runtime, actor, request, f"/baton schedule {occurrence.workflow}"
+                    work, runtime, actor, request, f"/baton schedule {occurrence.workflow}"
                 )
         except BatonError as exc:
-            await _report_failure(session, runtime, occurrence, str(exc))
+            await _report_failure(work, occurrence, str(exc))
             started = 0
         else:
             tell_thread(
-                session,
-                runtime.clock,
+                work,
                 run,
                 f"Started by schedule {schedule.id} ({schedule.spec}, {schedule.tz})",
             )
             started = 1
-    runtime.outbox_signal.set()
     return started
 
 
@@ -288,22 +287,21 @@ async def _claim(
     return bool(result.rowcount == 1)
 
 
-async def _report_failure(
-    session: AsyncSession, runtime: Runtime, occurrence: _Occurrence, problem: str
-) -> None:
+async def _report_failure(work: Work, occurrence: _Occurrence, problem: str) -> None:
     """Tell the schedule's maker; a workflow that is gone also ends its schedule."""
     schedule = occurrence.schedule
-    gone = await find_workflow(session, team_id=schedule.team_id, name=occurrence.workflow) is None
+    gone = (
+        await find_workflow(work.session, team_id=schedule.team_id, name=occurrence.workflow)
+        is None
+    )
     if gone:
-        await session.exec(
+        await work.session.exec(
             update(Schedule)
             .where(col(Schedule.id) == schedule.id)
             .values(active=False, next_fire_at=None)
         )
     ending = " The schedule is removed." if gone else ""
-    enqueue(
-        session,
-        runtime.clock,
+    work.tell(
         team_id=schedule.team_id,
         kind=Note.DIRECT,
         conversation=schedule.created_by,

@@ -22,14 +22,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.runtime import Runtime
-from storage.db import is_postgres, unit_of_work
+from bot.work import Work, begin
+from storage.db import is_postgres
 from storage.models import Timer
 from storage.vocabulary import TimerKind, TimerState
 from storage.workspaces import installed
 
 log = logging.getLogger("baton.sweep")
 
-TimerHandler = Callable[[AsyncSession, Runtime, Timer], Awaitable[None]]
+TimerHandler = Callable[[Work, Runtime, Timer], Awaitable[None]]
 TickJob = Callable[[Runtime, datetime], Awaitable[int]]  # (runtime, now) -> how much work it did
 # Work for a batch's due timers of some kinds done before the batch's transaction, outside it
 # (asking Slack who people are, say), so that their handlers only read the database.
@@ -114,16 +115,16 @@ class Sweeper:
         batch_failed: set[int] = set()
         prepared = False
         while True:
-            async with unit_of_work(self.runtime.sessions) as session:
+            async with begin(self.runtime, now=now) as work:
                 query = self._due(now, failed)
                 if is_postgres(self.runtime.engine):
                     # Another replica's batch is skipped, not waited for: they share the work.
                     query = query.with_for_update(skip_locked=True)
-                selected = list((await session.exec(query)).all())
+                selected = list((await work.session.exec(query)).all())
                 waiting = [timer for timer in selected if timer.kind in self._preparers]
                 if prepared or not waiting:
-                    for timer in await self._claim(session, selected, now):
-                        if await self._handle(session, timer):
+                    for timer in await self._claim(work.session, selected, now):
+                        if await self._handle(work, timer):
                             handled += 1
                         else:
                             assert timer.id is not None
@@ -133,19 +134,17 @@ class Sweeper:
             # selected again (another replica may have taken some of it meanwhile).
             await self._prepare(waiting)
             prepared = True
-        if handled:
-            self.runtime.outbox_signal.set()
         return handled, len(selected), batch_failed
 
-    async def _handle(self, session: AsyncSession, timer: Timer) -> bool:
+    async def _handle(self, work: Work, timer: Timer) -> bool:
         """Run the timer's handler in a savepoint of its own, so that one that raises undoes
         only its own writes and gives its claim back; False if it raised."""
         try:
-            async with session.begin_nested():
-                await self._timer_handlers[timer.kind](session, self.runtime, timer)
+            async with work.session.begin_nested():
+                await self._timer_handlers[timer.kind](work, self.runtime, timer)
         except Exception:
             log.exception("timer %s (%s) failed; retried later", timer.id, timer.kind)
-            await self._unclaim(session, timer)
+            await self._unclaim(work.session, timer)
             return False
         self.runtime.metrics.fired.labels(kind=timer.kind).inc()
         return True

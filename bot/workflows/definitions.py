@@ -224,8 +224,7 @@ async def define(
         if tell_author:
             verb = "Created" if created else f"Saved version {number} of"
             tell_person(
-                work.session,
-                runtime.clock,
+                work,
                 team_id=actor.team_id,
                 user_id=actor.user_id,
                 text=f"{verb} `{defn.name}` ({plural(len(defn.steps), 'step')}). "
@@ -314,8 +313,7 @@ async def archive(runtime: Runtime, actor: Actor, name: str) -> Archived:
         )
         if actor.user_id != workflow.owner_id:
             tell_person(
-                work.session,
-                runtime.clock,
+                work,
                 team_id=actor.team_id,
                 user_id=workflow.owner_id,
                 text=f"<@{actor.user_id}> archived your workflow `{name}`. Runs already going "

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
-from bot.notify.outbox import Note, enqueue
+from bot.notify.outbox import Note
+from bot.work import Work
 from storage.db import unit_of_work
 from storage.models import Outbox, Run
 from tests.stack import Stack
@@ -91,9 +92,7 @@ async def test_the_app_home_is_published_while_200_dms_wait(stack: Stack) -> Non
         run = (await session.exec(select(Run))).one()
         for n in range(200):
             person = people[n % len(people)]
-            enqueue(
-                session,
-                stack.clock,
+            Work(session, stack.clock.now()).tell(
                 team_id=run.team_id,
                 kind=Note.DIRECT,
                 conversation=person,

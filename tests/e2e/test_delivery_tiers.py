@@ -14,10 +14,11 @@ from sqlmodel import col, select
 from bot.app.composition import create_app
 from bot.app.server import start_server
 from bot.core.clock import ManualClock
-from bot.notify.outbox import Note, enqueue
+from bot.notify.outbox import Note
 from bot.slack.limits import PER_MINUTE
 from bot.slack.timers import ManualTimer
 from bot.slack_emulator import SlackDriver, SlackEmulator
+from bot.work import Work
 from storage.db import unit_of_work
 from storage.models import Outbox, Run
 from tests.stack import SIGNING_SECRET, START, Stack, make_settings
@@ -67,9 +68,7 @@ async def test_a_step_dm_goes_while_the_minutes_chat_update_budget_is_spent(
         async with unit_of_work(stack.baton.runtime.sessions) as session:
             run = (await session.exec(select(Run))).one()
             for n in range(burst):
-                enqueue(
-                    session,
-                    stack.clock,
+                Work(session, stack.clock.now()).tell(
                     team_id=run.team_id,
                     kind=Note.REDRAW,
                     conversation=f"burst:{n}",
@@ -118,9 +117,7 @@ async def test_the_app_home_is_published_while_200_paced_dms_for_that_person_wai
         async with unit_of_work(stack.baton.runtime.sessions) as session:
             run = (await session.exec(select(Run))).one()
             for n in range(QUEUED):
-                enqueue(
-                    session,
-                    stack.clock,
+                Work(session, stack.clock.now()).tell(
                     team_id=run.team_id,
                     kind=Note.DIRECT,
                     conversation="U0ALICE",

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from sqlmodel import col, select
 
 from bench.digest import seed
-from bot import audit
 from bot.language import format_yaml
 from bot.render import blocks as kit
 from bot.slack.text import clip, escape, when
 from bot.slack_emulator import Message, check_blocks
+from bot.work import Work
 from bot.workflows import definitions as workflows
 from handlers.requests import slack_unescape
 from storage.db import session_factory, unit_of_work
@@ -262,10 +262,9 @@ async def test_history_pages_through_300_events_showing_each_once_in_order(
     sessions = session_factory(stack.baton.runtime.engine)
     async with unit_of_work(sessions) as session:
         run = (await session.exec(select(Run).where(Run.key == "solo-1"))).one()
+        work = Work(session, stack.clock.now())
         for n in range(300):
-            audit.record(
-                session,
-                stack.clock,
+            work.audit(
                 team_id="T0BATON",
                 actor_id="U0ALICE",
                 action="step.block",

@@ -8,12 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import SQLModel, func, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.core.clock import Clock
 from bot.core.errors import Conflict
 from bot.runs import lifecycle as runs_module
 from bot.runs.engine import LockedRun
+from bot.work import Work
 from storage.db import unit_of_work
 from storage.models import AuditEvent, Outbox, Schedule, StepRun
 from tests.stack import Stack
@@ -196,7 +195,7 @@ async def test_a_run_start_that_dies_midway_is_started_once_by_the_next_sweep(
     outbox_before, audit_before = await count(stack, Outbox), await count(stack, AuditEvent)
     written: list[tuple[str, bool]] = []
 
-    async def dies(session: AsyncSession, clock: Clock, locked: LockedRun, actor: str) -> None:
+    async def dies(work: Work, locked: LockedRun, actor: str) -> None:
         # The run and its steps are in the transaction already; then the process goes away.
         ids = [locked.run.id, *(step.id for step in locked.steps)]
         written.append((locked.run.key, all(i is not None for i in ids)))
@@ -241,7 +240,7 @@ async def test_a_run_refused_midway_leaves_nothing_and_tells_the_maker(
     await stack.command("schedule standup daily 10:00", user="U0ALICE", channel="C0OPS")
     audit_before = await count(stack, AuditEvent)
 
-    async def refused(session: AsyncSession, clock: Clock, locked: LockedRun, actor: str) -> None:
+    async def refused(work: Work, locked: LockedRun, actor: str) -> None:
         raise Conflict("the run was refused after its rows were written")
 
     monkeypatch.setattr(runs_module, "advance", refused)

@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.clock import ManualClock
 from bot.runtime import Runtime
 from bot.timing.sweep import Sweeper
+from bot.work import Work
 from storage.db import unit_of_work
 from storage.models import AuditEvent, Timer
 from storage.vocabulary import TimerKind
@@ -41,10 +41,10 @@ async def notes(runtime: Runtime) -> list[str]:
 async def test_due_timers_fire_once_and_later_ones_wait(runtime: Runtime) -> None:
     seen: list[tuple[int | None, TimerKind]] = []
 
-    async def note(session: AsyncSession, runtime: Runtime, timer: Timer) -> None:
+    async def note(work: Work, runtime: Runtime, timer: Timer) -> None:
         assert timer.state == "fired" and timer.fired_at == runtime.clock.now()
         seen.append((timer.id, timer.kind))
-        session.add(AuditEvent(team_id="T0", action=f"saw.{timer.id}", created_at=NOW))
+        work.session.add(AuditEvent(team_id="T0", action=f"saw.{timer.id}", created_at=NOW))
 
     sweeper = Sweeper(runtime)
     sweeper.on_timer(PING, note)
@@ -75,9 +75,9 @@ async def test_due_timers_fire_once_and_later_ones_wait(runtime: Runtime) -> Non
 async def test_a_failing_handler_undoes_only_its_own_timer(runtime: Runtime) -> None:
     broken = {2}
 
-    async def flaky(session: AsyncSession, _runtime: Runtime, timer: Timer) -> None:
-        session.add(AuditEvent(team_id="T0", action=f"saw.{timer.id}", created_at=NOW))
-        await session.flush()
+    async def flaky(work: Work, _runtime: Runtime, timer: Timer) -> None:
+        work.session.add(AuditEvent(team_id="T0", action=f"saw.{timer.id}", created_at=NOW))
+        await work.session.flush()
         if timer.id in broken:
             raise RuntimeError("Slack is down")
 

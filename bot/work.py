@@ -3,7 +3,7 @@ it writes with its change, and waking the deliverer once they are committed.
 
     async with begin(runtime) as work:
         ...change rows through work.session...
-        work.tell(team_id=..., kind=Note.DIGEST, conversation=..., payload=...)
+        work.tell(team_id=..., conversation=..., note=Digest(...))
         work.audit(team_id=..., action="digest.subscribed", actor_id=...)
 
 Notes and audit lines are rows in the same transaction as the change (the outbox): a rollback
@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.notify.outbox import AT_ONCE
+from bot.notify.payloads import NotePayload
 from bot.runtime import Runtime
 from storage.db import unit_of_work
 from storage.models import AuditEvent, Outbox
-from storage.vocabulary import Note
 
 
 @dataclass
@@ -36,18 +36,17 @@ class Work:
     now: datetime  # read once: every row the change writes carries the same time
     woken: bool = False
 
-    def tell(
-        self, *, team_id: str, kind: Note, conversation: str, payload: dict[str, Any]
-    ) -> Outbox:
-        """Send a notification if, and when, this unit of work commits.
+    def tell(self, *, team_id: str, conversation: str, note: NotePayload) -> Outbox:
+        """Send a notification if, and when, this unit of work commits: its kind follows from
+        the payload's type (bot/notify/payloads.py).
 
         `conversation` orders delivery: notes with the same key go out in the order told.
         """
         row = Outbox(
             team_id=team_id,
-            kind=kind,
+            kind=note.KIND,
             conversation=conversation,
-            payload=payload,
+            payload=note.encode(),
             next_attempt_at=AT_ONCE,
             created_at=self.now,
         )

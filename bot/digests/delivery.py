@@ -5,26 +5,25 @@ from __future__ import annotations
 from bot.digests.build import build_digest
 from bot.digests.subscriptions import Window, remember_quiet, said_quiet
 from bot.notify.handler import Delivery
+from bot.notify.payloads import Digest
 
 
 async def deliver_digest(delivery: Delivery) -> None:
     row = delivery.row
-    channel_id = str(row.payload["channel_id"])
-    raw_id = row.payload.get("subscription_id")
-    subscription_id = None if raw_id is None else int(raw_id)
+    note = Digest.decode(row.payload)
+    channel_id, subscription_id = note.channel_id, note.subscription_id
     digest = await build_digest(
         delivery.runtime,
         team_id=row.team_id,
         channel_id=channel_id,
-        window=Window.from_payload(row.payload),
+        window=Window(note.since, note.until),
     )
     # "All quiet" is said once; a scheduled digest repeats it only after something happened
     # (`digest now` always answers).
-    asked = bool(row.payload.get("asked"))
     if (
         subscription_id is not None
         and digest.quiet
-        and not asked
+        and not note.asked
         and await said_quiet(delivery.runtime, subscription_id)
     ):
         return

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -14,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.errors import Conflict
 from bot.digests.cadence import When, describe_when, next_fire
-from bot.notify.outbox import Note
+from bot.notify.payloads import Digest
 from bot.runtime import Runtime
 from bot.slack.text import when
 from bot.work import Work, begin
@@ -32,20 +31,6 @@ class Window:
 
     since: datetime
     until: datetime
-
-    def payload(self, channel_id: str, subscription_id: int | None) -> dict[str, Any]:
-        return {
-            "channel_id": channel_id,
-            "subscription_id": subscription_id,
-            "since": self.since.isoformat(),
-            "until": self.until.isoformat(),
-        }
-
-    @classmethod
-    def from_payload(cls, payload: dict[str, Any]) -> Window:
-        return cls(
-            datetime.fromisoformat(payload["since"]), datetime.fromisoformat(payload["until"])
-        )
 
 
 def describe(subscription: DigestSubscription) -> str:
@@ -154,9 +139,14 @@ def queue_digest(
     # The channel is the conversation, so the digest keeps its place among the run cards.
     work.tell(
         team_id=team_id,
-        kind=Note.DIGEST,
         conversation=channel_id,
-        payload={**window.payload(channel_id, subscription_id), "asked": asked},
+        note=Digest(
+            channel_id=channel_id,
+            subscription_id=subscription_id,
+            since=window.since,
+            until=window.until,
+            asked=asked,
+        ),
     )
 
 

@@ -86,17 +86,5 @@ class Attempt:
         self.writes.clear()
 
 
-def run_id_of(row: Outbox) -> int | None:
-    """The run a notification is about, if it names one (its handler judges a bad payload)."""
-    return payload_run_id(row.payload)
-
-
-def payload_run_id(payload: Any) -> int | None:
-    try:
-        return int(payload["run_id"])
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
 def aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -16,8 +16,9 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.notify.attempt import Attempt, Batch, Deferred, aware, payload_run_id, run_id_of
+from bot.notify.attempt import Attempt, Batch, Deferred, aware
 from bot.notify.outbox import Note
+from bot.notify.payloads import run_id_of, subject
 from bot.runtime import Runtime
 from storage.db import is_postgres, unit_of_work
 from storage.models import Outbox, Run, StepRun
@@ -142,7 +143,7 @@ async def _coalesce(
         row_id
         for row_id, team_id, conversation, payload in queued.all()
         if row_id is not None
-        and row_id > heads.get((team_id, conversation, payload_run_id(payload)), row_id)
+        and row_id > heads.get((team_id, conversation, subject(Note.RUN_CARD, payload)[0]), row_id)
     ]
     if not later:
         return

@@ -34,6 +34,7 @@ from bot.notify.notes import OWN
 from bot.notify.outbox import Note
 from bot.notify.outcomes import Outcomes, backoff
 from bot.notify.pacing import ChannelPacing
+from bot.notify.payloads import subject
 from bot.notify.posting import Poster
 from bot.notify.queue import LeasedQueue
 from bot.runtime import Runtime
@@ -174,13 +175,9 @@ class Deliverer:
 
     async def _deliver(self, attempt: Attempt) -> None:
         row = attempt.row
-        payload = row.payload
+        run_id, step_run_id = subject(row.kind, row.payload)
         context = log_context(
-            team=row.team_id,
-            outbox=row.id,
-            note=row.kind,
-            run=payload.get("run_id"),
-            step=payload.get("step_run_id"),
+            team=row.team_id, outbox=row.id, note=row.kind, run=run_id, step=step_run_id
         )
         try:
             with context:

@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.notify.attempt import Attempt
 from bot.notify.outbox import AT_ONCE, Note
+from bot.notify.payloads import BadPayload, Direct, subject
 from bot.notify.posting import maybe_done, slack_error
 from bot.notify.queue import LeasedQueue
 from bot.runtime import Runtime
@@ -117,35 +118,35 @@ class Outcomes:
         ]
         async with unit_of_work(self.runtime.sessions) as session:
             marked = row.id in await self._queue.save(session, outcome)
-            payload: dict[str, Any] | None = None
+            note: Direct | None = None
             if channel and reason in CHANNEL_GONE:
                 self.runtime.postable.pop((row.team_id, channel), None)  # check it again
             if marked and owner and channel and reason in CHANNEL_GONE:
                 # A channel that stopped working fails every later post there too: its owner
                 # hears of it once, not once a post.
                 if not await _told_of_channel(session, row.team_id, owner, channel):
-                    payload = {
-                        "user_id": owner,
-                        "channel_trouble": channel,
-                        "text": f"Baton could not deliver a message ({row.kind}) to "
+                    note = Direct(
+                        user_id=owner,
+                        channel_trouble=channel,
+                        text=f"Baton could not deliver a message ({row.kind}) to "
                         f"<#{channel}> and can no longer post there (Slack said `{reason}`), "
                         "so run cards and updates there are not delivered. "
                         "Type `/invite @Baton` there, or start runs in another channel with "
                         "`/baton run <name> #channel`.",
-                    }
+                    )
             elif marked and owner:
-                payload = {
-                    "user_id": owner,
-                    "text": f"Baton could not deliver a message ({row.kind}) to "
+                note = Direct(
+                    user_id=owner,
+                    text=f"Baton could not deliver a message ({row.kind}) to "
                     f"{row.conversation}: Slack said `{reason}`.",
-                }
-            if payload is not None and owner:
+                )
+            if note is not None and owner:
                 session.add(
                     Outbox(
                         team_id=row.team_id,
-                        kind=Note.DIRECT,
+                        kind=note.KIND,
                         conversation=owner,
-                        payload=payload,
+                        payload=note.encode(),
                         next_attempt_at=AT_ONCE,
                         created_at=self.runtime.clock.now(),
                     )
@@ -159,12 +160,13 @@ class Outcomes:
 
     async def _owner_of(self, row: Outbox) -> tuple[str | None, str | None]:
         """The owner of the run a notification is about, and the run's channel."""
+        run_id, step_run_id = subject(row.kind, row.payload)
         async with unit_of_work(self.runtime.sessions) as session:
             run = None
-            if "run_id" in row.payload:
-                run = await session.get(Run, int(row.payload["run_id"]))
-            elif "step_run_id" in row.payload:
-                step = await session.get(StepRun, int(row.payload["step_run_id"]))
+            if run_id is not None:
+                run = await session.get(Run, run_id)
+            elif step_run_id is not None:
+                step = await session.get(StepRun, step_run_id)
                 run = await session.get(Run, step.run_id) if step else None
         return (run.owner_id, run.channel_id) if run else (None, None)
 
@@ -182,4 +184,12 @@ async def _told_of_channel(session: AsyncSession, team_id: str, owner: str, chan
             .limit(TOLD_LOOKBACK)
         )
     ).all()
-    return any(payload.get("channel_trouble") == channel for payload in rows)
+    return any(_trouble(payload) == channel for payload in rows)
+
+
+def _trouble(raw: object) -> str | None:
+    """The channel a DM told its owner of (None for other DMs, or one that does not decode)."""
+    try:
+        return Direct.decode(raw).channel_trouble
+    except BadPayload:
+        return None

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core.clock import Clock
-from bot.notify.outbox import Note
+from bot.notify.payloads import Redraw
 from bot.render.blocks import context
 from bot.runtime import Runtime
 from bot.slack.text import when
@@ -42,7 +42,6 @@ async def redraw(
     async with begin(runtime) as work:
         work.tell(
             team_id=team_id,
-            kind=Note.REDRAW,
             conversation=user_id,
-            payload={"channel_id": channel_id, "ts": ts, "text": text, "blocks": blocks},
+            note=Redraw(channel_id=channel_id, ts=ts, text=text, blocks=blocks),
         )

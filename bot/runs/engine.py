@@ -24,7 +24,8 @@ from bot.core.states import (
     run_outcome,
 )
 from bot.language import fill_title
-from bot.notify.outbox import Note, step_conversation, steps_conversation
+from bot.notify.outbox import step_conversation, steps_conversation
+from bot.notify.payloads import Direct, RunCard, RunEvent, StepReady, StepRefresh, StepsReady
 from bot.render.blocks import FALLBACK_TEXT
 from bot.render.failures import run_failed_message, step_failed_message
 from bot.slack.text import clip, escape, format_span
@@ -75,31 +76,27 @@ async def lock_run(session: AsyncSession, *, team_id: str, key: str) -> LockedRu
 
 
 def tell_card(work: Work, run: Run) -> None:
-    work.tell(
-        team_id=run.team_id,
-        kind=Note.RUN_CARD,
-        conversation=run.channel_id,
-        payload={"run_id": run.id},
-    )
+    assert run.id is not None
+    work.tell(team_id=run.team_id, conversation=run.channel_id, note=RunCard(run_id=run.id))
 
 
 def tell_thread(work: Work, run: Run, text: str) -> None:
     # A line may quote a reason someone typed; however long, the post must fit one message.
+    assert run.id is not None
     work.tell(
         team_id=run.team_id,
-        kind=Note.RUN_EVENT,
         conversation=run.channel_id,
-        payload={"run_id": run.id, "text": clip(text, FALLBACK_TEXT)},
+        note=RunEvent(run_id=run.id, text=clip(text, FALLBACK_TEXT)),
     )
 
 
-def tell_step(work: Work, step: StepRun, kind: Note) -> None:
+def tell_step(work: Work, step: StepRun, note: type[StepReady | StepRefresh]) -> None:
+    """DM the step's people (StepReady), or redraw its messages (StepRefresh)."""
     assert step.id is not None
     work.tell(
         team_id=step.team_id,
-        kind=kind,
         conversation=step_conversation(step.id),
-        payload={"step_run_id": step.id},
+        note=note(step_run_id=step.id),
     )
 
 
@@ -113,9 +110,8 @@ def tell_person(
 ) -> None:
     work.tell(
         team_id=team_id,
-        kind=Note.DIRECT,
         conversation=user_id,
-        payload={"user_id": user_id, "text": text, **({"blocks": blocks} if blocks else {})},
+        note=Direct(user_id=user_id, text=text, blocks=blocks),
     )
 
 
@@ -208,7 +204,7 @@ async def make_ready(work: Work, locked: LockedRun, step: StepRun, *, tell: bool
             work.session, step, TimerKind.WAIT, now + timedelta(seconds=step.wait_seconds or 0), now
         )
     elif tell:
-        tell_step(work, step, Note.STEP_READY)
+        tell_step(work, step, StepReady)
     if step.due_at is not None and step.kind in PEOPLE_KINDS:
         window = step.due_at - now
         _add_timer(work.session, step, TimerKind.DUE_SOON, now + window * DUE_SOON_FRACTION, now)
@@ -229,20 +225,20 @@ def tell_ready(work: Work, run: Run, steps: list[StepRun]) -> None:
         if step.assignee_kind == AssigneeKind.USER and step.assignee_id:
             theirs.setdefault(step.assignee_id, []).append(step)
         else:
-            tell_step(work, step, Note.STEP_READY)
+            tell_step(work, step, StepReady)
     for user_id, mine in theirs.items():
         if len(mine) == 1:
-            tell_step(work, mine[0], Note.STEP_READY)
+            tell_step(work, mine[0], StepReady)
             continue
+        assert run.id is not None
         work.tell(
             team_id=run.team_id,
-            kind=Note.STEP_READY,
             conversation=steps_conversation(run.id, user_id),
-            payload={
-                "run_id": run.id,
-                "user_id": user_id,
-                "step_run_ids": [step.id for step in mine],
-            },
+            note=StepsReady(
+                run_id=run.id,
+                user_id=user_id,
+                step_run_ids=tuple(step.id for step in mine if step.id is not None),
+            ),
         )
 
 
@@ -318,4 +314,4 @@ async def finish_open_steps(work: Work, locked: LockedRun, state: StepState) -> 
             work.session.add(step)
             await cancel_timers(work.session, step)
             if was_open:
-                tell_step(work, step, Note.STEP_REFRESH)
+                tell_step(work, step, StepRefresh)

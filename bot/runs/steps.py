@@ -22,7 +22,7 @@ from bot.core.states import (
     allowed_actions,
     next_state,
 )
-from bot.notify.outbox import Note
+from bot.notify.payloads import StepRefresh
 from bot.people.permissions import SYSTEM_USER, Actor, actor_name, can_manage_run, is_assignee
 from bot.runs.engine import (
     LockedRun,
@@ -305,7 +305,7 @@ def _tell_changed(work: Work, run: Run, step: StepRun, actor: Actor, change: Ste
     to = f" to <@{change.new_assignee}>" if change.new_assignee else ""
     line = f"{PAST_TENSE[action]} `{step.step_key}`{to} by {actor_name(actor)}{why}"
     tell_thread(work, run, line)
-    tell_step(work, step, Note.STEP_REFRESH)
+    tell_step(work, step, StepRefresh)
     if action == StepAction.BLOCK and run.owner_id != actor.user_id:
         tell_person(
             work,

@@ -29,6 +29,7 @@ from bot.core.working_hours import WorkingHours
 from bot.notify.deliverer import Deliverer
 from bot.notify.handler import Delivery
 from bot.notify.outbox import AT_ONCE, Note
+from bot.notify.payloads import Reminder
 from bot.people.directory import PERSON_TTL
 from bot.render.reminders import TEMPLATE, Due, reminder_message
 from bot.runtime import Runtime
@@ -253,6 +254,7 @@ async def _add_to_message(
     work: Work, runtime: Runtime, team_id: str, user_id: str, timer: Timer
 ) -> None:
     """Join the person's reminder message that is still waiting to go out, or start one."""
+    assert timer.id is not None
     query = (
         select(Outbox)
         .where(
@@ -272,16 +274,15 @@ async def _add_to_message(
     if waiting is None:
         row = work.tell(
             team_id=team_id,
-            kind=Note.REMINDER,
             conversation=user_id,
-            payload={"user_id": user_id, "timer_ids": [timer.id]},
+            note=Reminder(user_id=user_id, timer_ids=(timer.id,)),
         )
         # Held back until the sweep has handled all its batches, so that everything due for
         # the person in this sweep joins this one message.
         row.next_attempt_at = UNTIL_SWEPT
         return
-    ids = [int(i) for i in waiting.payload.get("timer_ids", [])]
-    waiting.payload = {"user_id": user_id, "timer_ids": [*ids, timer.id]}
+    gathered = Reminder.decode(waiting.payload).timer_ids
+    waiting.payload = Reminder(user_id=user_id, timer_ids=(*gathered, timer.id)).encode()
     work.session.add(waiting)
 
 
@@ -292,8 +293,8 @@ async def deliver_reminder(delivery: Delivery) -> None:
     """Render the message from the database as it is now: reminders whose step finished in
     the meantime are left out, and nothing is sent when none is left."""
     runtime, row = delivery.runtime, delivery.row
-    user_id = str(row.payload["user_id"])
-    ids = [int(i) for i in row.payload.get("timer_ids", [])]
+    note = Reminder.decode(row.payload)
+    user_id, ids = note.user_id, note.timer_ids
     async with unit_of_work(runtime.sessions) as session:
         found = (
             await session.exec(

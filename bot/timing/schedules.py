@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.errors import BatonError, Forbidden, NotFound, UsageError
 from bot.language import ParamType
-from bot.notify.outbox import Note
+from bot.notify.payloads import Direct
 from bot.people.permissions import Actor, can_edit_workflow, require_editor
 from bot.runs.engine import tell_thread
 from bot.runs.lifecycle import RunRequest, add_run
@@ -303,13 +303,12 @@ async def _report_failure(work: Work, occurrence: _Occurrence, problem: str) -> 
     ending = " The schedule is removed." if gone else ""
     work.tell(
         team_id=schedule.team_id,
-        kind=Note.DIRECT,
         conversation=schedule.created_by,
-        payload={
-            "user_id": schedule.created_by,
-            "text": f"Schedule {schedule.id} ({schedule.spec}) could not start a run of "
+        note=Direct(
+            user_id=schedule.created_by,
+            text=f"Schedule {schedule.id} ({schedule.spec}) could not start a run of "
             f"`{occurrence.workflow}`: {problem}{ending}",
-        },
+        ),
     )
 
 

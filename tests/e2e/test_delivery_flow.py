@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlmodel import col, select
 
 from bot.notify.outbox import Note
+from bot.notify.payloads import Direct
 from bot.work import Work
 from storage.db import unit_of_work
 from storage.models import Outbox, Run
@@ -94,9 +95,8 @@ async def test_the_app_home_is_published_while_200_dms_wait(stack: Stack) -> Non
             person = people[n % len(people)]
             Work(session, stack.clock.now()).tell(
                 team_id=run.team_id,
-                kind=Note.DIRECT,
                 conversation=person,
-                payload={"user_id": person, "text": f"Notice {n}"},
+                note=Direct(user_id=person, text=f"Notice {n}"),
             )
     # Slack sits on the DMs: the first to each person waits, the rest queue behind them.
     slow = stack.emulator.hold("chat.postMessage")

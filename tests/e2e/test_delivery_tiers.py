@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from bot.app.composition import create_app
 from bot.app.server import start_server
 from bot.core.clock import ManualClock
-from bot.notify.outbox import Note
+from bot.notify.payloads import Direct, Redraw
 from bot.slack.limits import PER_MINUTE
 from bot.slack.timers import ManualTimer
 from bot.slack_emulator import SlackDriver, SlackEmulator
@@ -67,17 +67,17 @@ async def test_a_step_dm_goes_while_the_minutes_chat_update_budget_is_spent(
         burst = budget - len(updates) + 10
         async with unit_of_work(stack.baton.runtime.sessions) as session:
             run = (await session.exec(select(Run))).one()
+            assert run.card_ts is not None
             for n in range(burst):
                 Work(session, stack.clock.now()).tell(
                     team_id=run.team_id,
-                    kind=Note.REDRAW,
                     conversation=f"burst:{n}",
-                    payload={
-                        "channel_id": run.channel_id,
-                        "ts": run.card_ts,
-                        "text": f"Redraw {n}",
-                        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "x"}}],
-                    },
+                    note=Redraw(
+                        channel_id=run.channel_id,
+                        ts=run.card_ts,
+                        text=f"Redraw {n}",
+                        blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "x"}}],
+                    ),
                 )
         stack.baton.runtime.outbox_signal.set()
         await stack.emulator.wait_for(lambda: len(stack.emulator.calls_to("chat.update")) == budget)
@@ -119,9 +119,8 @@ async def test_the_app_home_is_published_while_200_paced_dms_for_that_person_wai
             for n in range(QUEUED):
                 Work(session, stack.clock.now()).tell(
                     team_id=run.team_id,
-                    kind=Note.DIRECT,
                     conversation="U0ALICE",
-                    payload={"user_id": "U0ALICE", "text": f"Notice {n}"},
+                    note=Direct(user_id="U0ALICE", text=f"Notice {n}"),
                 )
         stack.baton.runtime.outbox_signal.set()
         # Alice's step DM has just taken her channel's slot: the first notice waits for the

@@ -19,6 +19,7 @@ from bot.core.clock import ManualClock
 from bot.language import Assignee, AssigneeKind, StepDef, StepKind, WorkflowDef
 from bot.notify.coalescer import Coalescer
 from bot.notify.deliverer import Deliverer
+from bot.notify.outbox import AT_ONCE, Note
 from bot.people.permissions import Actor
 from bot.runs.lifecycle import RunRequest, start_run
 from bot.slack.timers import ManualTimer, Timer
@@ -193,6 +194,39 @@ async def test_a_batch_taken_over_in_flight_writes_no_outcome_and_doubles_nothin
         (card,) = emulator.messages(run.channel_id)
         assert run.card_ts == card.ts
     assert any(call.method == "conversations.history" for call in emulator.calls)
+
+
+async def test_a_note_whose_payload_does_not_decode_dies_alone(fleet: Fleet) -> None:
+    """Hand-edited rows fail for good, with the reason, in a batch that delivers the rest."""
+    notes: list[tuple[Note, str, dict[str, Any]]] = [
+        (Note.RUN_CARD, channel(0), {"run_id": "seven"}),
+        (Note.DIRECT, ALICE.id, {"text": "to nobody"}),
+        (Note.STEP_READY, "step:1", {"step_run_ids": [1]}),
+        (Note.DIRECT, OWNER.id, {"user_id": OWNER.id, "text": "Still delivered"}),
+    ]
+    async with unit_of_work(fleet.baton.runtime.sessions) as session:
+        for kind, conversation, payload in notes:
+            session.add(
+                Outbox(
+                    team_id=TEAM,
+                    kind=kind,
+                    conversation=conversation,
+                    payload=payload,
+                    next_attempt_at=AT_ONCE,
+                    created_at=START,
+                )
+            )
+    deliverer = fleet.replica("replica-a", ManualTimer(ManualClock(START)))
+    assert await deliverer.deliver_due() == len(notes)
+
+    card, direct, ready, fine = await fleet.rows()
+    assert [row.state for row in (card, direct, ready)] == ["dead"] * 3
+    assert "run_card note's payload does not decode (run_id:" in str(card.last_error)
+    assert "direct note's payload does not decode (user_id:" in str(direct.last_error)
+    assert "step_ready note's payload does not decode" in str(ready.last_error)
+    assert fine.state == "sent"
+    assert [m.text for m in fleet.emulator.dm(OWNER.id)] == ["Still delivered"]
+    assert fleet.emulator.dm(ALICE.id) == []
 
 
 async def test_requests_made_together_share_a_flush_and_fail_alone() -> None:

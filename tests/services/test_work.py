@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 
 from bot.core.clock import ManualClock
-from bot.notify.outbox import Note
+from bot.notify.payloads import Direct
 from bot.runtime import Runtime
 from bot.work import begin
 from storage.db import unit_of_work
@@ -31,13 +31,13 @@ async def test_notes_and_audit_commit_with_the_change_and_wake_the_deliverer(
     assert isinstance(clock, ManualClock)
     async with begin(runtime) as work:
         clock.advance(timedelta(minutes=5))  # the use case keeps the time it began with
-        work.tell(team_id="T1", kind=Note.DIRECT, conversation="U1", payload={"text": "hi"})
+        work.tell(team_id="T1", conversation="U1", note=Direct(user_id="U1", text="hi"))
         work.audit(team_id="T1", action="test.done", actor_id="U1", run_id=None, why="because")
         assert not runtime.outbox_signal.is_set()  # nothing is delivered before the commit
     assert runtime.outbox_signal.is_set()
     notes, audit = await rows(runtime)
     assert [(n.kind, n.conversation, n.payload, n.created_at) for n in notes] == [
-        ("direct", "U1", {"text": "hi"}, START)
+        ("direct", "U1", {"user_id": "U1", "text": "hi"}, START)
     ]
     assert [(a.action, a.actor_id, a.detail, a.created_at) for a in audit] == [
         ("test.done", "U1", {"why": "because"}, START)
@@ -46,7 +46,7 @@ async def test_notes_and_audit_commit_with_the_change_and_wake_the_deliverer(
 
 async def refused_change(runtime: Runtime) -> None:
     async with begin(runtime) as work:
-        work.tell(team_id="T1", kind=Note.DIRECT, conversation="U1", payload={})
+        work.tell(team_id="T1", conversation="U1", note=Direct(user_id="U1", text=""))
         await work.session.flush()  # the note reached the database, uncommitted
         raise RuntimeError("refused")
 

@@ -6,26 +6,26 @@ from typing import Any
 
 from bot.notify.attempt import Attempt
 from bot.notify.handler import Delivery
+from bot.notify.payloads import BadPayload, Direct, Redraw
 
 
 async def direct_note(delivery: Delivery) -> None:
-    payload = delivery.row.payload
-    kwargs: dict[str, Any] = {"text": str(payload["text"])}
-    if payload.get("blocks"):
-        kwargs["blocks"] = payload["blocks"]
-    await delivery.post(str(payload["user_id"]), **kwargs)
+    note = Direct.decode(delivery.row.payload)
+    kwargs: dict[str, Any] = {"text": note.text}
+    if note.blocks:
+        kwargs["blocks"] = note.blocks
+    await delivery.post(note.user_id, **kwargs)
 
 
 def direct_first_post(attempt: Attempt) -> str | None:
-    user_id = attempt.row.payload.get("user_id")
-    return user_id if isinstance(user_id, str) else None
+    try:
+        return Direct.decode(attempt.row.payload).user_id
+    except BadPayload:
+        return None  # its delivery reports it
 
 
 async def redraw_note(delivery: Delivery) -> None:
-    payload = delivery.row.payload
+    note = Redraw.decode(delivery.row.payload)
     await delivery.client.chat_update(
-        channel=str(payload["channel_id"]),
-        ts=str(payload["ts"]),
-        text=str(payload["text"]),
-        blocks=payload["blocks"],
+        channel=note.channel_id, ts=note.ts, text=note.text, blocks=note.blocks
     )

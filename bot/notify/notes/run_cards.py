@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import bindparam, update
 from sqlmodel import col, select
 
-from bot.notify.attempt import Attempt, PermanentFailure, run_id_of
+from bot.notify.attempt import Attempt, PermanentFailure
 from bot.notify.handler import Delivery
+from bot.notify.payloads import RunCard, RunEvent, run_id_of
 from bot.render.runs import run_card
 from storage.db import unit_of_work
 from storage.models import Run, StepRun
@@ -20,9 +21,8 @@ _SET_CARD = (
 )
 
 
-async def load_run(delivery: Delivery, *, steps: bool) -> tuple[Run, list[StepRun]]:
+async def load_run(delivery: Delivery, run_id: int, *, steps: bool) -> tuple[Run, list[StepRun]]:
     """The notification's run (and its steps), as read with the claim, or read now."""
-    run_id = int(delivery.row.payload["run_id"])
     batch = delivery.batch
     run = batch.runs.get(run_id)
     if run is not None and (not steps or run_id in batch.steps):
@@ -40,7 +40,8 @@ async def load_run(delivery: Delivery, *, steps: bool) -> tuple[Run, list[StepRu
 
 
 async def run_card_note(delivery: Delivery) -> None:
-    run, steps = await load_run(delivery, steps=True)
+    note = RunCard.decode(delivery.row.payload)
+    run, steps = await load_run(delivery, note.run_id, steps=True)
     runtime = delivery.runtime
     text, blocks = run_card(runtime.templates, run, steps, runtime.clock.now())
     if run.card_ts:
@@ -56,9 +57,9 @@ async def run_card_note(delivery: Delivery) -> None:
 
 
 async def run_event_note(delivery: Delivery) -> None:
-    run, _ = await load_run(delivery, steps=False)
-    text = str(delivery.row.payload["text"])
-    await delivery.post(run.channel_id, text=text, thread_ts=run.card_ts)
+    note = RunEvent.decode(delivery.row.payload)
+    run, _ = await load_run(delivery, note.run_id, steps=False)
+    await delivery.post(run.channel_id, text=note.text, thread_ts=run.card_ts)
 
 
 def card_first_post(attempt: Attempt) -> str | None:

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.core.holders import holders
 from bot.notify.attempt import PermanentFailure
 from bot.notify.handler import Delivery
+from bot.notify.payloads import StepRefresh, StepsReady, decode_ready
 from bot.render.blocks import Block
 from bot.render.runs import GROUP_STEPS, moved_on_message, step_group_message, step_message
 from bot.runtime import Runtime
@@ -114,13 +115,12 @@ async def _redraw(
 
 
 async def step_ready_note(delivery: Delivery) -> None:
-    payload = delivery.row.payload
-    if "step_run_ids" in payload:
-        ids = [int(step_run_id) for step_run_id in payload["step_run_ids"]]
-        await _group_ready(delivery, ids, str(payload["user_id"]))
+    note = decode_ready(delivery.row.payload)
+    if isinstance(note, StepsReady):
+        await _group_ready(delivery, note.step_run_ids, note.user_id)
         return
     runtime = delivery.runtime
-    step_run_id = int(payload["step_run_id"])
+    step_run_id = note.step_run_id
     step, run, earlier = await _load(runtime, step_run_id)
     already = {message.user_id for message in earlier}
     # A retried delivery skips the people who already have their message.
@@ -200,7 +200,8 @@ def _ready_message(
 
 async def step_refresh_note(delivery: Delivery) -> None:
     runtime = delivery.runtime
-    step, run, messages = await _load(runtime, int(delivery.row.payload["step_run_id"]))
+    note = StepRefresh.decode(delivery.row.payload)
+    step, run, messages = await _load(runtime, note.step_run_id)
     for message in messages:
         if await _redraw(delivery, run, message):
             continue

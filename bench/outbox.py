@@ -30,7 +30,7 @@ from bench.table import Row
 from bot.app.composition import Baton, create_app
 from bot.config import Settings
 from bot.core.clock import ManualClock
-from bot.language import StepDef, StepKind, WorkflowDef
+from bot.language import StepDef, WorkflowDef
 from bot.people.permissions import Actor
 from bot.render.runs import run_card
 from bot.runs.lifecycle import RunRequest, start_run
@@ -39,6 +39,7 @@ from bot.workflows.definitions import define
 from storage.db import unit_of_work
 from storage.migrate import upgrade
 from storage.models import Outbox, Run, StepRun
+from storage.vocabulary import StepKind
 
 TOKEN = "xoxb-emulator"
 TEAM = "T0BATON"

@@ -26,7 +26,7 @@ from bot.app.composition import Baton, create_app
 from bot.config import Settings
 from bot.core.clock import ManualClock
 from bot.core.states import StepAction
-from bot.language import Assignee, AssigneeKind, StepDef, WorkflowDef
+from bot.language import Assignee, StepDef, WorkflowDef
 from bot.people.permissions import actor_for
 from bot.runs.lifecycle import RunRequest, start_run
 from bot.runs.steps import StepChange, change_step
@@ -35,6 +35,7 @@ from bot.workflows.store import add_steps, add_version
 from storage.db import unit_of_work
 from storage.migrate import upgrade
 from storage.models import Workflow
+from storage.vocabulary import AssigneeKind
 
 TEAM = "T0BATON"
 USER = "U0ALICE"

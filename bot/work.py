@@ -7,8 +7,7 @@ it writes with its change, and waking the deliverer once they are committed.
         work.audit(team_id=..., action="digest.subscribed", actor_id=...)
 
 Notes and audit lines are rows in the same transaction as the change (the outbox): a rollback
-drops them with it, and the deliverer is woken only after a commit that wrote some, however they
-were added to the session.
+drops them with it, and the deliverer is woken only after a commit that wrote some.
 """
 
 from __future__ import annotations
@@ -19,8 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.notify.outbox import AT_ONCE
@@ -34,7 +31,7 @@ from storage.models import AuditEvent, Outbox
 class Work:
     session: AsyncSession
     now: datetime  # read once: every row the change writes carries the same time
-    woken: bool = False
+    wakes: bool = False  # whether the deliverer has work once this commits
 
     def tell(self, *, team_id: str, conversation: str, note: NotePayload) -> Outbox:
         """Send a notification if, and when, this unit of work commits: its kind follows from
@@ -51,12 +48,13 @@ class Work:
             created_at=self.now,
         )
         self.session.add(row)
+        self.wakes = True
         return row
 
     def wake(self) -> None:
         """The deliverer has work once this commits, though no note was told here (notes
         held back earlier were released)."""
-        self.woken = True
+        self.wakes = True
 
     def audit(
         self,
@@ -86,15 +84,8 @@ class Work:
 async def begin(runtime: Runtime, *, now: datetime | None = None) -> AsyncIterator[Work]:
     """Commit on success (then wake the deliverer if anything was told), roll back on error.
     `now` is the business time the work happens at (a sweep's), else the clock's."""
-    told: list[bool] = []
-
-    def notice_notes(session: Session, *_: object) -> None:
-        if not told and any(isinstance(row, Outbox) for row in session.new):
-            told.append(True)
-
     async with unit_of_work(runtime.sessions) as session:
-        event.listen(session.sync_session, "before_flush", notice_notes)
         work = Work(session, runtime.clock.now() if now is None else now)
         yield work
-    if told or work.woken:
+    if work.wakes:
         runtime.outbox_signal.set()

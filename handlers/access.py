@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from bot.commands import check_workflow_name, quoted, usage_error
-from bot.language import Assignee, AssigneeError, AssigneeKind, parse_assignee
+from bot.language import Assignee, AssigneeError, parse_assignee
 from bot.notify.replies import Reply
 from bot.people.permissions import Actor, describe_access, is_group_id
 from bot.runtime import Runtime
@@ -16,6 +16,7 @@ from bot.workflows.access import (
     resolve_people,
 )
 from handlers.requests import SlashRequest
+from storage.vocabulary import AssigneeKind
 
 WHO = {"editors": "@user", "runners": "@user or @group"}
 

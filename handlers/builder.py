@@ -13,7 +13,6 @@ from bot.core.errors import BatonError, NameTaken
 from bot.language import (
     Assignee,
     AssigneeError,
-    AssigneeKind,
     DefinitionError,
     Problem,
     WorkflowDef,
@@ -34,6 +33,7 @@ from bot.slack.inflight import InFlight
 from bot.workflows import definitions as workflows
 from handlers.listening import listener
 from handlers.requests import SlashRequest, ViewSubmission
+from storage.vocabulary import AssigneeKind
 
 Ack = Callable[..., Awaitable[None]]
 ERROR_LIMIT = 1900  # Slack truncates a modal's inline error beyond about this length

@@ -24,7 +24,6 @@ from bot.logs import protect_access_log
 from bot.metrics import Metrics
 from bot.notify.deliverer import Deliverer
 from bot.notify.home import publish_home
-from bot.notify.outbox import Note
 from bot.people.directory import Directory
 from bot.runtime import Runtime
 from bot.slack.clients import SlackClients
@@ -39,6 +38,7 @@ from bot.timing.sweep import Sweeper, start_scheduler, stop_scheduler
 from handlers import dedupe, register_all
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
+from storage.vocabulary import Note
 
 log = logging.getLogger("baton")
 

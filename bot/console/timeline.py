@@ -15,11 +15,10 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from bot.core.clock import utc
-from bot.core.states import RunState
 from bot.runtime import Runtime
 from storage.db import unit_of_work
 from storage.models import DigestSubscription, Outbox, Run, Schedule, Timer
-from storage.vocabulary import TimerState
+from storage.vocabulary import RunState, TimerState
 
 
 async def next_due(runtime: Runtime, *, after: datetime) -> datetime | None:

@@ -16,12 +16,12 @@ from bot.digests.cadence import next_fire
 from bot.digests.delivery import deliver_digest
 from bot.digests.subscriptions import FIRST_WINDOW, Window, queue_digest
 from bot.notify.deliverer import Deliverer
-from bot.notify.outbox import Note
 from bot.runtime import Runtime
 from bot.timing.sweep import Sweeper
 from bot.work import begin
 from storage.db import is_postgres
 from storage.models import DigestSubscription
+from storage.vocabulary import Note
 from storage.workspaces import installed
 
 BATCH = 100

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.core.states import SATISFIED_STATES, RunState
+from bot.core.states import SATISFIED_STATES
 from bot.digests.insight import (
     HISTORY_MIN_RUNS,
     History,
@@ -23,6 +23,7 @@ from bot.runtime import Runtime
 from bot.slack.text import format_span, when
 from storage.db import unit_of_work
 from storage.models import Workflow
+from storage.vocabulary import RunState
 
 
 async def forecast_runs(

@@ -20,10 +20,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.holders import holders
-from bot.core.states import OPEN_STATES, PEOPLE_KINDS, RunState, StepState
+from bot.core.states import OPEN_STATES, PEOPLE_KINDS
 from bot.language import Dependencies, StepDef, WorkflowDef, make_plan, step_duration
 from storage.models import Run, StepRun, Workflow
-from storage.vocabulary import AssigneeKind, StepKind
+from storage.vocabulary import AssigneeKind, RunState, StepKind, StepState
 
 HISTORY_MIN_RUNS = 3
 # The estimate follows the team's recent pace, and its query stays bounded.

@@ -15,7 +15,7 @@ from sqlalchemy import select as select_columns
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.core.states import OPEN_STATES, SATISFIED_STATES, RunState, StepState
+from bot.core.states import OPEN_STATES, SATISFIED_STATES
 from bot.digests.insight import (
     STEP_COLUMNS,
     Bottleneck,
@@ -29,6 +29,7 @@ from bot.digests.insight import (
 )
 from bot.digests.subscriptions import Window
 from storage.models import Run, StepRun, WorkflowStep
+from storage.vocabulary import RunState, StepState
 
 NEEDS_PEOPLE = sorted({*OPEN_STATES, StepState.FAILED})
 

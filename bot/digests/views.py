@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.core.holders import holders
-from bot.core.states import StepState
 from bot.digests.insight import Load, Projection, StepRow, open_per_person, project
 from bot.digests.reading import DigestData, RunRow
 from bot.render.runs import STATE_ICONS, progress_bar
 from bot.slack.text import escape, group_mention, mention
 from bot.templates.engine import Mrkdwn
-from storage.vocabulary import StepKind
+from storage.vocabulary import StepKind, StepState
 
 
 @dataclass(frozen=True, slots=True)

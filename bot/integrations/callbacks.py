@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.core.states import FINISHED_STATES, RunState
+from bot.core.states import FINISHED_STATES
 from bot.integrations import outcomes
 from bot.integrations.answers import Malformed, parse_report
 from bot.integrations.calls import TIMER_KIND
@@ -35,7 +35,7 @@ from bot.integrations.signing import (
 from bot.runtime import Runtime
 from storage.db import unit_of_work
 from storage.models import Integration, Run, StepRun, Timer
-from storage.vocabulary import StepState
+from storage.vocabulary import RunState, StepState
 
 MAX_BODY = 65_536
 UNKNOWN = "There is no such callback. Use the callback_url of the call exactly as Baton sent it."

@@ -26,7 +26,6 @@ from sqlalchemy import ColumnElement, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.core.states import RunState, StepState
 from bot.integrations import outcomes
 from bot.integrations.answers import Outcome, Verdict, judge
 from bot.integrations.secrets import SecretUnavailable, unseal
@@ -39,7 +38,7 @@ from bot.timing.sweep import Sweeper
 from bot.work import begin
 from storage.db import is_postgres, unit_of_work
 from storage.models import Integration, Run, StepRun, Timer, Workflow
-from storage.vocabulary import StepKind, TimerKind, TimerState
+from storage.vocabulary import RunState, StepKind, StepState, TimerKind, TimerState
 from storage.workspaces import installed
 
 log = logging.getLogger("baton.integrations")

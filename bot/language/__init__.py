@@ -10,13 +10,11 @@ from bot.language.duration import (
 )
 from bot.language.model import (
     Assignee,
-    AssigneeKind,
     DefinitionError,
     ParamDef,
     ParamType,
     Problem,
     StepDef,
-    StepKind,
     WorkflowDef,
 )
 from bot.language.placeholders import OutputRef, fill_title, output_refs, title_params
@@ -41,7 +39,6 @@ __all__ = [
     "MAX_DURATION",
     "Assignee",
     "AssigneeError",
-    "AssigneeKind",
     "DefinitionError",
     "Dependencies",
     "OutputRef",
@@ -50,7 +47,6 @@ __all__ = [
     "Plan",
     "Problem",
     "StepDef",
-    "StepKind",
     "WorkflowDef",
     "clean_mentions",
     "describe_plan",

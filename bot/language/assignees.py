@@ -6,14 +6,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from bot.language.model import (
-    GROUP_ID_RE,
-    MENTION_RE,
-    PARAM_NAME_RE,
-    USER_ID_RE,
-    Assignee,
-    AssigneeKind,
-)
+from bot.language.model import GROUP_ID_RE, MENTION_RE, PARAM_NAME_RE, USER_ID_RE, Assignee
+from storage.vocabulary import AssigneeKind
 
 __all__ = [
     "MENTION_ENTITY_RE",

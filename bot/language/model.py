@@ -29,13 +29,11 @@ __all__ = [
     "USER_ID_RE",
     "WORKFLOW_NAME_RE",
     "Assignee",
-    "AssigneeKind",
     "DefinitionError",
     "ParamDef",
     "ParamType",
     "Problem",
     "StepDef",
-    "StepKind",
     "WorkflowDef",
     "slugify",
 ]

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.language.duration import format_duration
-from bot.language.model import DefinitionError, Problem, StepDef, StepKind, WorkflowDef
+from bot.language.model import DefinitionError, Problem, StepDef, WorkflowDef
 from bot.language.step_graph import find_cycles
+from storage.vocabulary import StepKind
 
 __all__ = [
     "Dependencies",

@@ -8,15 +8,14 @@ from typing import Any, Final
 
 from bot.language.model import (
     Assignee,
-    AssigneeKind,
     DefinitionError,
     ParamDef,
     ParamType,
     Problem,
     StepDef,
-    StepKind,
     WorkflowDef,
 )
+from storage.vocabulary import AssigneeKind, StepKind
 
 __all__ = ["from_dict", "to_dict"]
 

@@ -29,7 +29,6 @@ from bot.language.model import (
     DefinitionError,
     Problem,
     StepDef,
-    StepKind,
     WorkflowDef,
     slugify,
 )
@@ -42,6 +41,7 @@ from bot.language.text_header import (
     read_header,
 )
 from bot.language.validate import check_definition, sort_problems
+from storage.vocabulary import StepKind
 
 __all__ = ["MAX_SOURCE", "format_steps", "format_text", "parse_text"]
 

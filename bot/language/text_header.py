@@ -29,7 +29,6 @@ from bot.language.model import (
     CHANNEL_ID_RE,
     PARAM_NAME_RE,
     Assignee,
-    AssigneeKind,
     ParamDef,
     ParamType,
     Problem,
@@ -37,6 +36,7 @@ from bot.language.model import (
     WorkflowDef,
 )
 from bot.language.placeholders import title_params
+from storage.vocabulary import AssigneeKind
 
 __all__ = ["HEADERS", "Header", "format_header", "header_keyword", "implied_params", "read_header"]
 

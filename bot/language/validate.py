@@ -25,17 +25,16 @@ from bot.language.model import (
     STEP_ID_RE,
     USER_ID_RE,
     WORKFLOW_NAME_RE,
-    AssigneeKind,
     DefinitionError,
     ParamType,
     Problem,
     StepDef,
-    StepKind,
     WorkflowDef,
     slugify,
 )
 from bot.language.placeholders import malformed_refs, output_refs, title_params
 from bot.language.step_graph import ancestors, find_cycles
+from storage.vocabulary import AssigneeKind, StepKind
 
 __all__ = ["require_valid", "sort_problems", "validate"]
 

@@ -21,16 +21,15 @@ from bot.language.assignees import AssigneeError, clean_mentions, format_assigne
 from bot.language.duration import DURATION_HINT, format_duration, parse_duration
 from bot.language.model import (
     Assignee,
-    AssigneeKind,
     DefinitionError,
     ParamDef,
     ParamType,
     Problem,
     StepDef,
-    StepKind,
     WorkflowDef,
 )
 from bot.language.validate import check_definition, sort_problems
+from storage.vocabulary import AssigneeKind, StepKind
 
 __all__ = ["MAX_SOURCE", "format_yaml", "parse_yaml"]
 

@@ -17,13 +17,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.notify.attempt import Attempt, Batch, Deferred, aware
-from bot.notify.outbox import Note
 from bot.notify.payloads import run_id_of, subject
 from bot.runtime import Runtime
 from storage.db import is_postgres, unit_of_work
 from storage.models import Outbox, Run, StepRun
 from storage.types import UTCDateTime
-from storage.vocabulary import NoteState
+from storage.vocabulary import Note, NoteState
 from storage.workspaces import installed
 
 LEASE_SECONDS = 20.0

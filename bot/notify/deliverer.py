@@ -31,7 +31,6 @@ from bot.notify.attempt import Attempt, Batch, Deferred, LeaseLost, PermanentFai
 from bot.notify.claims import FirstPost, claim_batch
 from bot.notify.handler import Delivery, Handler
 from bot.notify.notes import OWN
-from bot.notify.outbox import Note
 from bot.notify.outcomes import Outcomes, backoff
 from bot.notify.pacing import ChannelPacing
 from bot.notify.payloads import subject
@@ -42,7 +41,7 @@ from bot.slack.limits import MethodBusy
 from bot.slack.timers import Timer, WallTimer
 from storage.db import unit_of_work
 from storage.models import Outbox
-from storage.vocabulary import NoteState
+from storage.vocabulary import Note, NoteState
 from storage.workspaces import installed
 
 log = logging.getLogger("baton.delivery")

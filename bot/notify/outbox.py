@@ -6,11 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from storage.vocabulary import Note
-
 __all__ = [
     "AT_ONCE",
-    "Note",
     "home_conversation",
     "step_conversation",
     "steps_conversation",

@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.notify.attempt import Attempt
-from bot.notify.outbox import AT_ONCE, Note
+from bot.notify.outbox import AT_ONCE
 from bot.notify.payloads import BadPayload, Direct, subject
 from bot.notify.posting import maybe_done, slack_error
 from bot.notify.queue import LeasedQueue
@@ -22,7 +22,7 @@ from bot.runtime import Runtime
 from bot.slack.limits import retry_after
 from storage.db import unit_of_work
 from storage.models import Outbox, Run, StepRun
-from storage.vocabulary import NoteState
+from storage.vocabulary import Note, NoteState
 
 log = logging.getLogger("baton.delivery")
 

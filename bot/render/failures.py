@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.core.states import StepAction, StepState, allowed_actions
+from bot.core.states import StepAction, allowed_actions
 from bot.render.blocks import Block, context, section, step_buttons
 from bot.render.runs import BUTTON_IDS, BUTTON_STYLES
 from bot.slack.ids import StepRef
 from bot.slack.text import clip, escape
 from storage.models import Run, StepRun
-from storage.vocabulary import StepKind
+from storage.vocabulary import StepKind, StepState
 
 # The owner's buttons on a failed step, in this order, as far as the state machine allows.
 FAILED_BUTTONS = {StepAction.RETRY: "Retry", StepAction.SKIP: "Skip"}

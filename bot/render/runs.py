@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.core.holders import holders
-from bot.core.states import FINISHED_STATES, OPEN_STATES, StepAction, StepState, allowed_actions
+from bot.core.states import FINISHED_STATES, OPEN_STATES, StepAction, allowed_actions
 from bot.people.permissions import SYSTEM_USER
 from bot.render.blocks import (
     Block,
@@ -24,7 +24,7 @@ from bot.slack.ids import ActionId, StepRef
 from bot.slack.text import escape, format_span, group_mention, mention, when
 from bot.templates import Macros, Mrkdwn, Templates
 from storage.models import AuditEvent, Run, StepRun
-from storage.vocabulary import AssigneeKind
+from storage.vocabulary import AssigneeKind, StepState
 
 CARD = "run_card.j2"
 STEP = "step.j2"

@@ -14,15 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.errors import NotFound
-from bot.core.states import (
-    FINISHED_STATES,
-    PEOPLE_KINDS,
-    RunState,
-    StepState,
-    StepView,
-    newly_ready,
-    run_outcome,
-)
+from bot.core.states import FINISHED_STATES, PEOPLE_KINDS, StepView, newly_ready, run_outcome
 from bot.language import fill_title
 from bot.notify.outbox import step_conversation, steps_conversation
 from bot.notify.payloads import Direct, RunCard, RunEvent, StepReady, StepRefresh, StepsReady
@@ -31,7 +23,7 @@ from bot.render.failures import run_failed_message, step_failed_message
 from bot.slack.text import clip, escape, format_span
 from bot.work import Work
 from storage.models import Person, Run, StepRun, Timer
-from storage.vocabulary import AssigneeKind, StepKind, TimerKind, TimerState
+from storage.vocabulary import AssigneeKind, RunState, StepKind, StepState, TimerKind, TimerState
 
 DUE_SOON_FRACTION = 0.8
 

@@ -12,8 +12,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.errors import Conflict, Forbidden, NotFound, UsageError
-from bot.core.states import PEOPLE_KINDS, RunState, StepState
-from bot.language import AssigneeKind, ParamType, WorkflowDef, fill_title
+from bot.core.states import PEOPLE_KINDS
+from bot.language import ParamType, WorkflowDef, fill_title
 from bot.people.permissions import Actor, can_manage_run, require_runner
 from bot.runs.engine import (
     LockedRun,
@@ -30,6 +30,7 @@ from bot.work import Work, begin
 from bot.workflows.store import archived_message, find_version, find_workflow, load_definition
 from storage.db import unit_of_work
 from storage.models import AuditEvent, Run, StepRun, Workflow
+from storage.vocabulary import AssigneeKind, RunState, StepState
 
 USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 

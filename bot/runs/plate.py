@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy import or_
 from sqlmodel import col, select
 
-from bot.core.states import OPEN_STATES, RunState
+from bot.core.states import OPEN_STATES
 from bot.runtime import Runtime
 from storage.db import unit_of_work
 from storage.models import Run, StepRun
-from storage.vocabulary import AssigneeKind
+from storage.vocabulary import AssigneeKind, RunState
 
 
 @dataclass(frozen=True, slots=True)

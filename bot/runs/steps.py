@@ -15,9 +15,7 @@ from bot.core.holders import holders
 from bot.core.states import (
     CLAIMING_ACTIONS,
     RESENDING_ACTIONS,
-    RunState,
     StepAction,
-    StepState,
     TransitionRefused,
     allowed_actions,
     next_state,
@@ -39,7 +37,7 @@ from bot.runtime import Runtime
 from bot.slack.text import escape
 from bot.work import Work, begin
 from storage.models import Run, StepRun, Workflow
-from storage.vocabulary import AssigneeKind, StepKind
+from storage.vocabulary import AssigneeKind, RunState, StepKind, StepState
 
 # The states a person (or Baton) decided a step with.
 _OUTCOMES = frozenset({StepState.DONE, StepState.SKIPPED, StepState.FAILED})

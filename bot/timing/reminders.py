@@ -24,11 +24,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.holders import holders
-from bot.core.states import OPEN_STATES, RunState
+from bot.core.states import OPEN_STATES
 from bot.core.working_hours import WorkingHours
 from bot.notify.deliverer import Deliverer
 from bot.notify.handler import Delivery
-from bot.notify.outbox import AT_ONCE, Note
+from bot.notify.outbox import AT_ONCE
 from bot.notify.payloads import Reminder
 from bot.people.directory import PERSON_TTL
 from bot.render.reminders import TEMPLATE, Due, reminder_message
@@ -38,7 +38,7 @@ from bot.timing.sweep import Sweeper
 from bot.work import Work, begin
 from storage.db import is_postgres, unit_of_work
 from storage.models import Outbox, Person, Run, StepRun, Timer, Workspace
-from storage.vocabulary import NoteState, TimerKind, TimerState
+from storage.vocabulary import Note, NoteState, RunState, TimerKind, TimerState
 
 log = logging.getLogger("baton.reminders")
 

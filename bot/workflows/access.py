@@ -10,12 +10,13 @@ from typing import Literal
 
 from bot.commands import usage_error
 from bot.core.errors import NotFound
-from bot.language import Assignee, AssigneeKind
+from bot.language import Assignee
 from bot.people.permissions import Actor, require_editor
 from bot.runtime import Runtime
 from bot.work import begin
 from bot.workflows.store import archived_message, find_workflow
 from storage.models import Workflow
+from storage.vocabulary import AssigneeKind
 
 AccessList = Literal["editors", "runners"]
 Change = Literal["add", "remove", "anyone"]

@@ -10,14 +10,7 @@ from sqlmodel import col, select
 
 from bot.commands import suggest
 from bot.core.errors import Conflict, NameTaken, NotFound
-from bot.language import (
-    Assignee,
-    AssigneeKind,
-    DefinitionError,
-    Problem,
-    WorkflowDef,
-    validate,
-)
+from bot.language import Assignee, DefinitionError, Problem, WorkflowDef, validate
 from bot.people.permissions import Actor, require_editor
 from bot.runs.engine import tell_person
 from bot.runtime import Runtime
@@ -35,6 +28,7 @@ from bot.workflows.store import (
 from storage.db import unit_of_work
 from storage.models import Integration, Workflow, WorkflowVersion
 from storage.upserts import insert_for
+from storage.vocabulary import AssigneeKind
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,15 +7,9 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.language import (
-    Assignee,
-    AssigneeKind,
-    ParamDef,
-    ParamType,
-    StepDef,
-    WorkflowDef,
-)
+from bot.language import Assignee, ParamDef, ParamType, StepDef, WorkflowDef
 from storage.models import Workflow, WorkflowStep, WorkflowVersion
+from storage.vocabulary import AssigneeKind
 
 
 async def find_workflow(

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
-from bot.notify.outbox import Note
 from bot.notify.payloads import Direct
 from bot.work import Work
 from storage.db import unit_of_work
 from storage.models import Outbox, Run
+from storage.vocabulary import Note
 from tests.stack import Stack
 from tests.workflows import CHAIN
 

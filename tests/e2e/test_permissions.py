@@ -13,7 +13,6 @@ from sqlmodel import col, select
 
 from bot.language import (
     Assignee,
-    AssigneeKind,
     DefinitionError,
     format_yaml,
     from_dict,
@@ -23,6 +22,7 @@ from bot.language import (
 )
 from storage.db import session_factory, unit_of_work
 from storage.models import AuditEvent, Workflow, Workspace
+from storage.vocabulary import AssigneeKind
 from tests.stack import Stack, utc
 from tests.workflows import UNTIMED_REVIEW, start_review
 

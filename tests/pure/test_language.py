@@ -10,13 +10,11 @@ import pytest
 
 from bot.language import (
     Assignee,
-    AssigneeKind,
     DefinitionError,
     ParamDef,
     ParamType,
     Problem,
     StepDef,
-    StepKind,
     WorkflowDef,
     fill_title,
     format_duration,
@@ -30,6 +28,7 @@ from bot.language import (
     to_dict,
     validate,
 )
+from storage.vocabulary import AssigneeKind, StepKind
 
 SPEC_TEXT = """\
 docs: Collect signed documents @alice due 1d

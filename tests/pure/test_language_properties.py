@@ -15,12 +15,10 @@ from hypothesis import strategies as st
 
 from bot.language import (
     Assignee,
-    AssigneeKind,
     DefinitionError,
     ParamDef,
     ParamType,
     StepDef,
-    StepKind,
     WorkflowDef,
     format_text,
     format_yaml,
@@ -34,6 +32,7 @@ from bot.language import (
     to_dict,
     validate,
 )
+from storage.vocabulary import AssigneeKind, StepKind
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

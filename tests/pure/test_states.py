@@ -8,9 +8,7 @@ import itertools
 import pytest
 
 from bot.core.states import (
-    RunState,
     StepAction,
-    StepState,
     StepView,
     TransitionRefused,
     allowed_actions,
@@ -18,6 +16,7 @@ from bot.core.states import (
     next_state,
     run_outcome,
 )
+from storage.vocabulary import RunState, StepState
 
 KINDS = ("task", "approval", "hook", "wait")
 S = StepState

@@ -16,10 +16,10 @@ from sqlmodel import col, select
 
 from bot.app.composition import Baton, create_app
 from bot.core.clock import ManualClock
-from bot.language import Assignee, AssigneeKind, StepDef, StepKind, WorkflowDef
+from bot.language import Assignee, StepDef, WorkflowDef
 from bot.notify.coalescer import Coalescer
 from bot.notify.deliverer import Deliverer
-from bot.notify.outbox import AT_ONCE, Note
+from bot.notify.outbox import AT_ONCE
 from bot.people.permissions import Actor
 from bot.runs.lifecycle import RunRequest, start_run
 from bot.slack.timers import ManualTimer, Timer
@@ -27,6 +27,7 @@ from bot.slack_emulator import Channel, SlackEmulator, User
 from bot.workflows.definitions import define
 from storage.db import unit_of_work
 from storage.models import Outbox, Run
+from storage.vocabulary import AssigneeKind, Note, StepKind
 from tests.messages import delivery_marks
 from tests.stack import START, make_settings
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.notify.claims import FirstPost
 from bot.notify.handler import Handler
 from bot.notify.notes import given_text, run_cards, step_dms
-from bot.notify.outbox import Note
+from storage.vocabulary import Note
 
 # Each kind's handler, and where its first post goes when that is known before it runs.
 OWN: dict[str, tuple[Handler, FirstPost | None]] = {

@@ -19,10 +19,10 @@ from bot.core.clock import ManualClock
 from bot.integrations import outcomes
 from bot.slack_emulator import SlackEmulator
 from storage.db import unit_of_work
-from storage.models import Integration, Run
+from storage.models import Run
 from tests.messages import labels
 from tests.stack import START, Stack, make_settings
-from tests.workflows import start_fork
+from tests.workflows import add_okta, start_fork
 
 # Two branches: bob's approval beside carol's task, then a join.
 
@@ -85,17 +85,7 @@ async def test_a_rejected_branch_then_the_run_failing_later(stack: Stack) -> Non
 
 
 async def test_a_hook_failure_with_another_branch_open_is_one_dm(stack: Stack) -> None:
-    async with unit_of_work(stack.baton.runtime.sessions) as session:
-        session.add(
-            Integration(
-                team_id="T0BATON",
-                name="okta",
-                url="https://okta.example.com/x",
-                secret="s",
-                created_by="U0DAVE",
-                created_at=stack.clock.now(),
-            )
-        )
+    await add_okta(stack)
     await stack.command(
         "define prov Provision\naccounts: Accounts hook:okta\ndesk: Desk <@U0CAROL|carol>",
         user="U0ALICE",
